@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+from .choices import Role, role_rank
+from .roles import PERMISSIONS
+
+
+class CampusUserManager(UserManager):
+    def get_by_natural_key(self, username: str) -> User:
+        return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
+
+
+class User(AbstractUser):
+    """A person who signs in: admin, staff, student or guest."""
+
+    email = models.EmailField("email address", max_length=254)
+    phone = models.CharField(max_length=32, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.GUEST, db_index=True)
+    # language, time_zone, notifications: {"email": bool, ...}
+    preferences = models.JSONField(default=dict, blank=True)
+
+    objects = CampusUserManager()
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        permissions = list(PERMISSIONS.items())
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="accounts_user_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    def has_role_at_least(self, role: str) -> bool:
+        return self.is_active and role_rank(self.role) >= role_rank(role)
+
+    def has_campus_perm(self, codename: str) -> bool:
+        """One of the eighteen named permissions, through the role's group."""
+        return self.is_active and self.has_perm(f"accounts.{codename}")

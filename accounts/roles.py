@@ -1,0 +1,71 @@
+"""The eighteen named permissions and which role first receives each.
+
+The matrix is data; `sync_roles` turns it into one Django Group per role with
+the group's permissions, so admins see (and may adjust) it in the admin.
+"""
+
+from __future__ import annotations
+
+from .choices import ROLE_ORDER, Role
+
+PERMISSIONS: dict[str, str] = {
+    "view_users": "View user accounts",
+    "manage_users": "Create, edit and deactivate user accounts",
+    "view_campus": "View buildings, rooms, courses, sections and the timetable",
+    "manage_campus": "Edit buildings, rooms, courses, sections and the timetable",
+    "view_students": "View student records",
+    "manage_students": "Create and edit student records and enrolments",
+    "view_own_attendance": "View one's own attendance",
+    "view_attendance": "View attendance of sections and students",
+    "mark_attendance": "Mark attendance by hand",
+    "edit_attendance": "Override attendance records",
+    "view_reports": "View attendance reports, dashboard and trends",
+    "file_complaint": "File and comment on one's own complaints",
+    "handle_complaints": "See, assign and resolve all complaints",
+    "view_cameras": "View cameras and their status",
+    "manage_cameras": "Add, edit and remove cameras; review unknown faces",
+    "enroll_faces": "Enrol and erase students' face data (biometric)",
+    "manage_devices": "Manage edge devices, bundles and deployments",
+    "manage_system": "Operations: backups, schedules, system settings",
+}
+
+# Permissions a role adds on top of the roles below it. Biometric enrolment,
+# cameras, devices, users and the system are admin-only by default.
+ROLE_GRANTS: dict[str, list[str]] = {
+    Role.GUEST: ["view_campus"],
+    Role.STUDENT: ["view_own_attendance", "file_complaint"],
+    Role.STAFF: [
+        "view_users",
+        "view_students",
+        "view_attendance",
+        "mark_attendance",
+        "edit_attendance",
+        "view_reports",
+        "handle_complaints",
+        "view_cameras",
+    ],
+    Role.ADMIN: [
+        "manage_users",
+        "manage_campus",
+        "manage_students",
+        "manage_cameras",
+        "enroll_faces",
+        "manage_devices",
+        "manage_system",
+    ],
+}
+
+
+def permissions_for_role(role: str) -> list[str]:
+    """Every permission `role` holds, its own and inherited."""
+    held: list[str] = []
+    for step in ROLE_ORDER:
+        held.extend(ROLE_GRANTS[step])
+        if step == role:
+            return held
+    raise ValueError(f"unknown role {role!r}")
+
+
+assert sorted(p for grants in ROLE_GRANTS.values() for p in grants) == sorted(PERMISSIONS), (
+    "every permission is granted to exactly one role"
+)

@@ -1,0 +1,32 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import errors, health
+from .metrics import metrics
+
+api_v1 = [
+    path("ping", health.ping, name="api-ping"),
+    path("", include("accounts.api.urls")),
+    path("", include("campus.api.urls")),
+    path("", include("attendance.api.urls")),
+    path("", include("cameras.api.urls")),
+    path("", include("devices.api.urls")),
+]
+
+urlpatterns = [
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("health/full", health.full, name="health-full"),
+    path("metrics", metrics, name="metrics"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include(api_v1)),
+]
+
+handler400 = errors.handler400
+handler403 = errors.handler403
+handler404 = errors.handler404
+handler500 = errors.handler500

@@ -1,0 +1,70 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from config.celery import app as celery_app
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # Fast hashing for tests only; tests that check Argon2 set it back themselves.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    # Rate-limit counters and cached summaries must not leak between tests.
+    try:
+        cache.clear()
+    except Exception:  # a test that pointed the cache at a closed port
+        pass
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def bearer_client(user) -> APIClient:
+    """An API client that presents a real access token for `user`."""
+    client = APIClient()
+    access = RefreshToken.for_user(user).access_token
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+@pytest.fixture
+def client_for():
+    return bearer_client
+
+
+@pytest.fixture
+def make_user(db):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user(role="admin", username="admin1")
+
+
+@pytest.fixture
+def staff_user(make_user):
+    return make_user(role="staff", username="staff1")
+
+
+@pytest.fixture
+def student_user(make_user):
+    return make_user(role="student", username="student1")
+
+
+@pytest.fixture
+def guest_user(make_user):
+    return make_user(role="guest", username="guest1")

@@ -43,3 +43,27 @@ class User(AbstractUser):
     def has_campus_perm(self, codename: str) -> bool:
         """One of the eighteen named permissions, through the role's group."""
         return self.is_active and self.has_perm(f"accounts.{codename}")
+
+
+class AuditEvent(models.Model):
+    """Who did what, when and from where. Written by services, never edited."""
+
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=64, db_index=True)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events_done"
+    )
+    # A username typed at a failed login has no user row; keep what was typed.
+    actor_label = models.CharField(max_length=150, blank=True)
+    target = models.CharField(max_length=200, blank=True, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["actor", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_label or self.actor_id}"

@@ -367,3 +367,17 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+# --- App settings: each app keeps its own block below ----------------------
+# accounts
+# /accounts
+# campus
+# /campus
+# attendance
+# /attendance
+# cameras
+# /cameras
+# devices
+# /devices
+# operations
+# /operations

@@ -375,6 +375,8 @@ LOGGING = {
 # /campus
 # attendance
 # /attendance
+# face_engine
+# /face_engine
 # cameras
 # /cameras
 # devices

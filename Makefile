@@ -25,11 +25,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 # Debian packages the project uses: ffmpeg (RTSP test source), the PostgreSQL
-# client (pg_dump/pg_restore for backups). Installed only when missing.
+# client (pg_dump/pg_restore for backups), Chromium (the browser test).
+# Installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	command -v pg_dump >/dev/null || missing="$$missing postgresql-client"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

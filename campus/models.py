@@ -1,1 +1,342 @@
-from django.db import models  # noqa: F401
+"""The campus: places, courses and sections, people, the weekly timetable and complaints.
+
+Scoping of reads by role lives in one `visible_to(user)` queryset method per
+model; viewsets, the admin and reports all go through it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.permissions import user_has
+from config.models import TimeStampedModel
+
+from .choices import ComplaintCategory, ComplaintPriority, ComplaintStatus, StudentStatus, Weekday
+
+
+def _is_person(user) -> bool:
+    # A device principal is authenticated but has no user row.
+    return bool(user and user.is_authenticated and getattr(user, "pk", None))
+
+
+class Building(TimeStampedModel):
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Room(TimeStampedModel):
+    building = models.ForeignKey(Building, on_delete=models.PROTECT, related_name="rooms")
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=120, blank=True)
+    capacity = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Department(TimeStampedModel):
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Course(TimeStampedModel):
+    code = models.CharField(max_length=32, unique=True)
+    title = models.CharField(max_length=200)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="courses")
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+
+class Term(TimeStampedModel):
+    name = models.CharField(max_length=64, unique=True)
+    start_date = models.DateField()
+    end_date = models.DateField()
+
+    class Meta:
+        ordering = ["-start_date"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_date__gte=models.F("start_date")), name="campus_term_dates_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SectionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> SectionQuerySet:
+        """The catalogue and timetable are readable by anyone with view_campus."""
+        if not user_has(user, "view_campus"):
+            return self.none()
+        return self
+
+    def managed_by(self, user) -> SectionQuerySet:
+        """Sections `user` may act on: all with manage_campus, else the ones they teach."""
+        if user_has(user, "manage_campus"):
+            return self
+        if not _is_person(user):
+            return self.none()
+        return self.filter(teachers=user)
+
+
+class Section(TimeStampedModel):
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sections")
+    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="sections")
+    code = models.CharField(max_length=16)
+    teachers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="taught_sections", blank=True)
+
+    objects = SectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["course__code", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "term", "code"], name="campus_section_unique_per_term"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.course.code}-{self.code} ({self.term.name})"
+
+
+class StudentQuerySet(models.QuerySet):
+    def visible_to(self, user) -> StudentQuerySet:
+        """manage_students / manage_campus: all; view_students (staff): students of the
+        sections they teach; anyone else: only their own record."""
+        if user_has(user, "manage_students") or user_has(user, "manage_campus"):
+            return self
+        if not _is_person(user):
+            return self.none()
+        if user_has(user, "view_students"):
+            return self.filter(Q(enrolments__section__teachers=user) | Q(user=user)).distinct()
+        return self.filter(user=user)
+
+    def active(self) -> StudentQuerySet:
+        return self.filter(status=StudentStatus.ACTIVE)
+
+
+class Student(TimeStampedModel):
+    student_number = models.CharField(max_length=32, unique=True)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField(blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="student_profile",
+    )
+    status = models.CharField(max_length=16, choices=StudentStatus.choices, default=StudentStatus.ACTIVE, db_index=True)
+    face_consent_at = models.DateTimeField(null=True, blank=True)
+    face_consent_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="face_consents_recorded",
+    )
+
+    objects = StudentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "student_number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=StudentStatus.values), name="campus_student_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_number} {self.full_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def has_face_consent(self) -> bool:
+        return self.face_consent_at is not None and self.status == StudentStatus.ACTIVE
+
+
+class EnrolmentQuerySet(models.QuerySet):
+    def visible_to(self, user) -> EnrolmentQuerySet:
+        if user_has(user, "manage_students") or user_has(user, "manage_campus"):
+            return self
+        if not _is_person(user):
+            return self.none()
+        if user_has(user, "view_students"):
+            return self.filter(Q(section__teachers=user) | Q(student__user=user)).distinct()
+        return self.filter(student__user=user)
+
+    def current_on(self, day) -> EnrolmentQuerySet:
+        """Enrolled on `day`: from enrolled_on up to, not including, left_on."""
+        return self.filter(Q(enrolled_on__lte=day) & (Q(left_on__isnull=True) | Q(left_on__gt=day)))
+
+
+class Enrolment(TimeStampedModel):
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="enrolments")
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="enrolments")
+    enrolled_on = models.DateField()
+    # The first day the student is no longer in the section.
+    left_on = models.DateField(null=True, blank=True)
+
+    objects = EnrolmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["section_id", "student_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["section", "student"], name="campus_enrolment_unique"),
+            models.CheckConstraint(
+                condition=Q(left_on__isnull=True) | Q(left_on__gte=models.F("enrolled_on")),
+                name="campus_enrolment_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id} in {self.section_id}"
+
+
+class Teacher(TimeStampedModel):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="teacher_profile")
+    staff_number = models.CharField(max_length=32, unique=True)
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="teachers"
+    )
+
+    class Meta:
+        ordering = ["staff_number"]
+
+    def __str__(self) -> str:
+        return f"{self.staff_number} {self.user.get_full_name() or self.user.username}"
+
+
+class TimetableSlotQuerySet(models.QuerySet):
+    def visible_to(self, user) -> TimetableSlotQuerySet:
+        if not user_has(user, "view_campus"):
+            return self.none()
+        return self
+
+    def valid_on(self, day) -> TimetableSlotQuerySet:
+        """Slots that apply on `day` (its weekday, within the valid dates)."""
+        return self.filter(
+            Q(weekday=day.weekday())
+            & Q(valid_from__lte=day)
+            & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+        )
+
+
+class TimetableSlot(TimeStampedModel):
+    """A weekly class meeting. valid_until is inclusive; null means open-ended.
+
+    Overlaps (same room or same section, same weekday, overlapping times and
+    dates) are refused by `campus.services.save_timetable_slot`.
+    """
+
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="slots")
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="slots")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    valid_from = models.DateField()
+    valid_until = models.DateField(null=True, blank=True)
+
+    objects = TimetableSlotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["weekday", "start_time", "room_id"]
+        indexes = [
+            models.Index(fields=["room", "weekday"]),
+            models.Index(fields=["section", "weekday"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_time__gt=models.F("start_time")), name="campus_slot_times_ordered"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="campus_slot_dates_ordered",
+            ),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="campus_slot_weekday_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M} {self.room_id}"
+
+
+class ComplaintQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ComplaintQuerySet:
+        """handle_complaints: all; file_complaint: only one's own."""
+        if user_has(user, "handle_complaints"):
+            return self
+        if user_has(user, "file_complaint") and _is_person(user):
+            return self.filter(author=user)
+        return self.none()
+
+
+class Complaint(TimeStampedModel):
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="complaints")
+    category = models.CharField(max_length=16, choices=ComplaintCategory.choices, default=ComplaintCategory.OTHER)
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    room = models.ForeignKey(Room, null=True, blank=True, on_delete=models.SET_NULL, related_name="complaints")
+    priority = models.CharField(max_length=8, choices=ComplaintPriority.choices, default=ComplaintPriority.NORMAL)
+    status = models.CharField(
+        max_length=16, choices=ComplaintStatus.choices, default=ComplaintStatus.OPEN, db_index=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_complaints",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ComplaintQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ComplaintStatus.values), name="campus_complaint_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+
+class ComplaintCommentQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ComplaintCommentQuerySet:
+        return self.filter(complaint__in=Complaint.objects.visible_to(user))
+
+
+class ComplaintComment(TimeStampedModel):
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="complaint_comments"
+    )
+    body = models.TextField()
+
+    objects = ComplaintCommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on #{self.complaint_id}"

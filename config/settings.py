@@ -380,6 +380,22 @@ LOGGING = {
 # cameras
 # /cameras
 # devices
+# Online means a heartbeat within this many seconds.
+DEVICE_ONLINE_WINDOW_SECONDS = env_int("DEVICE_ONLINE_WINDOW_SECONDS", 90)
+# Key for the HMAC of device credentials and registration tokens; without
+# DEVICE_CREDENTIAL_KEY it derives from SECRET_KEY (changing either revokes all).
+DEVICE_CREDENTIAL_KEY = env("DEVICE_CREDENTIAL_KEY") or (SECRET_KEY + "-device-credentials")
+DEVICE_HEARTBEAT_MAX_PER_MINUTE = env_int("DEVICE_HEARTBEAT_MAX_PER_MINUTE", 12)
+DEVICE_HEARTBEAT_RETENTION_DAYS = env_int("DEVICE_HEARTBEAT_RETENTION_DAYS", 14)
+DEVICE_MAX_BUNDLE_BYTES = env_int("MAX_BUNDLE_BYTES", 200 * 1024 * 1024)
+# Global defaults of the config document served to every device; groups and
+# devices override keys of it (see devices.services.device_config).
+DEVICE_CONFIG_DEFAULTS = {
+    "heartbeat_interval_seconds": env_int("DEVICE_HEARTBEAT_INTERVAL_SECONDS", 30),
+    "config_poll_seconds": env_int("DEVICE_CONFIG_POLL_SECONDS", 300),
+    "frame_interval_seconds": env_int("DEVICE_FRAME_INTERVAL_SECONDS", 2),
+    "log_level": env("DEVICE_LOG_LEVEL", "info"),
+}
 # /devices
 # operations
 # /operations

@@ -6,3 +6,6 @@ class ConfigConfig(AppConfig):
 
     name = "config"
     verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from . import schema  # noqa: F401  (registers OpenAPI auth extensions)

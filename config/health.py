@@ -14,6 +14,8 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny
 
@@ -95,6 +97,17 @@ def ready(request: HttpRequest) -> JsonResponse:
     )
 
 
+@extend_schema(
+    responses=inline_serializer(
+        "HealthFull",
+        {
+            "status": serializers.CharField(),
+            "dependencies": serializers.DictField(),
+            "components": serializers.DictField(),
+        },
+    ),
+    tags=["health"],
+)
 @api_view(["GET"])
 @permission_classes([IsStaffRole])
 def full(request) -> JsonResponse:
@@ -109,6 +122,7 @@ def full(request) -> JsonResponse:
     )
 
 
+@extend_schema(responses=inline_serializer("Ping", {"pong": serializers.BooleanField()}), tags=["health"])
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])

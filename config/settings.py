@@ -315,6 +315,7 @@ PROMETHEUS_EXPORT_MIGRATIONS = False
 # --- Static and media ------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
@@ -374,8 +375,45 @@ LOGGING = {
 # campus
 # /campus
 # attendance
+# Campus default policy, used until an admin saves an AttendancePolicy without a course.
+ATTENDANCE_LATE_AFTER_MINUTES = env_int("ATTENDANCE_LATE_AFTER_MINUTES", 10)
+ATTENDANCE_EARLY_ARRIVAL_MINUTES = env_int("ATTENDANCE_EARLY_ARRIVAL_MINUTES", 15)
+ATTENDANCE_EARLY_LEAVE_MINUTES = env_int("ATTENDANCE_EARLY_LEAVE_MINUTES", 15)
+ATTENDANCE_ABSENT_IF_NOT_SEEN = env_bool("ATTENDANCE_ABSENT_IF_NOT_SEEN", default=True)
+# Below this fraction of healthy camera time, students not seen are "unverified", not absent.
+ATTENDANCE_MIN_CAMERA_COVERAGE = float(env("ATTENDANCE_MIN_CAMERA_COVERAGE", "0.5") or "0.5")
+# Closed sessions older than this many days can be changed by admins only.
+ATTENDANCE_EDIT_WINDOW_DAYS = env_int("ATTENDANCE_EDIT_WINDOW_DAYS", 14)
+# How many missed days the session planner makes up after downtime.
+ATTENDANCE_CATCH_UP_DAYS = env_int("ATTENDANCE_CATCH_UP_DAYS", 7)
+ATTENDANCE_DASHBOARD_CACHE_SECONDS = env_int("ATTENDANCE_DASHBOARD_CACHE_SECONDS", 30)
+ATTENDANCE_LOW_RATE_THRESHOLD = float(env("ATTENDANCE_LOW_RATE_THRESHOLD", "0.75") or "0.75")
+ATTENDANCE_MAX_REPORT_DAYS = env_int("ATTENDANCE_MAX_REPORT_DAYS", 400)
 # /attendance
 # face_engine
+# The engine (dotted path to a class with the FaceEngine interface) and its tuning.
+FACE_ENGINE = env("FACE_ENGINE", "cameras.engine.dlib_engine.DlibFaceEngine")
+# Matching (Euclidean distance between dlib descriptors); figures and reasoning in
+# README "Face engine". A match needs distance <= threshold AND the next student
+# at least MARGIN farther; STRONG is "far inside the threshold" (one sighting is enough).
+FACE_MATCH_THRESHOLD = float(env("FACE_MATCH_THRESHOLD", "0.50") or 0.50)
+FACE_MATCH_MARGIN = float(env("FACE_MATCH_MARGIN", "0.06") or 0.06)
+FACE_STRONG_MATCH_DISTANCE = float(env("FACE_STRONG_MATCH_DISTANCE", "0.38") or 0.38)
+# Quality: minimum face size (px across, full-resolution image) and sharpness
+# (variance of the Laplacian of the face resized to 128x128).
+FACE_MIN_SIZE_PX = env_int("FACE_MIN_SIZE_PX", 64)
+FACE_MIN_SHARPNESS = float(env("FACE_MIN_SHARPNESS", "40") or 40)
+# Images: refuse claimed dimensions above this many pixels before decoding.
+FACE_MAX_IMAGE_PIXELS = env_int("FACE_MAX_IMAGE_PIXELS", 40_000_000)
+# Detection runs on a copy whose longer side is at most this (0 = full size).
+FACE_DETECT_MAX_SIDE = env_int("FACE_DETECT_MAX_SIDE", 960)
+FACE_DETECT_UPSAMPLE = env_int("FACE_DETECT_UPSAMPLE", 0)
+# Motion gate: a frame whose thumbnail changed on less than this fraction is skipped.
+FACE_MOTION_MIN_CHANGE = float(env("FACE_MOTION_MIN_CHANGE", "0.002") or 0.002)
+# Tracking: a recognised face seen again at about the same place is not re-embedded.
+FACE_TRACK_MIN_IOU = float(env("FACE_TRACK_MIN_IOU", "0.5") or 0.5)
+FACE_TRACK_MAX_GAP_SECONDS = float(env("FACE_TRACK_MAX_GAP_SECONDS", "3") or 3)
+FACE_TRACK_REVERIFY_SECONDS = float(env("FACE_TRACK_REVERIFY_SECONDS", "15") or 15)
 # /face_engine
 # cameras
 # /cameras

@@ -1,0 +1,145 @@
+"""Image handling for the face engine: safe decoding, scaling, crops and the motion gate.
+
+Every image leaving this module is an RGB `uint8` array of shape (height, width, 3).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .base import FaceBox
+
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG"})
+
+# Motion signature: a small blurred grayscale thumbnail. 96 px wide keeps a face of
+# a 1080p frame at a few pixels, enough to see someone walk in, at ~1 ms a frame.
+SIGNATURE_WIDTH = 96
+# Per-pixel change (0-255) below which a difference is sensor noise or JPEG jitter.
+MOTION_NOISE_FLOOR = 14
+
+
+class ImageRejected(Exception):
+    """The bytes are not an image we accept; `reason` is a short code, the message says why."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def read_header(data: bytes) -> tuple[str, int, int]:
+    """Format, width and height from the image header alone (nothing is decoded)."""
+    if not data:
+        raise ImageRejected("empty", "The image is empty.")
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (or raises) about decompression bombs itself; we apply our own limit.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as header:
+                fmt, (width, height) = header.format or "", header.size
+    except Image.DecompressionBombError:
+        # Pillow refuses beyond twice its own limit; the dimensions are then surely too large.
+        raise ImageRejected("too_large", "The image dimensions are too large.")
+    except (OSError, ValueError, SyntaxError):
+        raise ImageRejected("not_an_image", "The data is not a readable image.")
+    return fmt, width, height
+
+
+def decode_image(data: bytes, *, max_pixels: int, formats: frozenset[str] = ACCEPTED_FORMATS) -> np.ndarray:
+    """Decode JPEG/PNG bytes to RGB after checking the claimed dimensions against `max_pixels`.
+
+    The header is read first, so a small file that claims a huge image is refused
+    before any pixel memory is allocated.
+    """
+    fmt, width, height = read_header(data)
+    if fmt not in formats:
+        raise ImageRejected("unsupported_format", f"Image format {fmt or 'unknown'} is not accepted; send JPEG or PNG.")
+    if width <= 0 or height <= 0:
+        raise ImageRejected("corrupt", "The image has no pixels.")
+    if width * height > max_pixels:
+        raise ImageRejected(
+            "too_large", f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted."
+        )
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise ImageRejected("corrupt", "The image data is corrupt and could not be decoded.")
+    # EXIF rotation may swap the sides; anything else means the header lied.
+    if bgr.shape[0] * bgr.shape[1] != width * height:
+        raise ImageRejected("corrupt", "The decoded image does not match its header.")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def from_bgr(frame: np.ndarray) -> np.ndarray:
+    """An OpenCV (BGR) frame, as read from a stream, converted to the engine's RGB."""
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink so the longer side is at most `max_side`; returns (image, scale) with scale <= 1.
+
+    A box found in the small image maps back with `box.scaled(1 / scale)`.
+    """
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    if max_side <= 0 or longest <= max_side:
+        return image, 1.0
+    scale = max_side / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
+def motion_signature(image: np.ndarray) -> np.ndarray:
+    """A small blurred grayscale thumbnail of a frame, compared by `motion_score`."""
+    height, width = image.shape[:2]
+    thumb_height = max(1, round(height * SIGNATURE_WIDTH / width))
+    # Shrinking first makes the colour conversion and blur almost free.
+    small = cv2.resize(image, (SIGNATURE_WIDTH, thumb_height), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    return cv2.GaussianBlur(gray, (3, 3), 0)
+
+
+def motion_signature_from_bytes(data: bytes) -> np.ndarray | None:
+    """The motion signature straight from JPEG/PNG bytes, decoded at 1/8 size (several times cheaper
+    than a full decode). None when OpenCV cannot read the data; call `decode_image` for the reason.
+
+    Only for bytes already checked with `read_header` (the reduced decode has no size limit of its own).
+    """
+    small = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    if small is None or small.size == 0:
+        return None
+    height, width = small.shape[:2]
+    thumb_height = max(1, round(height * SIGNATURE_WIDTH / width))
+    small = cv2.resize(small, (SIGNATURE_WIDTH, thumb_height), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(small, (3, 3), 0)
+
+
+def motion_score(prev_sig: np.ndarray | None, cur_sig: np.ndarray) -> float:
+    """The fraction (0..1) of the thumbnail that changed beyond noise; 1.0 with nothing to compare."""
+    if prev_sig is None or prev_sig.shape != cur_sig.shape:
+        return 1.0
+    diff = cv2.absdiff(prev_sig, cur_sig)
+    return float(np.count_nonzero(diff > MOTION_NOISE_FLOOR)) / diff.size
+
+
+def crop(image: np.ndarray, box: FaceBox, margin: float = 0.25) -> np.ndarray:
+    """The face with `margin` (a fraction of the box size) added on each side, cut to the image."""
+    height, width = image.shape[:2]
+    pad_x, pad_y = round(box.width * margin), round(box.height * margin)
+    grown = FaceBox(
+        top=box.top - pad_y, right=box.right + pad_x, bottom=box.bottom + pad_y, left=box.left - pad_x
+    ).clipped(height, width)
+    return np.ascontiguousarray(image[grown.top : grown.bottom, grown.left : grown.right])
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+    """RGB array to JPEG bytes."""
+    ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("OpenCV could not encode the image as JPEG.")
+    return buffer.tobytes()

@@ -80,7 +80,4 @@ class BodySizeLimitMiddleware:
                 413, "payload_too_large", f"Request body is {length} bytes; the limit here is {limit}.",
                 details={"limit_bytes": limit},
             )
-        # Django enforces DATA_UPLOAD_MAX_MEMORY_SIZE on form fields; raise it
-        # for paths with a larger allowance so their uploads are read.
-        request.upload_limit = limit
         return self.get_response(request)

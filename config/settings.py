@@ -17,6 +17,20 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+def load_dotenv(path: Path) -> None:
+    """KEY=VALUE lines from a local `.env`; variables already set win."""
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+load_dotenv(BASE_DIR / ".env")
+
+
 def env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return default if value in (None, "") else value
@@ -371,6 +385,21 @@ LOGGING = {
 
 # --- App settings: each app keeps its own block below ----------------------
 # accounts
+# Rate limits (django-ratelimit syntax), counted on the shared cache.
+ACCOUNTS_LOGIN_RATE_PER_IP = env("ACCOUNTS_LOGIN_RATE_PER_IP", "5/m")
+ACCOUNTS_LOGIN_RATE_PER_USERNAME = env("ACCOUNTS_LOGIN_RATE_PER_USERNAME", "5/m")
+ACCOUNTS_RESET_RATE_PER_IP = env("ACCOUNTS_RESET_RATE_PER_IP", "3/h")
+ACCOUNTS_RESET_RATE_PER_EMAIL = env("ACCOUNTS_RESET_RATE_PER_EMAIL", "3/h")
+ACCOUNTS_ANONYMOUS_RATE = env("ACCOUNTS_ANONYMOUS_RATE", "60/m")
+# A cache that cannot count must not lift the limits (login and reset answer 503).
+RATELIMIT_FAIL_OPEN = False
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["accounts.throttling.AnonymousRateThrottle"]
+# The emailed reset link: {FRONTEND_URL}{ACCOUNTS_PASSWORD_RESET_PATH}?uid=...&token=...
+ACCOUNTS_PASSWORD_RESET_PATH = env("ACCOUNTS_PASSWORD_RESET_PATH", "/reset-password")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
+# HS256 wants a key of at least 256 bits; a short production key is refused.
+if not DEBUG and len(JWT_SIGNING_KEY) < 32:
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must be at least 32 characters in production.")
 # /accounts
 # campus
 # /campus
@@ -416,6 +445,38 @@ FACE_TRACK_MAX_GAP_SECONDS = float(env("FACE_TRACK_MAX_GAP_SECONDS", "3") or 3)
 FACE_TRACK_REVERIFY_SECONDS = float(env("FACE_TRACK_REVERIFY_SECONDS", "15") or 15)
 # /face_engine
 # cameras
+# Frames: bytes kept after processing only if set; rows (metadata) kept this many days.
+FRAME_KEEP_IMAGES = env_bool("FRAME_KEEP_IMAGES", default=False)
+FRAME_ROW_RETENTION_DAYS = env_int("FRAME_ROW_RETENTION_DAYS", 14)
+FRAME_MAX_PIXELS = env_int("FRAME_MAX_PIXELS", 40_000_000)
+FRAME_PUSH_PER_MINUTE = env_int("FRAME_PUSH_PER_MINUTE", 120)
+FRAME_MAX_ATTEMPTS = env_int("FRAME_MAX_ATTEMPTS", 4)
+# A frame left `processing` this long by a dead worker may be claimed again.
+FRAME_CLAIM_TIMEOUT_SECONDS = env_int("FRAME_CLAIM_TIMEOUT_SECONDS", 300)
+# Detection runs on the frame shrunk to this longer side (faces are matched on the full frame).
+FRAME_DETECT_MAX_SIDE = env_int("FRAME_DETECT_MAX_SIDE", 640)
+FRAME_DETECT_UPSAMPLE = env_int("FRAME_DETECT_UPSAMPLE", 0)
+# Motion gate: share of the thumbnail that must change, and the longest a static camera is ignored.
+FRAME_MOTION_MIN_CHANGE = float(env("FRAME_MOTION_MIN_CHANGE", "0.01") or 0.01)
+FRAME_MOTION_MAX_SKIP_SECONDS = env_int("FRAME_MOTION_MAX_SKIP_SECONDS", 30)
+# Tracking: a face where a recognised face was, this recently, keeps its identity without re-embedding.
+FACE_TRACK_SECONDS = float(env("FACE_TRACK_SECONDS", "3") or 3)
+FACE_TRACK_MIN_IOU = float(env("FACE_TRACK_MIN_IOU", "0.5") or 0.5)
+# Consensus: marked after this many agreeing sightings within the window, or one strong match.
+FACE_CONSENSUS_SIGHTINGS = env_int("FACE_CONSENSUS_SIGHTINGS", 2)
+FACE_CONSENSUS_WINDOW_SECONDS = env_int("FACE_CONSENSUS_WINDOW_SECONDS", 120)
+# Seen in two rooms within this many seconds: flagged on both, marked in neither.
+FACE_CONFLICT_WINDOW_SECONDS = env_int("FACE_CONFLICT_WINDOW_SECONDS", 300)
+# Privacy: unknown-face crops and enrolment photos are deleted after these.
+UNKNOWN_FACE_RETENTION_HOURS = env_int("UNKNOWN_FACE_RETENTION_HOURS", 72)
+FACE_ENROLMENT_PHOTO_RETENTION_DAYS = env_int("FACE_ENROLMENT_PHOTO_RETENTION_DAYS", 0)
+UNKNOWN_FACE_GROUP_DISTANCE = float(env("UNKNOWN_FACE_GROUP_DISTANCE", "0.5") or 0.5)
+# Pulled cameras: offline after this many failed reads in a row, retried with backoff up to the cap.
+CAMERA_OFFLINE_AFTER_FAILURES = env_int("CAMERA_OFFLINE_AFTER_FAILURES", 3)
+CAMERA_MAX_BACKOFF_SECONDS = env_int("CAMERA_MAX_BACKOFF_SECONDS", 300)
+CAMERA_CAPTURE_TIMEOUT_SECONDS = env_int("CAMERA_CAPTURE_TIMEOUT_SECONDS", 10)
+# A pushing camera with no frame for this long is shown offline.
+CAMERA_PUSH_STALE_SECONDS = env_int("CAMERA_PUSH_STALE_SECONDS", 120)
 # /cameras
 # devices
 # Online means a heartbeat within this many seconds.
@@ -436,4 +497,33 @@ DEVICE_CONFIG_DEFAULTS = {
 }
 # /devices
 # operations
+# Backups (`manage.py backup`, the nightly task): where, how many, how old is too old.
+BACKUP_DIR = Path(env("BACKUP_DIR", str(VAR_DIR / "backups")))
+BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 7)
+BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4)
+BACKUP_INCLUDE_MEDIA = env_bool("BACKUP_INCLUDE_MEDIA", default=True)
+# /health/full and `doctor` fail when the newest good backup is older than this.
+BACKUP_MAX_AGE_HOURS = env_int("BACKUP_MAX_AGE_HOURS", 26)
+# A site that has never made a backup is unhealthy in production; in development it is only noted.
+BACKUP_REQUIRED = env_bool("BACKUP_REQUIRED", default=not DEBUG)
+# Directory holding pg_dump/pg_restore when they are not on PATH (e.g. /usr/lib/postgresql/16/bin).
+PG_BIN_DIR = env("PG_BIN_DIR", "")
+# Retention of audit entries (the other apps keep their own retention settings).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+# Queries slower than this are logged (JSON in production) by config.slow_queries.
+SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 500)
+# Celery: the longest countdown/ETA a task may be given. The Redis visibility
+# timeout must exceed it plus the longest time limit (asserted by a test and `doctor`).
+CELERY_MAX_ETA_SECONDS = env_int("CELERY_MAX_ETA_SECONDS", 3600)
+# A late-acked task whose worker died is redelivered at most this many times in all.
+CELERY_MAX_DELIVERIES = env_int("CELERY_MAX_DELIVERIES", 3)
+CELERY_TASK_MAX_RETRIES = env_int("CELERY_TASK_MAX_RETRIES", 5)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Exactly one beat: it holds this lock (Redis key, or a file lock without Redis).
+BEAT_LOCK_KEY = env("BEAT_LOCK_KEY", "beat:lock")
+BEAT_LOCK_TTL_SECONDS = env_int("BEAT_LOCK_TTL_SECONDS", 60)
+BEAT_HEARTBEAT_STALE_SECONDS = env_int("BEAT_HEARTBEAT_STALE_SECONDS", 120)
+# `manage.py doctor`.
+DOCTOR_MIN_FREE_DISK_MB = env_int("DOCTOR_MIN_FREE_DISK_MB", 1024)
+DOCTOR_WORKER_PING_TIMEOUT = float(env("DOCTOR_WORKER_PING_TIMEOUT", "1.0") or "1.0")
 # /operations

@@ -46,7 +46,7 @@ run: venv
 	$(VENV)/bin/celery -A config worker -Q default,frames,maintenance --concurrency 2 --loglevel INFO & \
 	$(VENV)/bin/celery -A config beat --loglevel INFO & \
 	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - & \
-	wait
+	wait -n
 
 test: venv system-deps
 	export DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} DEBUG=$${DEBUG:-1}; \

@@ -1,1 +1,243 @@
-from django.db import models  # noqa: F401
+"""Class sessions, attendance records, the attendance policy, changes and excuses.
+
+No workflow lives here: every change goes through `attendance.services`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
+
+from config.models import TimeStampedModel
+
+from .choices import ExcuseStatus, RecordSource, RecordStatus, SessionStatus
+
+
+def _student_of(user):
+    return getattr(user, "student_profile", None) if user and user.is_authenticated else None
+
+
+class AttendancePolicy(TimeStampedModel):
+    """The campus default (no course) or one course's override of it."""
+
+    course = models.ForeignKey(
+        "campus.Course", null=True, blank=True, on_delete=models.CASCADE, related_name="attendance_policies"
+    )
+    late_after_minutes = models.PositiveSmallIntegerField(
+        default=10, help_text="Seen more than this many minutes after the start: late."
+    )
+    early_arrival_minutes = models.PositiveSmallIntegerField(
+        default=15, help_text="How long before the start a sighting already counts."
+    )
+    absent_if_not_seen = models.BooleanField(
+        default=True, help_text="Students not seen by the end are marked absent when the session closes."
+    )
+    early_leave_minutes = models.PositiveSmallIntegerField(
+        default=15, help_text="Last seen more than this many minutes before the end: flagged as early leave."
+    )
+
+    class Meta:
+        verbose_name_plural = "attendance policies"
+        constraints = [
+            # One campus default (course NULL) and at most one override per course.
+            models.UniqueConstraint(Coalesce("course", Value(0)), name="attendance_policy_one_per_course"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Policy for {self.course}" if self.course_id else "Campus default policy"
+
+
+class ClassSessionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ClassSessionQuerySet:
+        """Staff and admins see every session; a student only those of sections they are enrolled in."""
+        if not (user and user.is_authenticated):
+            return self.none()
+        if user.has_campus_perm("view_attendance"):
+            return self
+        student = _student_of(user)
+        if student is not None and user.has_campus_perm("view_own_attendance"):
+            return self.filter(section__enrolments__student=student).distinct()
+        return self.none()
+
+
+class ClassSession(TimeStampedModel):
+    """One occurrence of a timetable slot on a date (or an ad-hoc class without a slot)."""
+
+    slot = models.ForeignKey(
+        "campus.TimetableSlot", null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
+    section = models.ForeignKey("campus.Section", on_delete=models.PROTECT, related_name="class_sessions")
+    room = models.ForeignKey("campus.Room", on_delete=models.PROTECT, related_name="class_sessions")
+    date = models.DateField(db_index=True)
+    scheduled_start = models.DateTimeField()
+    scheduled_end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Fraction (0..1) of the session the room's cameras were healthy; NULL when the room has none.
+    camera_coverage = models.FloatField(null=True, blank=True)
+    unverified_reason = models.TextField(blank=True)
+
+    objects = ClassSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-scheduled_start", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["slot", "date"], name="attendance_session_unique_slot_date"),
+            models.CheckConstraint(
+                condition=Q(scheduled_end__gt=models.F("scheduled_start")), name="attendance_session_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SessionStatus.values), name="attendance_session_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(camera_coverage__isnull=True) | Q(camera_coverage__gte=0, camera_coverage__lte=1),
+                name="attendance_session_coverage_fraction",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["room", "status", "scheduled_start"], name="attendance_session_room_idx"),
+            models.Index(fields=["section", "date"], name="attendance_session_section_idx"),
+            # The beat tasks look for scheduled and open sessions only.
+            models.Index(
+                fields=["scheduled_end"],
+                name="attendance_session_live_idx",
+                condition=Q(status__in=[SessionStatus.SCHEDULED, SessionStatus.OPEN]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.section} {self.date:%Y-%m-%d} {self.scheduled_start:%H:%M}"
+
+
+class AttendanceRecordQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AttendanceRecordQuerySet:
+        """Staff and admins see every record; a student only their own."""
+        if not (user and user.is_authenticated):
+            return self.none()
+        if user.has_campus_perm("view_attendance"):
+            return self
+        student = _student_of(user)
+        if student is not None and user.has_campus_perm("view_own_attendance"):
+            return self.filter(student=student)
+        return self.none()
+
+
+class AttendanceRecord(TimeStampedModel):
+    """One student's attendance at one session, with the evidence that produced it."""
+
+    session = models.ForeignKey(ClassSession, on_delete=models.CASCADE, related_name="records")
+    student = models.ForeignKey("campus.Student", on_delete=models.CASCADE, related_name="attendance_records")
+    status = models.CharField(max_length=16, choices=RecordStatus.choices)
+    source = models.CharField(max_length=16, choices=RecordSource.choices)
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    sightings_count = models.PositiveIntegerField(default=0)
+    confidence = models.FloatField(null=True, blank=True)
+    # The person who last set the status by hand; NULL when the system did.
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="attendance_marked"
+    )
+    note = models.TextField(blank=True)
+    early_leave = models.BooleanField(default=False)
+
+    objects = AttendanceRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "student"], name="attendance_record_unique_session_student"),
+            models.CheckConstraint(condition=Q(status__in=RecordStatus.values), name="attendance_record_status_valid"),
+            models.CheckConstraint(condition=Q(source__in=RecordSource.values), name="attendance_record_source_valid"),
+            models.CheckConstraint(
+                condition=Q(first_seen_at__isnull=True)
+                | Q(last_seen_at__isnull=True)
+                | Q(last_seen_at__gte=models.F("first_seen_at")),
+                name="attendance_record_seen_order",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["student", "session"], name="attendance_record_student_idx"),
+            models.Index(fields=["status"], name="attendance_record_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student} at {self.session}: {self.status}"
+
+
+class AttendanceChange(models.Model):
+    """A person's change of a record: who, from what, to what, when and why. Never edited."""
+
+    record = models.ForeignKey(AttendanceRecord, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="attendance_changes"
+    )
+    # Empty when the person created the record.
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.record_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class ExcuseRequestQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ExcuseRequestQuerySet:
+        if not (user and user.is_authenticated):
+            return self.none()
+        if user.has_campus_perm("view_attendance"):
+            return self
+        student = _student_of(user)
+        if student is not None and user.has_campus_perm("view_own_attendance"):
+            return self.filter(student=student)
+        return self.none()
+
+
+class ExcuseRequest(TimeStampedModel):
+    """A student's request to be excused from one session, decided by staff."""
+
+    student = models.ForeignKey("campus.Student", on_delete=models.CASCADE, related_name="excuse_requests")
+    session = models.ForeignKey(ClassSession, on_delete=models.CASCADE, related_name="excuse_requests")
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=ExcuseStatus.choices, default=ExcuseStatus.PENDING)
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="excuses_filed"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="excuses_decided"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    objects = ExcuseRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student", "session"],
+                condition=Q(status=ExcuseStatus.PENDING),
+                name="attendance_excuse_one_pending",
+            ),
+            models.CheckConstraint(condition=Q(status__in=ExcuseStatus.values), name="attendance_excuse_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Excuse {self.pk} {self.student} {self.status}"
+
+
+class PlannerState(models.Model):
+    """Where the session planner got to, so a run after downtime catches up from there."""
+
+    name = models.CharField(max_length=64, unique=True)
+    last_planned_date = models.DateField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_planned_date}"

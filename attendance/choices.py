@@ -1,0 +1,62 @@
+"""Every status and kind of the attendance app, as one enumeration each."""
+
+from django.db import models
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The only moves a session may make; `services.transition_session` refuses the rest.
+SESSION_TRANSITIONS: dict[str, set[str]] = {
+    SessionStatus.SCHEDULED: {SessionStatus.OPEN, SessionStatus.CLOSED, SessionStatus.CANCELLED},
+    SessionStatus.OPEN: {SessionStatus.CLOSED, SessionStatus.CANCELLED},
+    SessionStatus.CLOSED: set(),
+    SessionStatus.CANCELLED: set(),
+}
+
+
+class RecordStatus(models.TextChoices):
+    PRESENT = "present", "Present"
+    LATE = "late", "Late"
+    ABSENT = "absent", "Absent"
+    EXCUSED = "excused", "Excused"
+    # Not seen while the room's cameras were down: never counted as absent.
+    UNVERIFIED = "unverified", "Unverified"
+
+
+# Statuses a person may set by hand; `unverified` is only ever the system's verdict.
+MANUAL_STATUSES = [RecordStatus.PRESENT, RecordStatus.LATE, RecordStatus.ABSENT, RecordStatus.EXCUSED]
+# Counted as attended in every rate.
+ATTENDED_STATUSES = [RecordStatus.PRESENT, RecordStatus.LATE]
+# The denominator of a rate: excused and unverified are left out of it.
+COUNTED_STATUSES = [RecordStatus.PRESENT, RecordStatus.LATE, RecordStatus.ABSENT]
+
+
+class RecordSource(models.TextChoices):
+    FACE = "face", "Face recognition"
+    DEVICE = "device", "Edge device"
+    MANUAL = "manual", "Manual"
+    IMPORT = "import", "Import"
+    # Written by the system when a session closes (absent or unverified).
+    SYSTEM = "system", "System"
+
+
+SIGHTING_SOURCES = [RecordSource.FACE, RecordSource.DEVICE, RecordSource.IMPORT]
+
+
+class ExcuseStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REFUSED = "refused", "Refused"
+
+
+class MarkOutcome(models.TextChoices):
+    MARKED = "marked", "Marked"
+    UPDATED = "updated", "Updated"
+    NO_SESSION = "no_session", "No session"
+    NOT_ENROLLED = "not_enrolled", "Not enrolled"
+    UNCHANGED = "unchanged", "Unchanged"

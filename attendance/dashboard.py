@@ -1,0 +1,104 @@
+"""The dashboard summary: today's sessions and counts, status sources, open complaints.
+
+Cached briefly; attendance services drop the cache on commit whenever
+attendance changes. Other apps add their status with `register_status_source`
+("cameras", "devices"), so this module never imports them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+logger = logging.getLogger("campus.attendance")
+
+StatusSource = Callable[[], dict]
+_status_sources: dict[str, StatusSource] = {}
+
+CACHE_KEY = "attendance:dashboard:summary"
+
+
+def register_status_source(name: str, fn: StatusSource) -> None:
+    """`fn() -> dict` (e.g. `{"online": 3, "total": 4}`), shown under `name` in the summary."""
+    _status_sources[name] = fn
+
+
+def status_sources() -> dict[str, dict]:
+    report: dict[str, dict] = {}
+    for name, fn in sorted(_status_sources.items()):
+        try:
+            report[name] = dict(fn())
+        except Exception as exc:  # one broken source must not take the dashboard down
+            logger.exception("dashboard status source failed", extra={"source": name})
+            report[name] = {"error": type(exc).__name__}
+    return report
+
+
+def _cache_key(day: dt.date) -> str:
+    return f"{CACHE_KEY}:{day.isoformat()}"
+
+
+def invalidate_summary() -> None:
+    """Drops today's cached summary (called on commit by every attendance change)."""
+    try:
+        cache.delete(_cache_key(timezone.localdate()))
+    except Exception:  # Redis down: the entry expires on its own shortly
+        logger.warning("could not drop the dashboard cache", exc_info=True)
+
+
+def build_summary(day: dt.date) -> dict[str, Any]:
+    from .selectors import open_complaints_count, sessions_on, status_counts
+
+    sessions = list(sessions_on(day))
+    counts = status_counts(record_filter={"session__date": day})
+    by_status: dict[str, int] = {}
+    for session in sessions:
+        by_status[session.status] = by_status.get(session.status, 0) + 1
+    return {
+        "date": day.isoformat(),
+        "generated_at": timezone.now().isoformat(),
+        "sessions": {"total": len(sessions), **by_status},
+        "today": [
+            {
+                "id": session.pk,
+                "section": str(session.section),
+                "room": session.room.code,
+                "scheduled_start": session.scheduled_start.isoformat(),
+                "scheduled_end": session.scheduled_end.isoformat(),
+                "status": session.status,
+                "present": session.n_present,
+                "late": session.n_late,
+                "absent": session.n_absent,
+            }
+            for session in sessions
+        ],
+        "counts": counts,
+        "rate": counts["rate"],
+        "status_sources": status_sources(),
+        "open_complaints": open_complaints_count(),
+    }
+
+
+def summary(*, day: dt.date | None = None) -> dict[str, Any]:
+    """Today's summary, from the cache when fresh."""
+    day = day or timezone.localdate()
+    key = _cache_key(day)
+    try:
+        cached = cache.get(key)
+    except Exception:
+        logger.warning("dashboard cache unavailable", exc_info=True)
+        cached = None
+    if cached is not None:
+        return cached
+    data = build_summary(day)
+    try:
+        cache.set(key, data, settings.ATTENDANCE_DASHBOARD_CACHE_SECONDS)
+    except Exception:
+        logger.warning("could not cache the dashboard summary", exc_info=True)
+    return data

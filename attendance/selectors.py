@@ -1,0 +1,280 @@
+"""Read queries reused by the API, the admin, the dashboard and the tasks.
+
+A rate is attended (present + late) over counted (present + late + absent):
+excused and unverified records are left out of both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import ExtractIsoWeekDay
+
+from .choices import ATTENDED_STATUSES, COUNTED_STATUSES, RecordStatus, SessionStatus
+from .models import AttendanceRecord, ClassSession
+
+STATUS_KEYS = [status.value for status in RecordStatus]
+
+
+def rate(attended: int, counted: int) -> float | None:
+    return round(attended / counted, 4) if counted else None
+
+
+def _count_annotations(prefix: str = "") -> dict[str, Count]:
+    """`n_<status>` counts of records; `prefix` reaches them through a relation ("records__")."""
+    return {
+        f"n_{status}": Count(f"{prefix}id" if prefix else "pk", filter=Q(**{f"{prefix}status": status}))
+        for status in STATUS_KEYS
+    }
+
+
+def _with_rate(row: dict[str, Any]) -> dict[str, Any]:
+    counts = {status: row.pop(f"n_{status}", 0) or 0 for status in STATUS_KEYS}
+    attended = sum(counts[s] for s in ATTENDED_STATUSES)
+    counted = sum(counts[s] for s in COUNTED_STATUSES)
+    return {**row, **counts, "total": sum(counts.values()), "rate": rate(attended, counted)}
+
+
+def session_list() -> QuerySet[ClassSession]:
+    return ClassSession.objects.select_related("section__course", "section__term", "room", "slot")
+
+
+def sessions_on(day: dt.date) -> QuerySet[ClassSession]:
+    """The day's sessions with per-status record counts, in start order."""
+    return session_list().filter(date=day).annotate(**_count_annotations("records__")).order_by("scheduled_start", "id")
+
+
+def record_list() -> QuerySet[AttendanceRecord]:
+    return AttendanceRecord.objects.select_related(
+        "session__section__course", "session__section__term", "session__room", "student", "marked_by"
+    )
+
+
+def records_between(
+    records: QuerySet[AttendanceRecord], date_from: dt.date | None, date_to: dt.date | None
+) -> QuerySet[AttendanceRecord]:
+    if date_from:
+        records = records.filter(session__date__gte=date_from)
+    if date_to:
+        records = records.filter(session__date__lte=date_to)
+    # Cancelled sessions do not count in any report.
+    return records.exclude(session__status=SessionStatus.CANCELLED)
+
+
+def status_counts(*, record_filter: dict[str, Any] | None = None, records=None) -> dict[str, Any]:
+    """Counts per status, total and rate over `records` (or all records matching `record_filter`)."""
+    records = records if records is not None else AttendanceRecord.objects.all()
+    if record_filter:
+        records = records.filter(**record_filter)
+    row = records.aggregate(**_count_annotations())
+    return _with_rate(row)
+
+
+def open_complaints_count() -> int:
+    from campus.choices import ComplaintStatus
+    from campus.models import Complaint
+
+    return Complaint.objects.filter(status__in=[ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS]).count()
+
+
+# --- Reports -----------------------------------------------------------------
+
+
+def student_report(*, student, records: QuerySet[AttendanceRecord], date_from, date_to) -> dict[str, Any]:
+    """One student's counts and rate over a range, overall and per section."""
+    records = records_between(records.filter(student=student), date_from, date_to)
+    per_section = (
+        records.values("session__section_id", "session__section__code", "session__section__course__code")
+        .annotate(**_count_annotations())
+        .order_by("session__section__course__code", "session__section__code")
+    )
+    return {
+        "student": {"id": student.pk, "student_number": student.student_number, "name": student.full_name},
+        "from": date_from.isoformat() if date_from else None,
+        "to": date_to.isoformat() if date_to else None,
+        "overall": status_counts(records=records),
+        "sections": [
+            _with_rate(
+                {
+                    "section_id": row.pop("session__section_id"),
+                    "section": f"{row.pop('session__section__course__code')}-{row.pop('session__section__code')}",
+                    **row,
+                }
+            )
+            for row in per_section
+        ],
+    }
+
+
+def _per_student(records: QuerySet[AttendanceRecord]) -> list[dict[str, Any]]:
+    rows = (
+        records.values("student_id", "student__student_number", "student__first_name", "student__last_name")
+        .annotate(**_count_annotations())
+        .order_by("student__last_name", "student__first_name", "student_id")
+    )
+    return [
+        _with_rate(
+            {
+                "student_id": row.pop("student_id"),
+                "student_number": row.pop("student__student_number"),
+                "name": f"{row.pop('student__first_name')} {row.pop('student__last_name')}".strip(),
+                **row,
+            }
+        )
+        for row in rows
+    ]
+
+
+def section_report(*, section, records: QuerySet[AttendanceRecord], date_from, date_to) -> dict[str, Any]:
+    """A section's counts and rate over a range, with one row per student."""
+    records = records_between(records.filter(session__section=section), date_from, date_to)
+    return {
+        "section": {"id": section.pk, "code": section.code, "course": section.course.code},
+        "from": date_from.isoformat() if date_from else None,
+        "to": date_to.isoformat() if date_to else None,
+        "sessions": records.values("session_id").distinct().count(),
+        "overall": status_counts(records=records),
+        "students": _per_student(records),
+    }
+
+
+def course_report(*, course, records: QuerySet[AttendanceRecord], date_from, date_to) -> dict[str, Any]:
+    """A course's counts and rate over a range, with one row per section."""
+    records = records_between(records.filter(session__section__course=course), date_from, date_to)
+    per_section = (
+        records.values("session__section_id", "session__section__code")
+        .annotate(**_count_annotations())
+        .order_by("session__section__code")
+    )
+    return {
+        "course": {"id": course.pk, "code": course.code, "title": course.title},
+        "from": date_from.isoformat() if date_from else None,
+        "to": date_to.isoformat() if date_to else None,
+        "overall": status_counts(records=records),
+        "sections": [
+            _with_rate(
+                {"section_id": row.pop("session__section_id"), "section": row.pop("session__section__code"), **row}
+            )
+            for row in per_section
+        ],
+    }
+
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def trends(
+    *, records: QuerySet[AttendanceRecord], date_from: dt.date, date_to: dt.date, threshold: float
+) -> dict[str, Any]:
+    """Daily rate, weekday pattern and students below `threshold` over `records` in a range."""
+    records = records_between(records, date_from, date_to)
+    daily = records.values("session__date").annotate(**_count_annotations()).order_by("session__date")
+    weekday = (
+        records.annotate(iso_weekday=ExtractIsoWeekDay("session__date"))
+        .values("iso_weekday")
+        .annotate(**_count_annotations())
+        .order_by("iso_weekday")
+    )
+    students = [row for row in _per_student(records) if row["rate"] is not None and row["rate"] < threshold]
+    return {
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "threshold": threshold,
+        "daily": [_with_rate({"date": row.pop("session__date").isoformat(), **row}) for row in daily],
+        "weekday": [
+            _with_rate(
+                {"weekday": WEEKDAYS[row["iso_weekday"] - 1], **{k: v for k, v in row.items() if k != "iso_weekday"}}
+            )
+            for row in weekday
+        ],
+        "students_below": sorted(students, key=lambda row: (row["rate"], row["name"])),
+    }
+
+
+# --- CSV export ----------------------------------------------------------------
+
+CSV_HEADER = [
+    "date",
+    "course",
+    "section",
+    "room",
+    "scheduled_start",
+    "student_number",
+    "student_name",
+    "status",
+    "source",
+    "first_seen_at",
+    "last_seen_at",
+    "sightings",
+    "early_leave",
+    "marked_by",
+    "note",
+]
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def export_rows(records: QuerySet[AttendanceRecord]) -> Iterator[list[str]]:
+    """One row per record, read in chunks so a year of records never sits in memory."""
+    yield CSV_HEADER
+    rows = records.order_by(
+        "session__date", "session__scheduled_start", "session_id", "student__student_number"
+    ).values_list(
+        "session__date",
+        "session__section__course__code",
+        "session__section__code",
+        "session__room__code",
+        "session__scheduled_start",
+        "student__student_number",
+        "student__first_name",
+        "student__last_name",
+        "status",
+        "source",
+        "first_seen_at",
+        "last_seen_at",
+        "sightings_count",
+        "early_leave",
+        "marked_by__username",
+        "note",
+    )
+    for row in rows.iterator(chunk_size=2000):
+        (
+            day,
+            course,
+            section,
+            room,
+            start,
+            number,
+            first,
+            last,
+            status,
+            source,
+            first_seen,
+            last_seen,
+            n,
+            early,
+            by,
+            note,
+        ) = row
+        yield [
+            day.isoformat(),
+            course,
+            section,
+            room,
+            _iso(start),
+            number,
+            f"{first} {last}".strip(),
+            status,
+            source,
+            _iso(first_seen),
+            _iso(last_seen),
+            str(n),
+            "yes" if early else "no",
+            by or "",
+            note,
+        ]

@@ -425,9 +425,9 @@ FACE_ENGINE = env("FACE_ENGINE", "cameras.engine.dlib_engine.DlibFaceEngine")
 # Matching (Euclidean distance between dlib descriptors); figures and reasoning in
 # README "Face engine". A match needs distance <= threshold AND the next student
 # at least MARGIN farther; STRONG is "far inside the threshold" (one sighting is enough).
-FACE_MATCH_THRESHOLD = float(env("FACE_MATCH_THRESHOLD", "0.50") or 0.50)
-FACE_MATCH_MARGIN = float(env("FACE_MATCH_MARGIN", "0.06") or 0.06)
-FACE_STRONG_MATCH_DISTANCE = float(env("FACE_STRONG_MATCH_DISTANCE", "0.38") or 0.38)
+FACE_MATCH_THRESHOLD = float(env("FACE_MATCH_THRESHOLD", "0.45") or 0.45)
+FACE_MATCH_MARGIN = float(env("FACE_MATCH_MARGIN", "0.08") or 0.08)
+FACE_STRONG_MATCH_DISTANCE = float(env("FACE_STRONG_MATCH_DISTANCE", "0.35") or 0.35)
 # Quality: minimum face size (px across, full-resolution image) and sharpness
 # (variance of the Laplacian of the face resized to 128x128).
 FACE_MIN_SIZE_PX = env_int("FACE_MIN_SIZE_PX", 64)

@@ -1,12 +1,81 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import User
+from config.errors import DomainError
+
+from . import services, sessions
+from .choices import RevokeReason
+from .models import AuditEvent, User
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "role", "is_active", "last_login")
-    list_filter = ("role", "is_active")
+    list_filter = ("role", "is_active", "is_staff", "date_joined")
     search_fields = ("username", "email", "first_name", "last_name")
+    ordering = ("username",)
+    show_full_result_count = False
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Campus", {"fields": ("role", "phone", "preferences")}))
+    readonly_fields = ("last_login", "date_joined")
+    actions = ["deactivate_users", "end_all_sessions"]
+
+    def save_model(self, request, obj, form, change):
+        # Role and activation go through the services, so groups, sessions and the audit log follow.
+        if change:
+            stored = User.objects.get(pk=obj.pk)
+            new_role, new_active = obj.role, obj.is_active
+            obj.role, obj.is_active = stored.role, stored.is_active
+            super().save_model(request, obj, form, change)
+            changes = {}
+            if new_role != stored.role:
+                changes["role"] = new_role
+            if new_active != stored.is_active:
+                changes["is_active"] = new_active
+            if changes:
+                try:
+                    services.admin_update_user(actor=request.user, user=obj, changes=changes, request=request)
+                except DomainError as exc:
+                    self.message_user(request, exc.message, messages.ERROR)
+        else:
+            super().save_model(request, obj, form, change)
+            services.apply_role(user=obj, role=obj.role)
+
+    @admin.action(description="Deactivate selected users (ends their sessions)")
+    def deactivate_users(self, request, queryset):
+        done = 0
+        for user in queryset.exclude(pk=request.user.pk).filter(is_active=True):
+            services.set_user_active(actor=request.user, user=user, active=False, request=request)
+            done += 1
+        self.message_user(request, f"Deactivated {done} user(s).", messages.SUCCESS)
+
+    @admin.action(description="End all sessions of selected users")
+    def end_all_sessions(self, request, queryset):
+        total = 0
+        for user in queryset:
+            total += sessions.revoke_all_sessions(
+                user=user, actor=request.user, request=request, reason=RevokeReason.ADMIN
+            )
+        self.message_user(request, f"Ended {total} session token(s).", messages.SUCCESS)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is written by services only."""
+
+    list_display = ("occurred_at", "action", "actor_label", "target", "ip", "request_id")
+    list_filter = ("action", "occurred_at")
+    search_fields = ("actor_label", "target", "ip", "request_id")
+    date_hierarchy = "occurred_at"
+    list_select_related = ("actor",)
+    raw_id_fields = ("actor",)
+    show_full_result_count = False
+    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

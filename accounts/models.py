@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from .choices import Role, role_rank
+from .choices import RevokeReason, Role, role_rank
 from .roles import PERMISSIONS
 
 
@@ -50,9 +51,7 @@ class AuditEvent(models.Model):
 
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=64, db_index=True)
-    actor = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events_done"
-    )
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events_done")
     # A username typed at a failed login has no user row; keep what was typed.
     actor_label = models.CharField(max_length=150, blank=True)
     target = models.CharField(max_length=200, blank=True, db_index=True)
@@ -67,3 +66,22 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_label or self.actor_id}"
+
+
+class RefreshTokenClient(models.Model):
+    """Where a refresh token was issued and which session (chain of rotations) it belongs to.
+
+    simplejwt's OutstandingToken keeps the token; this row adds what the
+    sessions list shows and what reuse detection and the absolute cap need.
+    """
+
+    token = models.OneToOneField(OutstandingToken, on_delete=models.CASCADE, primary_key=True, related_name="client")
+    # Every token of one login shares the chain id; the chain started at login.
+    chain = models.UUIDField(db_index=True)
+    chain_started_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    revoked_reason = models.CharField(max_length=16, choices=RevokeReason.choices, blank=True)
+
+    def __str__(self) -> str:
+        return f"session {self.chain} token {self.token_id}"

@@ -69,3 +69,16 @@ def permissions_for_role(role: str) -> list[str]:
 assert sorted(p for grants in ROLE_GRANTS.values() for p in grants) == sorted(PERMISSIONS), (
     "every permission is granted to exactly one role"
 )
+
+
+def roles_markdown_table() -> str:
+    """The role -> permission matrix as the README shows it (a test keeps the two equal)."""
+    roles = list(reversed(ROLE_ORDER))
+    lines = [
+        "| Permission | " + " | ".join(role.label for role in roles) + " |",
+        "|---|" + "|".join(":-:" for _ in roles) + "|",
+    ]
+    for codename in PERMISSIONS:
+        marks = ["✓" if codename in permissions_for_role(role) else "" for role in roles]
+        lines.append(f"| `{codename}` | " + " | ".join(marks) + " |")
+    return "\n".join(lines)

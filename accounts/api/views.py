@@ -1,0 +1,199 @@
+"""Accounts API: thin views that validate, call one service and serialize."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services, sessions
+from accounts.permissions import RolePermission
+from accounts.selectors import role_groups, users_for_admin
+
+from . import serializers as s
+from .filters import UserFilter
+
+
+def _validated(serializer_class, request, **kwargs) -> dict:
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _current_chain(request) -> str | None:
+    token = getattr(request, "auth", None)
+    return token.get(sessions.CHAIN_CLAIM) if token is not None and hasattr(token, "get") else None
+
+
+def _pair(pair: sessions.TokenPair) -> dict:
+    return s.TokenPairSerializer(pair).data
+
+
+class PublicView(APIView):
+    """No authentication is read, so a stale Authorization header never blocks these."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class LoginView(PublicView):
+    def post(self, request):
+        data = _validated(s.LoginSerializer, request)
+        user, pair = services.log_in(login=data["username"], password=data["password"], request=request)
+        return Response({**_pair(pair), "user": s.UserSerializer(user).data})
+
+
+class RefreshView(PublicView):
+    def post(self, request):
+        data = _validated(s.RefreshSerializer, request)
+        return Response(_pair(sessions.rotate_refresh_token(raw=data["refresh"], request=request)))
+
+
+class LogoutView(PublicView):
+    def post(self, request):
+        data = _validated(s.RefreshSerializer, request)
+        sessions.end_session(raw=data["refresh"], request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VerifyView(PublicView):
+    def post(self, request):
+        data = _validated(s.VerifySerializer, request)
+        return Response({"valid": True, "token_type": sessions.verify_token(raw=data["token"])})
+
+
+class RegisterView(PublicView):
+    def post(self, request):
+        data = _validated(s.RegisterSerializer, request)
+        user = services.register_user(request=request, **data)
+        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response(s.UserSerializer(request.user).data)
+
+    def patch(self, request):
+        changes = _validated(s.ProfileSerializer, request)
+        user = services.update_profile(user=request.user, changes=changes, request=request)
+        return Response(s.UserSerializer(user).data)
+
+
+class PasswordChangeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request):
+        data = _validated(s.PasswordChangeSerializer, request)
+        chain = _current_chain(request)
+        revoked = services.change_password(
+            user=request.user,
+            current_password=data["current_password"],
+            new_password=data["new_password"],
+            keep_chain=sessions.uuid.UUID(hex=chain) if chain else None,
+            request=request,
+        )
+        return Response({"detail": "Password changed.", "sessions_ended": revoked})
+
+
+class PasswordResetView(PublicView):
+    def post(self, request):
+        data = _validated(s.PasswordResetSerializer, request)
+        services.request_password_reset(email=data["email"], request=request)
+        return Response(
+            {"detail": "If an account has this address, a reset link is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetConfirmView(PublicView):
+    def post(self, request):
+        data = _validated(s.PasswordResetConfirmSerializer, request)
+        services.confirm_password_reset(
+            uid=data["uid"], token=data["token"], new_password=data["new_password"], request=request
+        )
+        return Response({"detail": "Password reset; log in with the new password."})
+
+
+class SessionListView(APIView):
+    """GET: the caller's active sessions. DELETE: end all of them ("log out everywhere")."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        tokens = sessions.active_sessions(user=request.user)
+        data = s.SessionSerializer(tokens, many=True, context={"current_chain": _current_chain(request)}).data
+        return Response({"count": len(data), "results": data})
+
+    def delete(self, request):
+        count = sessions.revoke_all_sessions(user=request.user, request=request)
+        return Response({"sessions_ended": count})
+
+
+class SessionDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def delete(self, request, pk: int):
+        sessions.revoke_session(user=request.user, token_id=pk, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Admin CRUD of users. DELETE deactivates (users are referenced by records that must stay)."""
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = {"list": "view_users", "retrieve": "view_users", "*": "manage_users"}
+    serializer_class = s.UserSerializer
+    filterset_class = UserFilter
+    search_fields = ["username", "email", "first_name", "last_name"]
+    ordering_fields = ["username", "email", "date_joined", "last_login", "role"]
+
+    def get_queryset(self):
+        return users_for_admin()
+
+    def create(self, request):
+        data = _validated(s.AdminUserCreateSerializer, request)
+        user = services.admin_create_user(actor=request.user, data=data, request=request)
+        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        user = self.get_object()
+        changes = _validated(s.AdminUserUpdateSerializer, request)
+        user = services.admin_update_user(actor=request.user, user=user, changes=changes, request=request)
+        return Response(s.UserSerializer(user).data)
+
+    def update(self, request, pk=None):
+        return self.partial_update(request, pk)
+
+    def perform_destroy(self, instance):
+        services.admin_update_user(
+            actor=self.request.user, user=instance, changes={"is_active": False}, request=self.request
+        )
+
+    @action(detail=True, methods=["post"], url_path="password")
+    def set_password(self, request, pk=None):
+        user = self.get_object()
+        data = _validated(s.SetPasswordSerializer, request)
+        services.admin_set_password(actor=request.user, user=user, new_password=data["new_password"], request=request)
+        return Response({"detail": "Password set; the user's sessions were ended."})
+
+    @action(detail=True, methods=["delete"], url_path="sessions")
+    def end_sessions(self, request, pk=None):
+        user = get_object_or_404(users_for_admin(), pk=pk)
+        count = sessions.revoke_all_sessions(
+            user=user, actor=request.user, request=request, reason=sessions.RevokeReason.ADMIN
+        )
+        return Response({"sessions_ended": count})
+
+
+class RoleViewSet(viewsets.ViewSet):
+    """The four roles with the permissions their groups hold now."""
+
+    permission_classes = [IsAuthenticated]
+
+    def list(self, request):
+        return Response(s.RoleSerializer(role_groups(), many=True).data)

@@ -23,7 +23,7 @@ def rate(attended: int, counted: int) -> float | None:
     return round(attended / counted, 4) if counted else None
 
 
-def _count_annotations(prefix: str = "") -> dict[str, Count]:
+def count_annotations(prefix: str = "") -> dict[str, Count]:
     """`n_<status>` counts of records; `prefix` reaches them through a relation ("records__")."""
     return {
         f"n_{status}": Count(f"{prefix}id" if prefix else "pk", filter=Q(**{f"{prefix}status": status}))
@@ -44,7 +44,7 @@ def session_list() -> QuerySet[ClassSession]:
 
 def sessions_on(day: dt.date) -> QuerySet[ClassSession]:
     """The day's sessions with per-status record counts, in start order."""
-    return session_list().filter(date=day).annotate(**_count_annotations("records__")).order_by("scheduled_start", "id")
+    return session_list().filter(date=day).annotate(**count_annotations("records__")).order_by("scheduled_start", "id")
 
 
 def record_list() -> QuerySet[AttendanceRecord]:
@@ -69,7 +69,7 @@ def status_counts(*, record_filter: dict[str, Any] | None = None, records=None) 
     records = records if records is not None else AttendanceRecord.objects.all()
     if record_filter:
         records = records.filter(**record_filter)
-    row = records.aggregate(**_count_annotations())
+    row = records.aggregate(**count_annotations())
     return _with_rate(row)
 
 
@@ -88,7 +88,7 @@ def student_report(*, student, records: QuerySet[AttendanceRecord], date_from, d
     records = records_between(records.filter(student=student), date_from, date_to)
     per_section = (
         records.values("session__section_id", "session__section__code", "session__section__course__code")
-        .annotate(**_count_annotations())
+        .annotate(**count_annotations())
         .order_by("session__section__course__code", "session__section__code")
     )
     return {
@@ -112,7 +112,7 @@ def student_report(*, student, records: QuerySet[AttendanceRecord], date_from, d
 def _per_student(records: QuerySet[AttendanceRecord]) -> list[dict[str, Any]]:
     rows = (
         records.values("student_id", "student__student_number", "student__first_name", "student__last_name")
-        .annotate(**_count_annotations())
+        .annotate(**count_annotations())
         .order_by("student__last_name", "student__first_name", "student_id")
     )
     return [
@@ -146,7 +146,7 @@ def course_report(*, course, records: QuerySet[AttendanceRecord], date_from, dat
     records = records_between(records.filter(session__section__course=course), date_from, date_to)
     per_section = (
         records.values("session__section_id", "session__section__code")
-        .annotate(**_count_annotations())
+        .annotate(**count_annotations())
         .order_by("session__section__code")
     )
     return {
@@ -171,11 +171,11 @@ def trends(
 ) -> dict[str, Any]:
     """Daily rate, weekday pattern and students below `threshold` over `records` in a range."""
     records = records_between(records, date_from, date_to)
-    daily = records.values("session__date").annotate(**_count_annotations()).order_by("session__date")
+    daily = records.values("session__date").annotate(**count_annotations()).order_by("session__date")
     weekday = (
         records.annotate(iso_weekday=ExtractIsoWeekDay("session__date"))
         .values("iso_weekday")
-        .annotate(**_count_annotations())
+        .annotate(**count_annotations())
         .order_by("iso_weekday")
     )
     students = [row for row in _per_student(records) if row["rate"] is not None and row["rate"] < threshold]

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import django_filters as filters
+
+from ..choices import ExcuseStatus, RecordSource, RecordStatus, SessionStatus
+from ..models import AttendanceRecord, ClassSession, ExcuseRequest
+
+
+class ClassSessionFilter(filters.FilterSet):
+    date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
+    status = filters.MultipleChoiceFilter(choices=SessionStatus.choices)
+    course = filters.NumberFilter(field_name="section__course_id")
+
+    class Meta:
+        model = ClassSession
+        fields = ["section", "room", "date", "date_from", "date_to", "status", "course"]
+
+
+class AttendanceRecordFilter(filters.FilterSet):
+    section = filters.NumberFilter(field_name="session__section_id")
+    course = filters.NumberFilter(field_name="session__section__course_id")
+    room = filters.NumberFilter(field_name="session__room_id")
+    date_from = filters.DateFilter(field_name="session__date", lookup_expr="gte")
+    date_to = filters.DateFilter(field_name="session__date", lookup_expr="lte")
+    status = filters.MultipleChoiceFilter(choices=RecordStatus.choices)
+    source = filters.MultipleChoiceFilter(choices=RecordSource.choices)
+    early_leave = filters.BooleanFilter()
+
+    class Meta:
+        model = AttendanceRecord
+        fields = ["session", "student", "section", "course", "room", "date_from", "date_to", "status", "source"]
+
+
+class ExcuseRequestFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=ExcuseStatus.choices)
+    section = filters.NumberFilter(field_name="session__section_id")
+
+    class Meta:
+        model = ExcuseRequest
+        fields = ["student", "session", "section", "status"]

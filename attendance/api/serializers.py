@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from campus.models import Course, Section, Student
+
+from ..choices import MANUAL_STATUSES
+from ..models import AttendanceChange, AttendanceRecord, ClassSession, ExcuseRequest
+from ..selectors import STATUS_KEYS
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    section = serializers.SerializerMethodField()
+    room = serializers.SerializerMethodField()
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ClassSession
+        fields = [
+            "id",
+            "slot",
+            "section",
+            "room",
+            "date",
+            "scheduled_start",
+            "scheduled_end",
+            "status",
+            "opened_at",
+            "closed_at",
+            "camera_coverage",
+            "unverified_reason",
+            "counts",
+        ]
+
+    def get_section(self, obj) -> dict:
+        section = obj.section
+        return {"id": section.pk, "code": section.code, "course": section.course.code, "term": section.term.name}
+
+    def get_room(self, obj) -> dict:
+        return {"id": obj.room_id, "code": obj.room.code}
+
+    def get_counts(self, obj) -> dict | None:
+        # Present on list and detail querysets, which annotate n_<status>.
+        if not hasattr(obj, "n_present"):
+            return None
+        return {status: getattr(obj, f"n_{status}") for status in STATUS_KEYS}
+
+
+class ChangeSerializer(serializers.ModelSerializer):
+    changed_by = serializers.CharField(source="changed_by.username", default=None)
+
+    class Meta:
+        model = AttendanceChange
+        fields = ["id", "changed_by", "from_status", "to_status", "changed_at", "reason"]
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    student = serializers.SerializerMethodField()
+    session = serializers.SerializerMethodField()
+    marked_by = serializers.CharField(source="marked_by.username", default=None)
+
+    class Meta:
+        model = AttendanceRecord
+        fields = [
+            "id",
+            "session",
+            "student",
+            "status",
+            "source",
+            "first_seen_at",
+            "last_seen_at",
+            "sightings_count",
+            "confidence",
+            "early_leave",
+            "marked_by",
+            "note",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_student(self, obj) -> dict:
+        student = obj.student
+        return {"id": student.pk, "student_number": student.student_number, "name": student.full_name}
+
+    def get_session(self, obj) -> dict:
+        session = obj.session
+        return {
+            "id": session.pk,
+            "date": session.date.isoformat(),
+            "section_id": session.section_id,
+            "section": f"{session.section.course.code}-{session.section.code}",
+            "room": session.room.code,
+            "scheduled_start": session.scheduled_start.isoformat(),
+        }
+
+
+class RecordDetailSerializer(RecordSerializer):
+    changes = ChangeSerializer(many=True, read_only=True)
+    evidence = serializers.SerializerMethodField()
+
+    class Meta(RecordSerializer.Meta):
+        fields = [*RecordSerializer.Meta.fields, "changes", "evidence"]
+
+    def get_evidence(self, obj) -> list[int]:
+        # cameras' FaceSighting points at the record (related_name "sightings"); absent without cameras.
+        sightings = getattr(obj, "sightings", None)
+        return list(sightings.order_by("pk").values_list("pk", flat=True)[:100]) if sightings is not None else []
+
+
+class MarkSerializer(serializers.Serializer):
+    student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all())
+    status = serializers.ChoiceField(choices=MANUAL_STATUSES)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class BulkItemSerializer(serializers.Serializer):
+    student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all())
+    status = serializers.ChoiceField(choices=MANUAL_STATUSES)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class BulkMarkSerializer(serializers.Serializer):
+    marks = BulkItemSerializer(many=True, allow_empty=False, max_length=1000)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ExcuseSerializer(serializers.ModelSerializer):
+    student = serializers.SerializerMethodField()
+    filed_by = serializers.CharField(source="filed_by.username", default=None)
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    session_date = serializers.DateField(source="session.date", read_only=True)
+
+    class Meta:
+        model = ExcuseRequest
+        fields = [
+            "id",
+            "student",
+            "session",
+            "session_date",
+            "reason",
+            "status",
+            "filed_by",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "created_at",
+        ]
+
+    def get_student(self, obj) -> dict:
+        return {"id": obj.student_id, "student_number": obj.student.student_number, "name": obj.student.full_name}
+
+
+class ExcuseCreateSerializer(serializers.Serializer):
+    session = serializers.PrimaryKeyRelatedField(queryset=ClassSession.objects.select_related("section"))
+    reason = serializers.CharField(max_length=2000)
+    # Staff filing on a student's behalf; a student files for themself.
+    student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all(), required=False)
+
+
+class DecisionSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RangeSerializer(serializers.Serializer):
+    date_from = serializers.DateField(required=False, source="from")
+    date_to = serializers.DateField(required=False, source="to")
+
+    def __init__(self, *args, require_range: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if require_range:
+            self.fields["date_from"].required = True
+            self.fields["date_to"].required = True
+
+    def validate(self, attrs):
+        start, end = attrs.get("from"), attrs.get("to")
+        if start and end:
+            if end < start:
+                raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+            if (end - start).days > settings.ATTENDANCE_MAX_REPORT_DAYS:
+                raise serializers.ValidationError(
+                    {"date_to": [f"The range may span at most {settings.ATTENDANCE_MAX_REPORT_DAYS} days."]}
+                )
+        return attrs
+
+
+class TrendsQuerySerializer(RangeSerializer):
+    section = serializers.PrimaryKeyRelatedField(queryset=Section.objects.all(), required=False)
+    course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all(), required=False)
+    threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs.get("section") and attrs.get("course"):
+            raise serializers.ValidationError({"section": ["Give a section or a course, not both."]})
+        return attrs
+
+
+class ExportQuerySerializer(RangeSerializer):
+    section = serializers.PrimaryKeyRelatedField(queryset=Section.objects.all(), required=False)
+    course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all(), required=False)
+    student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all(), required=False)

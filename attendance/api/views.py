@@ -1,0 +1,288 @@
+"""Attendance API: validate, call one service or selector, serialize.
+
+Every read goes through `visible_to(user)`; what each action needs is declared
+in `required_permissions` (see accounts.permissions).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import RolePermission, require
+from campus.models import Course, Section, Student
+from config.errors import InvalidInput, NotFound
+
+from .. import dashboard, selectors, services
+from ..models import AttendanceRecord, ClassSession, ExcuseRequest
+from . import filters, serializers
+
+OWN = "view_own_attendance"
+
+
+class RecordCursorPagination(CursorPagination):
+    """Records are the biggest table: stable pages without COUNT(*)."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = ("-created_at", "-id")
+
+
+class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = {"list": OWN, "retrieve": OWN, "*": "mark_attendance"}
+    serializer_class = serializers.SessionSerializer
+    filterset_class = filters.ClassSessionFilter
+    search_fields: list[str] = []
+    ordering_fields = ["scheduled_start", "date"]
+
+    def get_queryset(self):
+        return (
+            selectors.session_list()
+            .visible_to(self.request.user)
+            .annotate(**selectors.count_annotations("records__"))
+            .order_by("-scheduled_start", "-id")
+        )
+
+    def _refreshed(self, session: ClassSession) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
+
+    @action(detail=True, methods=["post"])
+    def open(self, request, pk=None):
+        session = services.open_session(session=self.get_object(), by=request.user)
+        return self._refreshed(session)
+
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        result = services.close_session(session=self.get_object(), by=request.user)
+        return self._refreshed(result.session)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        body = serializers.DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        session = services.cancel_session(
+            session=self.get_object(), by=request.user, reason=body.validated_data["note"]
+        )
+        return self._refreshed(session)
+
+    @action(detail=True, methods=["post"])
+    def marks(self, request, pk=None):
+        session = self.get_object()
+        body = serializers.MarkSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        record = services.mark_manually(
+            session=session,
+            student=data["student"],
+            status=data["status"],
+            by=request.user,
+            reason=data["reason"],
+            note=data.get("note"),
+        )
+        record = selectors.record_list().get(pk=record.pk)
+        return Response(serializers.RecordSerializer(record).data)
+
+    @action(detail=True, methods=["post"], url_path="bulk-marks")
+    def bulk_marks(self, request, pk=None):
+        session = self.get_object()
+        body = serializers.BulkMarkSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        records = services.mark_bulk(
+            session=session, marks=body.validated_data["marks"], by=request.user, reason=body.validated_data["reason"]
+        )
+        fresh = selectors.record_list().filter(pk__in=[r.pk for r in records]).order_by("student__student_number")
+        return Response({"count": len(records), "records": serializers.RecordSerializer(fresh, many=True).data})
+
+
+class AttendanceRecordViewSet(viewsets.ReadOnlyModelViewSet):
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = {"list": OWN, "retrieve": OWN}
+    pagination_class = RecordCursorPagination
+    filterset_class = filters.AttendanceRecordFilter
+    search_fields: list[str] = []
+    ordering_fields: list[str] = []
+
+    def get_queryset(self):
+        records = selectors.record_list().visible_to(self.request.user)
+        if self.action == "retrieve":
+            records = records.prefetch_related("changes__changed_by")
+        return records
+
+    def get_serializer_class(self):
+        return serializers.RecordDetailSerializer if self.action == "retrieve" else serializers.RecordSerializer
+
+
+def _student_of(user) -> Student:
+    student = getattr(user, "student_profile", None)
+    if student is None:
+        raise NotFound("No student record is linked to your account.", code="no_student_profile")
+    return student
+
+
+def _range(request, *, require_range: bool = False) -> tuple[dt.date | None, dt.date | None]:
+    query = serializers.RangeSerializer(data=request.query_params, require_range=require_range)
+    query.is_valid(raise_exception=True)
+    return query.validated_data.get("from"), query.validated_data.get("to")
+
+
+class MyAttendanceView(APIView):
+    """A student's own attendance: counts and rate over a range, and the latest records."""
+
+    permission_classes = [IsAuthenticated, require(OWN)]
+
+    def get(self, request):
+        student = _student_of(request.user)
+        date_from, date_to = _range(request)
+        records = AttendanceRecord.objects.visible_to(request.user)
+        report = selectors.student_report(student=student, records=records, date_from=date_from, date_to=date_to)
+        latest = selectors.records_between(selectors.record_list().filter(student=student), date_from, date_to)
+        latest = latest.order_by("-session__scheduled_start", "-id")[:20]
+        return Response({**report, "latest": serializers.RecordSerializer(latest, many=True).data})
+
+
+class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = {"list": OWN, "retrieve": OWN, "create": OWN, "*": "edit_attendance"}
+    serializer_class = serializers.ExcuseSerializer
+    filterset_class = filters.ExcuseRequestFilter
+    search_fields: list[str] = []
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        return ExcuseRequest.objects.visible_to(self.request.user).select_related(
+            "student", "session", "filed_by", "decided_by"
+        )
+
+    def create(self, request, *args, **kwargs):
+        body = serializers.ExcuseCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        student = data.get("student") or _student_of(request.user)
+        if not ClassSession.objects.visible_to(request.user).filter(pk=data["session"].pk).exists():
+            raise NotFound("No such session.")
+        excuse = services.file_excuse(student=student, session=data["session"], reason=data["reason"], by=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=excuse.pk)).data, status=status.HTTP_201_CREATED)
+
+    def _decide(self, request, approve: bool) -> Response:
+        body = serializers.DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        excuse = services.decide_excuse(
+            excuse=self.get_object(), approve=approve, by=request.user, note=body.validated_data["note"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=excuse.pk)).data)
+
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._decide(request, approve=True)
+
+    @action(detail=True, methods=["post"])
+    def refuse(self, request, pk=None):
+        return self._decide(request, approve=False)
+
+
+class ReportView(APIView):
+    permission_classes = [IsAuthenticated, require("view_reports")]
+
+    def records(self):
+        return AttendanceRecord.objects.visible_to(self.request.user)
+
+
+class StudentReportView(ReportView):
+    def get(self, request, pk: int):
+        student = get_object_or_404(Student.objects.visible_to(request.user), pk=pk)
+        date_from, date_to = _range(request)
+        return Response(
+            selectors.student_report(student=student, records=self.records(), date_from=date_from, date_to=date_to)
+        )
+
+
+class SectionReportView(ReportView):
+    def get(self, request, pk: int):
+        section = get_object_or_404(Section.objects.visible_to(request.user).select_related("course"), pk=pk)
+        date_from, date_to = _range(request)
+        return Response(
+            selectors.section_report(section=section, records=self.records(), date_from=date_from, date_to=date_to)
+        )
+
+
+class CourseReportView(ReportView):
+    def get(self, request, pk: int):
+        course = get_object_or_404(Course.objects.all(), pk=pk)
+        date_from, date_to = _range(request)
+        return Response(
+            selectors.course_report(course=course, records=self.records(), date_from=date_from, date_to=date_to)
+        )
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for csv.writer over a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+class ExportView(ReportView):
+    """CSV of the records in a date range, streamed row by row."""
+
+    def get(self, request):
+        query = serializers.ExportQuerySerializer(data=request.query_params, require_range=True)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        records = selectors.records_between(self.records(), data["from"], data["to"])
+        for name, lookup in (
+            ("section", "session__section"),
+            ("course", "session__section__course"),
+            ("student", "student"),
+        ):
+            if data.get(name) is not None:
+                records = records.filter(**{lookup: data[name]})
+        writer = csv.writer(_Echo())
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in selectors.export_rows(records)), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="attendance_{data["from"]}_{data["to"]}.csv"'
+        return response
+
+
+class DashboardSummaryView(APIView):
+    permission_classes = [IsAuthenticated, require("view_reports")]
+
+    def get(self, request):
+        return Response(dashboard.summary())
+
+
+class TrendsView(APIView):
+    permission_classes = [IsAuthenticated, require("view_reports")]
+
+    def get(self, request):
+        query = serializers.TrendsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        date_to = data.get("to") or timezone.localdate()
+        date_from = data.get("from") or date_to - dt.timedelta(days=29)
+        if date_from > date_to:
+            raise InvalidInput("date_from must not be after date_to.", details={"date_from": [str(date_from)]})
+        records = AttendanceRecord.objects.visible_to(request.user)
+        scope: dict = {"kind": "campus"}
+        if data.get("section") is not None:
+            records = records.filter(session__section=data["section"])
+            scope = {"kind": "section", "id": data["section"].pk}
+        elif data.get("course") is not None:
+            records = records.filter(session__section__course=data["course"])
+            scope = {"kind": "course", "id": data["course"].pk}
+        threshold = data.get("threshold", settings.ATTENDANCE_LOW_RATE_THRESHOLD)
+        report = selectors.trends(records=records, date_from=date_from, date_to=date_to, threshold=threshold)
+        return Response({"scope": scope, **report})

@@ -1,1 +1,362 @@
-from django.contrib import admin  # noqa: F401
+"""Campus admin: every model, with the import form on the models that can be imported.
+
+Writes that carry a rule (timetable overlap, complaint moves, face consent)
+go through `campus.services`, as they do from the API.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from accounts.permissions import user_has
+from config.errors import DomainError
+
+from . import services
+from .choices import ComplaintStatus, StudentStatus
+from .imports import IMPORT_SPECS, run_import
+from .models import (
+    Building,
+    Complaint,
+    ComplaintComment,
+    Course,
+    Department,
+    Enrolment,
+    Room,
+    Section,
+    Student,
+    Teacher,
+    Term,
+    TimetableSlot,
+)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="UTF-8 CSV with a header row.")
+    skip_invalid = forms.BooleanField(required=False, help_text="Import the good rows even if some rows are bad.")
+    dry_run = forms.BooleanField(required=False, help_text="Check the file and report; write nothing.")
+
+
+class ImportableAdmin(admin.ModelAdmin):
+    """Adds an "Import CSV" page that calls `campus.imports.run_import`, like the command."""
+
+    import_kind: str = ""
+    change_list_template = "admin/campus/change_list_with_import.html"
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        extra = [path("import/", self.admin_site.admin_view(self.import_view), name="%s_%s_import" % info)]
+        return extra + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "import_url": self._import_url()}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def _import_url(self) -> str:
+        return reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_import")
+
+    def import_view(self, request):
+        if not (user_has(request.user, "manage_campus") or user_has(request.user, "manage_students")):
+            raise PermissionDenied
+        result = None
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            result = run_import(
+                kind=self.import_kind,
+                source=form.cleaned_data["file"],
+                skip_invalid=form.cleaned_data["skip_invalid"],
+                dry_run=form.cleaned_data["dry_run"],
+                actor=request.user,
+            )
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, result.summary(), level)
+        spec = IMPORT_SPECS[self.import_kind]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Import {self.import_kind} from CSV",
+            "form": form,
+            "result": result,
+            "required_columns": spec.required,
+            "optional_columns": spec.optional,
+        }
+        return TemplateResponse(request, "admin/campus/import.html", context)
+
+
+@admin.register(Building)
+class BuildingAdmin(ImportableAdmin):
+    import_kind = "buildings"
+    list_display = ["code", "name", "room_count", "updated_at"]
+    search_fields = ["code", "name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(room_count=Count("rooms"))
+
+    @admin.display(ordering="room_count", description="rooms")
+    def room_count(self, obj):
+        return obj.room_count
+
+
+@admin.register(Room)
+class RoomAdmin(ImportableAdmin):
+    import_kind = "rooms"
+    list_display = ["code", "name", "building", "capacity"]
+    list_filter = ["building"]
+    list_select_related = ["building"]
+    search_fields = ["code", "name", "building__code", "building__name"]
+    autocomplete_fields = ["building"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(ImportableAdmin):
+    import_kind = "departments"
+    list_display = ["code", "name", "course_count"]
+    search_fields = ["code", "name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(course_count=Count("courses"))
+
+    @admin.display(ordering="course_count", description="courses")
+    def course_count(self, obj):
+        return obj.course_count
+
+
+@admin.register(Course)
+class CourseAdmin(ImportableAdmin):
+    import_kind = "courses"
+    list_display = ["code", "title", "department"]
+    list_filter = ["department"]
+    list_select_related = ["department"]
+    search_fields = ["code", "title"]
+    autocomplete_fields = ["department"]
+
+
+@admin.register(Term)
+class TermAdmin(ImportableAdmin):
+    import_kind = "terms"
+    list_display = ["name", "start_date", "end_date"]
+    search_fields = ["name"]
+    date_hierarchy = "start_date"
+
+
+class EnrolmentInline(admin.TabularInline):
+    model = Enrolment
+    extra = 0
+    autocomplete_fields = ["student"]
+    fields = ["student", "enrolled_on", "left_on"]
+    show_change_link = True
+
+
+class TimetableSlotInline(admin.TabularInline):
+    model = TimetableSlot
+    extra = 0
+    autocomplete_fields = ["room"]
+    fields = ["weekday", "start_time", "end_time", "room", "valid_from", "valid_until"]
+
+
+class TimetableSlotAdminForm(forms.ModelForm):
+    """Runs the overlap rule of `save_timetable_slot` as form validation."""
+
+    class Meta:
+        model = TimetableSlot
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        needed = ("section", "room", "weekday", "start_time", "end_time", "valid_from")
+        if all(cleaned.get(name) is not None for name in needed) and cleaned["end_time"] > cleaned["start_time"]:
+            clashes = services.overlapping_slots(
+                room_id=cleaned["room"].pk,
+                section_id=cleaned["section"].pk,
+                weekday=cleaned["weekday"],
+                start_time=cleaned["start_time"],
+                end_time=cleaned["end_time"],
+                valid_from=cleaned["valid_from"],
+                valid_until=cleaned.get("valid_until"),
+                exclude_pk=self.instance.pk,
+            )
+            if clashes.exists():
+                raise ValidationError(
+                    "Overlaps %(slots)s.", params={"slots": ", ".join(str(slot) for slot in clashes[:5])}
+                )
+        return cleaned
+
+
+# Inline slots get the same rule as the slot form.
+TimetableSlotInline.form = TimetableSlotAdminForm
+
+
+@admin.register(Section)
+class SectionAdmin(ImportableAdmin):
+    import_kind = "sections"
+    list_display = ["__str__", "course", "term", "code", "student_count"]
+    list_filter = ["term", "course__department"]
+    list_select_related = ["course", "term"]
+    search_fields = ["code", "course__code", "course__title", "term__name"]
+    autocomplete_fields = ["course", "term", "teachers"]
+    inlines = [EnrolmentInline, TimetableSlotInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(student_count=Count("enrolments"))
+
+    @admin.display(ordering="student_count", description="students")
+    def student_count(self, obj):
+        return obj.student_count
+
+
+@admin.register(Student)
+class StudentAdmin(ImportableAdmin):
+    import_kind = "students"
+    list_display = ["student_number", "last_name", "first_name", "email", "status", "has_face_consent", "user"]
+    list_filter = ["status", ("face_consent_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["user"]
+    search_fields = ["student_number", "first_name", "last_name", "email"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["face_consent_at", "face_consent_recorded_by", "created_at", "updated_at"]
+    actions = ["mark_inactive", "mark_graduated", "record_consent", "withdraw_consent"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    @admin.display(boolean=True, description="face consent")
+    def has_face_consent(self, obj):
+        return obj.has_face_consent
+
+    def _set_status(self, request, queryset, status):
+        updated = queryset.update(status=status)
+        self.message_user(request, f"{updated} student(s) marked {status}.")
+
+    @admin.action(description="Mark selected students inactive", permissions=["change"])
+    def mark_inactive(self, request, queryset):
+        self._set_status(request, queryset, StudentStatus.INACTIVE)
+
+    @admin.action(description="Mark selected students graduated", permissions=["change"])
+    def mark_graduated(self, request, queryset):
+        self._set_status(request, queryset, StudentStatus.GRADUATED)
+
+    @admin.action(description="Record face-recognition consent", permissions=["change"])
+    def record_consent(self, request, queryset):
+        for student in queryset:
+            services.record_face_consent(student=student, given=True, actor=request.user, request=request)
+        self.message_user(request, f"Consent recorded for {queryset.count()} student(s).")
+
+    @admin.action(description="Withdraw face-recognition consent", permissions=["change"])
+    def withdraw_consent(self, request, queryset):
+        for student in queryset:
+            services.record_face_consent(student=student, given=False, actor=request.user, request=request)
+        self.message_user(request, f"Consent withdrawn for {queryset.count()} student(s).")
+
+
+@admin.register(Enrolment)
+class EnrolmentAdmin(ImportableAdmin):
+    import_kind = "enrolments"
+    list_display = ["student", "section", "enrolled_on", "left_on"]
+    list_filter = ["section__term", ("left_on", admin.EmptyFieldListFilter)]
+    list_select_related = ["student", "section__course", "section__term"]
+    search_fields = ["student__student_number", "student__last_name", "section__course__code"]
+    autocomplete_fields = ["student", "section"]
+    show_full_result_count = False
+
+
+@admin.register(Teacher)
+class TeacherAdmin(ImportableAdmin):
+    import_kind = "teachers"
+    list_display = ["staff_number", "user", "department"]
+    list_filter = ["department"]
+    list_select_related = ["user", "department"]
+    search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
+    autocomplete_fields = ["user", "department"]
+
+
+@admin.register(TimetableSlot)
+class TimetableSlotAdmin(ImportableAdmin):
+    import_kind = "timetable"
+    form = TimetableSlotAdminForm
+    list_display = ["section", "weekday", "start_time", "end_time", "room", "valid_from", "valid_until"]
+    list_filter = ["weekday", "room__building", "section__term"]
+    list_select_related = ["section__course", "section__term", "room"]
+    search_fields = ["section__course__code", "room__code"]
+    autocomplete_fields = ["section", "room"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.save_timetable_slot(slot=obj, actor=request.user, request=request)
+        except DomainError as exc:  # a race after the form's check; report it, do not 500
+            self.message_user(request, exc.message, messages.ERROR)
+
+
+class ComplaintCommentInline(admin.TabularInline):
+    model = ComplaintComment
+    extra = 0
+    fields = ["author", "body", "created_at"]
+    readonly_fields = ["created_at"]
+    autocomplete_fields = ["author"]
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "category", "priority", "status", "author", "assignee", "room", "created_at"]
+    list_filter = ["status", "category", "priority", "room__building"]
+    list_select_related = ["author", "assignee", "room"]
+    search_fields = ["title", "description", "author__username"]
+    autocomplete_fields = ["author", "assignee", "room"]
+    # Status moves only through the actions below, which apply the state machine.
+    readonly_fields = ["status", "resolved_at", "created_at", "updated_at"]
+    inlines = [ComplaintCommentInline]
+    actions = ["start_work", "resolve", "reject", "assign_to_me"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def _move(self, request, queryset, to_status):
+        moved, refused = 0, []
+        for complaint in queryset:
+            try:
+                services.change_complaint_status(
+                    complaint=complaint, to_status=to_status, actor=request.user, request=request
+                )
+                moved += 1
+            except DomainError as exc:
+                refused.append(f"#{complaint.pk}: {exc.message}")
+        if moved:
+            self.message_user(request, f"{moved} complaint(s) moved to {to_status}.")
+        if refused:
+            self.message_user(request, " ".join(refused), messages.WARNING)
+
+    @admin.action(description="Start work (in progress)")
+    def start_work(self, request, queryset):
+        self._move(request, queryset, ComplaintStatus.IN_PROGRESS)
+
+    @admin.action(description="Resolve")
+    def resolve(self, request, queryset):
+        self._move(request, queryset, ComplaintStatus.RESOLVED)
+
+    @admin.action(description="Reject")
+    def reject(self, request, queryset):
+        self._move(request, queryset, ComplaintStatus.REJECTED)
+
+    @admin.action(description="Assign to me")
+    def assign_to_me(self, request, queryset):
+        done = 0
+        for complaint in queryset:
+            try:
+                services.assign_complaint(complaint=complaint, assignee=request.user, actor=request.user)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"#{complaint.pk}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"{done} complaint(s) assigned to you.")
+
+
+@admin.register(ComplaintComment)
+class ComplaintCommentAdmin(admin.ModelAdmin):
+    list_display = ["id", "complaint", "author", "created_at"]
+    list_select_related = ["complaint", "author"]
+    search_fields = ["body", "complaint__title"]
+    autocomplete_fields = ["complaint", "author"]
+    readonly_fields = ["created_at"]

@@ -236,9 +236,7 @@ class TimetableSlotQuerySet(models.QuerySet):
     def valid_on(self, day) -> TimetableSlotQuerySet:
         """Slots that apply on `day` (its weekday, within the valid dates)."""
         return self.filter(
-            Q(weekday=day.weekday())
-            & Q(valid_from__lte=day)
-            & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+            Q(weekday=day.weekday()) & Q(valid_from__lte=day) & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
         )
 
 

@@ -37,6 +37,4 @@ def slots_on(day: datetime.date, *, room=None, section=None) -> QuerySet[Timetab
 
 
 def section_list() -> QuerySet[Section]:
-    return Section.objects.select_related("course__department", "term").prefetch_related(
-        Prefetch("teachers")
-    )
+    return Section.objects.select_related("course__department", "term").prefetch_related(Prefetch("teachers"))

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import django_filters as filters
+from django.db.models import Q
+
+from ..choices import ComplaintCategory, ComplaintPriority, ComplaintStatus, StudentStatus, Weekday
+from ..models import (
+    Building,
+    Complaint,
+    ComplaintComment,
+    Course,
+    Department,
+    Enrolment,
+    Room,
+    Section,
+    Student,
+    Teacher,
+    Term,
+    TimetableSlot,
+)
+
+
+class BuildingFilter(filters.FilterSet):
+    class Meta:
+        model = Building
+        fields = {"code": ["exact", "icontains"]}
+
+
+class RoomFilter(filters.FilterSet):
+    building_code = filters.CharFilter(field_name="building__code")
+    min_capacity = filters.NumberFilter(field_name="capacity", lookup_expr="gte")
+
+    class Meta:
+        model = Room
+        fields = ["building", "building_code", "min_capacity"]
+
+
+class DepartmentFilter(filters.FilterSet):
+    class Meta:
+        model = Department
+        fields = {"code": ["exact", "icontains"]}
+
+
+class CourseFilter(filters.FilterSet):
+    department_code = filters.CharFilter(field_name="department__code")
+
+    class Meta:
+        model = Course
+        fields = ["department", "department_code"]
+
+
+class TermFilter(filters.FilterSet):
+    current_on = filters.DateFilter(method="filter_current_on")
+
+    class Meta:
+        model = Term
+        fields = ["current_on"]
+
+    def filter_current_on(self, queryset, name, value):
+        return queryset.filter(start_date__lte=value, end_date__gte=value)
+
+
+class SectionFilter(filters.FilterSet):
+    teacher = filters.NumberFilter(field_name="teachers", distinct=True)
+    department = filters.NumberFilter(field_name="course__department")
+    mine = filters.BooleanFilter(method="filter_mine", label="Sections I teach")
+
+    class Meta:
+        model = Section
+        fields = ["course", "term", "code", "teacher", "department", "mine"]
+
+    def filter_mine(self, queryset, name, value):
+        user = self.request.user if self.request else None
+        if value is None or not getattr(user, "pk", None):
+            return queryset
+        return queryset.filter(teachers=user) if value else queryset.exclude(teachers=user)
+
+
+class StudentFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=StudentStatus.choices)
+    section = filters.NumberFilter(field_name="enrolments__section", distinct=True)
+    has_face_consent = filters.BooleanFilter(field_name="face_consent_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = Student
+        fields = ["status", "section", "has_face_consent"]
+
+
+class EnrolmentFilter(filters.FilterSet):
+    current_on = filters.DateFilter(method="filter_current_on")
+    term = filters.NumberFilter(field_name="section__term")
+
+    class Meta:
+        model = Enrolment
+        fields = ["section", "student", "term", "current_on"]
+
+    def filter_current_on(self, queryset, name, value):
+        return queryset.current_on(value)
+
+
+class TeacherFilter(filters.FilterSet):
+    class Meta:
+        model = Teacher
+        fields = ["department"]
+
+
+class TimetableSlotFilter(filters.FilterSet):
+    weekday = filters.ChoiceFilter(choices=Weekday.choices)
+    building = filters.NumberFilter(field_name="room__building")
+    term = filters.NumberFilter(field_name="section__term")
+    teacher = filters.NumberFilter(field_name="section__teachers", distinct=True)
+    on = filters.DateFilter(method="filter_on", label="Slots that meet on this date")
+
+    class Meta:
+        model = TimetableSlot
+        fields = ["section", "room", "weekday", "building", "term", "teacher", "on"]
+
+    def filter_on(self, queryset, name, value):
+        return queryset.valid_on(value)
+
+
+class ComplaintFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=ComplaintStatus.choices)
+    category = filters.ChoiceFilter(choices=ComplaintCategory.choices)
+    priority = filters.ChoiceFilter(choices=ComplaintPriority.choices)
+    unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    mine = filters.BooleanFilter(method="filter_mine", label="Filed by or assigned to me")
+
+    class Meta:
+        model = Complaint
+        fields = ["status", "category", "priority", "room", "assignee", "author", "unassigned"]
+
+    def filter_mine(self, queryset, name, value):
+        user = self.request.user if self.request else None
+        if not value or not getattr(user, "pk", None):
+            return queryset
+        return queryset.filter(Q(author=user) | Q(assignee=user))
+
+
+class ComplaintCommentFilter(filters.FilterSet):
+    class Meta:
+        model = ComplaintComment
+        fields = ["complaint", "author"]

@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from ..choices import ComplaintStatus
+from ..models import (
+    Building,
+    Complaint,
+    ComplaintComment,
+    Course,
+    Department,
+    Enrolment,
+    Room,
+    Section,
+    Student,
+    Teacher,
+    Term,
+    TimetableSlot,
+)
+
+User = get_user_model()
+
+
+class UserBriefSerializer(serializers.ModelSerializer):
+    full_name = serializers.CharField(source="get_full_name", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "full_name"]
+
+
+class BuildingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Building
+        fields = ["id", "code", "name", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class RoomSerializer(serializers.ModelSerializer):
+    building_code = serializers.CharField(source="building.code", read_only=True)
+
+    class Meta:
+        model = Room
+        fields = ["id", "building", "building_code", "code", "name", "capacity", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Department
+        fields = ["id", "code", "name", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class CourseSerializer(serializers.ModelSerializer):
+    department_code = serializers.CharField(source="department.code", read_only=True)
+
+    class Meta:
+        model = Course
+        fields = ["id", "code", "title", "department", "department_code", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class TermSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Term
+        fields = ["id", "name", "start_date", "end_date", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class SectionSerializer(serializers.ModelSerializer):
+    course_code = serializers.CharField(source="course.code", read_only=True)
+    course_title = serializers.CharField(source="course.title", read_only=True)
+    term_name = serializers.CharField(source="term.name", read_only=True)
+    teachers = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=User.objects.filter(is_active=True), required=False
+    )
+    teacher_details = UserBriefSerializer(source="teachers", many=True, read_only=True)
+
+    class Meta:
+        model = Section
+        fields = [
+            "id",
+            "course",
+            "course_code",
+            "course_title",
+            "term",
+            "term_name",
+            "code",
+            "teachers",
+            "teacher_details",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class StudentSerializer(serializers.ModelSerializer):
+    has_face_consent = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Student
+        fields = [
+            "id",
+            "student_number",
+            "first_name",
+            "last_name",
+            "email",
+            "user",
+            "status",
+            "has_face_consent",
+            "face_consent_at",
+            "face_consent_recorded_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["face_consent_at", "face_consent_recorded_by", "created_at", "updated_at"]
+
+
+class FaceConsentSerializer(serializers.Serializer):
+    given = serializers.BooleanField()
+
+
+class EnrolmentSerializer(serializers.ModelSerializer):
+    student_number = serializers.CharField(source="student.student_number", read_only=True)
+    student_name = serializers.CharField(source="student.full_name", read_only=True)
+    section_label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Enrolment
+        fields = [
+            "id",
+            "section",
+            "section_label",
+            "student",
+            "student_number",
+            "student_name",
+            "enrolled_on",
+            "left_on",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_section_label(self, obj: Enrolment) -> str:
+        return f"{obj.section.course.code}-{obj.section.code} ({obj.section.term.name})"
+
+
+class TeacherSerializer(serializers.ModelSerializer):
+    user_details = UserBriefSerializer(source="user", read_only=True)
+    department_code = serializers.CharField(source="department.code", read_only=True, default=None)
+
+    class Meta:
+        model = Teacher
+        fields = ["id", "user", "user_details", "staff_number", "department", "department_code", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class TimetableSlotSerializer(serializers.ModelSerializer):
+    room_code = serializers.CharField(source="room.code", read_only=True)
+    section_label = serializers.SerializerMethodField()
+    weekday_name = serializers.CharField(source="get_weekday_display", read_only=True)
+
+    class Meta:
+        model = TimetableSlot
+        fields = [
+            "id",
+            "section",
+            "section_label",
+            "room",
+            "room_code",
+            "weekday",
+            "weekday_name",
+            "start_time",
+            "end_time",
+            "valid_from",
+            "valid_until",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_section_label(self, obj: TimetableSlot) -> str:
+        return f"{obj.section.course.code}-{obj.section.code}"
+
+    def validate(self, attrs):
+        start = attrs.get("start_time", getattr(self.instance, "start_time", None))
+        end = attrs.get("end_time", getattr(self.instance, "end_time", None))
+        if start and end and end <= start:
+            raise serializers.ValidationError({"end_time": ["Must be after start_time."]})
+        valid_from = attrs.get("valid_from", getattr(self.instance, "valid_from", None))
+        valid_until = attrs.get("valid_until", getattr(self.instance, "valid_until", None))
+        if valid_from and valid_until and valid_until < valid_from:
+            raise serializers.ValidationError({"valid_until": ["Must not be before valid_from."]})
+        return attrs
+
+
+class ComplaintCommentSerializer(serializers.ModelSerializer):
+    author_details = UserBriefSerializer(source="author", read_only=True)
+
+    class Meta:
+        model = ComplaintComment
+        fields = ["id", "complaint", "author", "author_details", "body", "created_at"]
+        read_only_fields = ["author", "created_at"]
+
+
+class ComplaintSerializer(serializers.ModelSerializer):
+    author_details = UserBriefSerializer(source="author", read_only=True)
+    assignee_details = UserBriefSerializer(source="assignee", read_only=True, allow_null=True)
+    room_code = serializers.CharField(source="room.code", read_only=True, default=None)
+    comment_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Complaint
+        fields = [
+            "id",
+            "author",
+            "author_details",
+            "category",
+            "title",
+            "description",
+            "room",
+            "room_code",
+            "priority",
+            "status",
+            "assignee",
+            "assignee_details",
+            "resolved_at",
+            "comment_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["author", "status", "assignee", "resolved_at", "created_at", "updated_at"]
+
+
+class ComplaintTransitionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ComplaintStatus.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ComplaintAssignSerializer(serializers.Serializer):
+    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True), allow_null=True)
+
+
+class ComplaintCommentCreateSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=5000)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    skip_invalid = serializers.BooleanField(default=False)
+    dry_run = serializers.BooleanField(default=False)

@@ -1,0 +1,393 @@
+"""Campus API: thin viewsets that validate, call a service or selector, and serialize.
+
+Every queryset goes through the model's `visible_to(user)`; what each action
+needs is declared in `required_permissions` (see accounts.permissions).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Count
+from django.utils import timezone
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import RolePermission, user_has
+from config.errors import InvalidInput, NotAllowed, NotFound
+
+from .. import selectors, services
+from ..imports import IMPORT_SPECS, run_import
+from ..models import (
+    Building,
+    Complaint,
+    ComplaintComment,
+    Course,
+    Department,
+    Enrolment,
+    Room,
+    Section,
+    Student,
+    Teacher,
+    Term,
+    TimetableSlot,
+)
+from . import filters, serializers
+
+CATALOGUE_PERMISSIONS = {
+    "list": "view_campus",
+    "retrieve": "view_campus",
+    "*": "manage_campus",
+}
+STUDENT_PERMISSIONS = {
+    # Scope does the rest: a student sees only their own record.
+    "list": "view_campus",
+    "retrieve": "view_campus",
+    "*": "manage_students",
+}
+
+
+class CampusModelViewSet(viewsets.ModelViewSet):
+    """CRUD through `services.save_record` / `delete_record`; reads through `visible_to`."""
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = CATALOGUE_PERMISSIONS
+    m2m_fields: tuple[str, ...] = ()
+
+    def base_queryset(self):
+        return self.queryset.all()
+
+    def get_queryset(self):
+        queryset = self.base_queryset()
+        if hasattr(queryset, "visible_to"):
+            queryset = queryset.visible_to(self.request.user)
+        return queryset
+
+    def _split(self, validated: dict) -> tuple[dict, dict]:
+        data = dict(validated)
+        m2m = {name: data.pop(name) for name in self.m2m_fields if name in data}
+        return data, m2m
+
+    def perform_create(self, serializer):
+        data, m2m = self._split(serializer.validated_data)
+        instance = self.queryset.model(**data)
+        serializer.instance = services.save_record(
+            instance=instance, m2m=m2m, actor=self.request.user, request=self.request
+        )
+
+    def perform_update(self, serializer):
+        data, m2m = self._split(serializer.validated_data)
+        instance = serializer.instance
+        for name, value in data.items():
+            setattr(instance, name, value)
+        serializer.instance = services.save_record(
+            instance=instance, m2m=m2m, actor=self.request.user, request=self.request
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_record(instance=instance, actor=self.request.user, request=self.request)
+
+
+class BuildingViewSet(CampusModelViewSet):
+    queryset = Building.objects.all()
+    serializer_class = serializers.BuildingSerializer
+    filterset_class = filters.BuildingFilter
+    search_fields = ["code", "name"]
+    ordering_fields = ["code", "name", "created_at"]
+    ordering = ["code"]
+
+
+class RoomViewSet(CampusModelViewSet):
+    queryset = Room.objects.all()
+    serializer_class = serializers.RoomSerializer
+    filterset_class = filters.RoomFilter
+    search_fields = ["code", "name", "building__code", "building__name"]
+    ordering_fields = ["code", "name", "capacity", "created_at"]
+    ordering = ["code"]
+
+    def base_queryset(self):
+        return Room.objects.select_related("building")
+
+
+class DepartmentViewSet(CampusModelViewSet):
+    queryset = Department.objects.all()
+    serializer_class = serializers.DepartmentSerializer
+    filterset_class = filters.DepartmentFilter
+    search_fields = ["code", "name"]
+    ordering_fields = ["code", "name"]
+    ordering = ["code"]
+
+
+class CourseViewSet(CampusModelViewSet):
+    queryset = Course.objects.all()
+    serializer_class = serializers.CourseSerializer
+    filterset_class = filters.CourseFilter
+    search_fields = ["code", "title", "department__code"]
+    ordering_fields = ["code", "title"]
+    ordering = ["code"]
+
+    def base_queryset(self):
+        return Course.objects.select_related("department")
+
+
+class TermViewSet(CampusModelViewSet):
+    queryset = Term.objects.all()
+    serializer_class = serializers.TermSerializer
+    filterset_class = filters.TermFilter
+    search_fields = ["name"]
+    ordering_fields = ["name", "start_date", "end_date"]
+    ordering = ["-start_date"]
+
+
+class SectionViewSet(CampusModelViewSet):
+    queryset = Section.objects.all()
+    serializer_class = serializers.SectionSerializer
+    filterset_class = filters.SectionFilter
+    search_fields = ["code", "course__code", "course__title", "term__name"]
+    ordering_fields = ["code", "course__code", "term__start_date", "created_at"]
+    ordering = ["course__code", "code"]
+    m2m_fields = ("teachers",)
+    required_permissions = {**CATALOGUE_PERMISSIONS, "roster": "view_campus"}
+
+    def base_queryset(self):
+        return selectors.section_list()
+
+    @action(detail=True, methods=["get"])
+    def roster(self, request, pk=None):
+        """Students enrolled on ?date= (default today): the section's teachers, or manage_students."""
+        section = self.get_object()
+        may_see = user_has(request.user, "manage_students") or (
+            Section.objects.managed_by(request.user).filter(pk=section.pk).exists()
+        )
+        if not may_see:
+            raise NotAllowed("Only the section's teachers see its roster.")
+        day = _parse_date(request.query_params.get("date"), "date") or timezone.localdate()
+        page = self.paginate_queryset(selectors.students_enrolled_on(section, day))
+        return self.get_paginated_response(serializers.StudentSerializer(page, many=True).data)
+
+
+class StudentViewSet(CampusModelViewSet):
+    queryset = Student.objects.all()
+    serializer_class = serializers.StudentSerializer
+    filterset_class = filters.StudentFilter
+    search_fields = ["student_number", "first_name", "last_name", "email"]
+    ordering_fields = ["student_number", "last_name", "first_name", "created_at"]
+    ordering = ["last_name", "first_name", "student_number"]
+    required_permissions = STUDENT_PERMISSIONS
+
+    @action(detail=True, methods=["post"], url_path="face-consent")
+    def face_consent(self, request, pk=None):
+        """Record or withdraw consent to face recognition (who and when is kept)."""
+        student = self.get_object()
+        body = serializers.FaceConsentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        student = services.record_face_consent(
+            student=student, given=body.validated_data["given"], actor=request.user, request=request
+        )
+        return Response(self.get_serializer(student).data)
+
+
+class EnrolmentViewSet(CampusModelViewSet):
+    queryset = Enrolment.objects.all()
+    serializer_class = serializers.EnrolmentSerializer
+    filterset_class = filters.EnrolmentFilter
+    search_fields = ["student__student_number", "student__last_name", "section__course__code"]
+    ordering_fields = ["enrolled_on", "left_on", "created_at"]
+    ordering = ["section_id", "student__last_name"]
+    required_permissions = STUDENT_PERMISSIONS
+
+    def base_queryset(self):
+        return Enrolment.objects.select_related("student", "section__course", "section__term")
+
+
+class TeacherViewSet(CampusModelViewSet):
+    queryset = Teacher.objects.all()
+    serializer_class = serializers.TeacherSerializer
+    filterset_class = filters.TeacherFilter
+    search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
+    ordering_fields = ["staff_number", "user__last_name"]
+    ordering = ["staff_number"]
+
+    def base_queryset(self):
+        return Teacher.objects.select_related("user", "department")
+
+
+class TimetableSlotViewSet(CampusModelViewSet):
+    queryset = TimetableSlot.objects.all()
+    serializer_class = serializers.TimetableSlotSerializer
+    filterset_class = filters.TimetableSlotFilter
+    search_fields = ["room__code", "section__course__code", "section__course__title"]
+    ordering_fields = ["weekday", "start_time", "valid_from", "room__code"]
+    ordering = ["weekday", "start_time", "room__code"]
+
+    def base_queryset(self):
+        return TimetableSlot.objects.select_related("room", "section__course")
+
+    def perform_create(self, serializer):
+        slot = TimetableSlot(**serializer.validated_data)
+        serializer.instance = services.save_timetable_slot(slot=slot, actor=self.request.user, request=self.request)
+
+    def perform_update(self, serializer):
+        slot = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(slot, name, value)
+        serializer.instance = services.save_timetable_slot(slot=slot, actor=self.request.user, request=self.request)
+
+
+class ComplaintViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Students file and follow their own complaints; handlers see all, assign and move them."""
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = {
+        "list": "file_complaint",
+        "retrieve": "file_complaint",
+        "create": "file_complaint",
+        "update": "file_complaint",
+        "partial_update": "file_complaint",
+        "comments": "file_complaint",
+        "transition": "handle_complaints",
+        "assign": "handle_complaints",
+        "destroy": "manage_campus",
+    }
+    serializer_class = serializers.ComplaintSerializer
+    filterset_class = filters.ComplaintFilter
+    search_fields = ["title", "description", "author__username", "room__code"]
+    ordering_fields = ["created_at", "updated_at", "priority", "status"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        return (
+            Complaint.objects.visible_to(self.request.user)
+            .select_related("author", "assignee", "room")
+            .annotate(comment_count=Count("comments"))
+        )
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.file_complaint(author=self.request.user, request=self.request, **data)
+        serializer.instance.comment_count = 0
+
+    def perform_update(self, serializer):
+        complaint = services.update_complaint(
+            complaint=serializer.instance,
+            actor=self.request.user,
+            changes=dict(serializer.validated_data),
+            request=self.request,
+        )
+        serializer.instance = self.get_queryset().get(pk=complaint.pk)
+
+    def perform_destroy(self, instance):
+        services.delete_record(instance=instance, actor=self.request.user, request=self.request)
+
+    def _fresh(self, complaint: Complaint) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
+
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        """Move the complaint: {"status": "in_progress" | "resolved" | "rejected", "note": "..."}."""
+        complaint = self.get_object()
+        body = serializers.ComplaintTransitionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        complaint = services.change_complaint_status(
+            complaint=complaint,
+            to_status=body.validated_data["status"],
+            note=body.validated_data["note"],
+            actor=request.user,
+            request=request,
+        )
+        return self._fresh(complaint)
+
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        complaint = self.get_object()
+        body = serializers.ComplaintAssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        complaint = services.assign_complaint(
+            complaint=complaint, assignee=body.validated_data["assignee"], actor=request.user, request=request
+        )
+        return self._fresh(complaint)
+
+    @action(detail=True, methods=["get", "post"])
+    def comments(self, request, pk=None):
+        complaint = self.get_object()
+        if request.method == "POST":
+            body = serializers.ComplaintCommentCreateSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            comment = services.add_complaint_comment(
+                complaint=complaint, author=request.user, body=body.validated_data["body"], request=request
+            )
+            return Response(serializers.ComplaintCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        comments = complaint.comments.select_related("author").order_by("created_at", "id")
+        page = self.paginate_queryset(comments)
+        return self.get_paginated_response(serializers.ComplaintCommentSerializer(page, many=True).data)
+
+
+class ComplaintCommentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = {"*": "file_complaint"}
+    serializer_class = serializers.ComplaintCommentSerializer
+    filterset_class = filters.ComplaintCommentFilter
+    search_fields = ["body"]
+    ordering_fields = ["created_at"]
+    ordering = ["created_at", "id"]
+
+    def get_queryset(self):
+        return ComplaintComment.objects.visible_to(self.request.user).select_related("author")
+
+    def perform_create(self, serializer):
+        complaint = serializer.validated_data["complaint"]
+        if not Complaint.objects.visible_to(self.request.user).filter(pk=complaint.pk).exists():
+            raise InvalidInput("No such complaint.", details={"complaint": ["No such complaint."]})
+        serializer.instance = services.add_complaint_comment(
+            complaint=complaint, author=self.request.user, body=serializer.validated_data["body"], request=self.request
+        )
+
+
+class ImportView(APIView):
+    """POST multipart `file` (+ skip_invalid, dry_run) to /imports/<kind>; same service as the command."""
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = {"*": "manage_campus"}
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request, kind: str):
+        if kind not in IMPORT_SPECS:
+            raise NotFound("Unknown import kind.", details={"kinds": sorted(IMPORT_SPECS)})
+        body = serializers.ImportUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = run_import(
+            kind=kind,
+            source=body.validated_data["file"],
+            skip_invalid=body.validated_data["skip_invalid"],
+            dry_run=body.validated_data["dry_run"],
+            actor=request.user,
+        )
+        if not result.ok:
+            raise InvalidInput(
+                f"{len(result.errors)} bad row(s); nothing was imported.",
+                code="import_invalid",
+                details=result.as_dict(),
+            )
+        return Response(result.as_dict())
+
+
+def _parse_date(value: str | None, name: str) -> datetime.date | None:
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("Bad date.", details={name: ["Use YYYY-MM-DD."]})

@@ -66,7 +66,8 @@ class Gallery:
         return len(self._ids)
 
     def __contains__(self, student_id: object) -> bool:
-        return bool(len(self.students)) and student_id in set(self.students.tolist())
+        index = int(np.searchsorted(self.students, student_id))  # type: ignore[call-overload]
+        return index < len(self.students) and self.students[index] == student_id
 
     def student_distances(self, vectors: np.ndarray) -> np.ndarray:
         """Distance from each query (k x D) to each student's nearest enrolment: k x S."""
@@ -108,8 +109,7 @@ class Gallery:
         someone inside it.
         """
         queries = np.asarray(list(vectors) if not isinstance(vectors, np.ndarray) else vectors, dtype=np.float32)
-        queries = queries.reshape(-1, self.dimension) if queries.size else np.zeros((0, self.dimension), np.float32)
-        if not len(queries):
+        if not queries.size:
             return []
         distances = self.student_distances(queries)
         allowed = np.ones(len(self.students), dtype=bool)

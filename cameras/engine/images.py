@@ -44,7 +44,7 @@ def read_header(data: bytes) -> tuple[str, int, int]:
                 fmt, (width, height) = header.format or "", header.size
     except Image.DecompressionBombError:
         # Pillow refuses beyond twice its own limit; the dimensions are then surely too large.
-        raise ImageRejected("too_large", "The image dimensions are too large.")
+        raise ImageRejected("too_large", "The image claims dimensions far too large to decode.")
     except (OSError, ValueError, SyntaxError):
         raise ImageRejected("not_an_image", "The data is not a readable image.")
     return fmt, width, height

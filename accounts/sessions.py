@@ -124,7 +124,8 @@ def rotate_refresh_token(*, raw: str, request=None) -> TokenPair:
     jti = token[api_settings.JTI_CLAIM]
     with transaction.atomic():
         # The row lock makes two simultaneous refreshes with one token a reuse, not two sessions.
-        outstanding = OutstandingToken.objects.select_for_update().select_related("user").filter(jti=jti).first()
+        locked = OutstandingToken.objects.select_for_update(of=("self",)).select_related("user")
+        outstanding = locked.filter(jti=jti).first()
         if outstanding is None or outstanding.user is None:
             raise TokenRefused("Token is not known.")
         already = BlacklistedToken.objects.filter(token=outstanding).exists()

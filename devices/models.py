@@ -45,12 +45,8 @@ class Device(TimeStampedModel):
     serial = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=120, blank=True)
     kind = models.CharField(max_length=20, choices=DeviceKind.choices, default=DeviceKind.EDGE)
-    room = models.ForeignKey(
-        "campus.Room", null=True, blank=True, on_delete=models.SET_NULL, related_name="devices"
-    )
-    group = models.ForeignKey(
-        DeviceGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="devices"
-    )
+    room = models.ForeignKey("campus.Room", null=True, blank=True, on_delete=models.SET_NULL, related_name="devices")
+    group = models.ForeignKey(DeviceGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="devices")
     labels = models.JSONField(default=list, blank=True)
     config_overrides = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=10, choices=DeviceState.choices, default=DeviceState.PENDING, db_index=True)

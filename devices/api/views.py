@@ -1,0 +1,339 @@
+"""Device API (device credential only) and staff API (manage_devices)."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+from django.core.cache import cache
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import RolePermission
+from config.errors import Conflict, RateLimited
+from config.http import client_ip
+
+from .. import selectors, services
+from ..authentication import DeviceCredentialAuthentication
+from ..choices import DeploymentState
+from ..models import Bundle, DeploymentTarget, DeviceGroup, RegistrationToken
+from ..permissions import IsDevice
+from . import serializers as s
+from .filters import DeploymentFilter, DeviceFilter
+
+REGISTRATIONS_PER_IP_PER_MINUTE = 30
+
+# --- Device API ----------------------------------------------------------------
+
+
+class DeviceEndpoint(APIView):
+    """Only `Authorization: Device <credential>` is accepted here; a user token is a 401."""
+
+    authentication_classes = [DeviceCredentialAuthentication]
+    permission_classes = [IsDevice]
+
+    @property
+    def device(self):
+        return self.request.user.device
+
+
+class RegisterView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=s.RegisterInput, tags=["device-api"])
+    def post(self, request):
+        ip = client_ip(request)
+        key = f"devices:register:{ip}:{int(time.time() // 60)}"
+        cache.add(key, 0, timeout=70)
+        if cache.incr(key) > REGISTRATIONS_PER_IP_PER_MINUTE:
+            raise RateLimited("Too many registrations from this address; try again in a minute.")
+        data = s.RegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        registration = services.register_device(**data.validated_data, ip=ip if ip != "unknown" else None)
+        device = registration.device
+        _, version = services.device_config(device)
+        return Response(
+            {
+                "device_id": device.pk,
+                "serial": device.serial,
+                "state": device.state,
+                "credential": registration.credential,
+                "credential_prefix": registration.credential.split(".", 1)[0],
+                "config_version": version,
+                "rotated": not registration.created,
+            },
+            status=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK,
+        )
+
+
+class HeartbeatView(DeviceEndpoint):
+    @extend_schema(request=s.HeartbeatInput, tags=["device-api"])
+    def post(self, request):
+        data = s.HeartbeatInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        ip = client_ip(request)
+        result = services.record_heartbeat(
+            device=self.device, ip=ip if ip != "unknown" else None, data=data.validated_data
+        )
+        return Response(
+            {
+                "received_at": result.heartbeat.received_at,
+                "config_version": result.config_version,
+                "deployment": s.target_offer(result.target, request),
+            }
+        )
+
+
+class ConfigView(DeviceEndpoint):
+    @extend_schema(tags=["device-api"])
+    def get(self, request):
+        document, version = services.device_config(self.device)
+        etag = f'"{version}"'
+        supplied = [tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")]
+        if etag in supplied or "*" in supplied:
+            response = HttpResponse(status=304)
+        else:
+            response = Response({"version": version, "config": document})
+        response["ETag"] = etag
+        response["Cache-Control"] = "no-cache"
+        return response
+
+
+def _sha256_digest_header(hex_digest: str) -> str:
+    return "sha-256=:" + base64.b64encode(bytes.fromhex(hex_digest)).decode() + ":"
+
+
+class TargetBundleView(DeviceEndpoint):
+    @extend_schema(tags=["device-api"], responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, target_id: int):
+        target = services.target_for_device(device=self.device, target_id=target_id)
+        deployment = target.deployment
+        if deployment.state != DeploymentState.RUNNING:
+            raise Conflict(f"The deployment is {deployment.state}.", code="deployment_not_running")
+        bundle = deployment.bundle
+        response = FileResponse(
+            bundle.file.open("rb"),
+            as_attachment=True,
+            filename=f"{bundle.name}-{bundle.version}.bundle",
+            content_type="application/octet-stream",
+        )
+        response["X-Checksum-SHA256"] = bundle.sha256
+        response["Repr-Digest"] = _sha256_digest_header(bundle.sha256)
+        response["Content-Length"] = str(bundle.size_bytes)
+        return response
+
+
+class TargetStatusView(DeviceEndpoint):
+    @extend_schema(request=s.TargetStatusInput, tags=["device-api"])
+    def post(self, request, target_id: int):
+        data = s.TargetStatusInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        target = services.report_target_status(device=self.device, target_id=target_id, **data.validated_data)
+        return Response(
+            {
+                "target_id": target.pk,
+                "state": target.state,
+                "attempts": target.attempts,
+                "deployment_state": target.deployment.state,
+            }
+        )
+
+
+# --- Staff API -----------------------------------------------------------------
+
+
+class StaffViewSet(viewsets.GenericViewSet):
+    permission_classes = [RolePermission]
+    required_permissions = {"*": "manage_devices"}
+
+
+class DeviceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    StaffViewSet,
+):
+    serializer_class = s.DeviceSerializer
+    filterset_class = DeviceFilter
+    search_fields = ["serial", "name"]
+    ordering_fields = ["serial", "name", "last_heartbeat_at", "created_at"]
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        return selectors.devices_for_staff()
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_device(
+            actor=self.request.user, request=self.request, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_device(
+            device=serializer.instance, actor=self.request.user, request=self.request, **serializer.validated_data
+        )
+
+    def _device_response(self, device):
+        device = self.get_queryset().get(pk=device.pk)
+        return Response(s.DeviceSerializer(device).data)
+
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        return self._device_response(
+            services.disable_device(device=self.get_object(), actor=request.user, request=request)
+        )
+
+    @action(detail=True, methods=["post"])
+    def enable(self, request, pk=None):
+        return self._device_response(
+            services.enable_device(device=self.get_object(), actor=request.user, request=request)
+        )
+
+    @action(detail=True, methods=["post"], url_path="rotate-credential")
+    def rotate_credential(self, request, pk=None):
+        device = self.get_object()
+        credential = services.rotate_credential(device=device, actor=request.user, request=request)
+        return Response(
+            {"device_id": device.pk, "credential": credential, "credential_prefix": credential.split(".", 1)[0]}
+        )
+
+    @action(detail=True, methods=["post"], url_path="revoke-credential")
+    def revoke_credential(self, request, pk=None):
+        revoked = services.revoke_credentials(device=self.get_object(), actor=request.user, request=request)
+        return Response({"revoked": revoked})
+
+    @action(detail=True, methods=["get"])
+    def heartbeats(self, request, pk=None):
+        page = self.paginate_queryset(selectors.heartbeat_history(self.get_object()))
+        return self.get_paginated_response(s.HeartbeatSerializer(page, many=True).data)
+
+    @action(detail=True, methods=["get"])
+    def config(self, request, pk=None):
+        document, version = services.device_config(self.get_object())
+        return Response({"version": version, "config": document})
+
+    @action(detail=False, methods=["get"])
+    def summary(self, request):
+        return Response(selectors.fleet_summary())
+
+
+class DeviceGroupViewSet(viewsets.ModelViewSet):
+    permission_classes = [RolePermission]
+    required_permissions = {"*": "manage_devices"}
+    serializer_class = s.DeviceGroupSerializer
+    queryset = DeviceGroup.objects.all()
+    search_fields = ["name"]
+
+
+class RegistrationTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, StaffViewSet):
+    serializer_class = s.RegistrationTokenSerializer
+    queryset = RegistrationToken.objects.select_related("room", "group")
+    filterset_fields = ["room", "group"]
+
+    def create(self, request, *args, **kwargs):
+        data = s.RegistrationTokenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, plaintext = services.create_registration_token(
+            actor=request.user, request=request, **data.validated_data
+        )
+        body = s.RegistrationTokenSerializer(token).data
+        body["token"] = plaintext  # shown once
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        token = services.revoke_registration_token(token=self.get_object(), actor=request.user, request=request)
+        return Response(s.RegistrationTokenSerializer(token).data)
+
+
+class BundleViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    StaffViewSet,
+):
+    serializer_class = s.BundleSerializer
+    queryset = Bundle.objects.all()
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    filterset_fields = ["name", "channel"]
+    search_fields = ["name", "version"]
+
+    @extend_schema(request={"multipart/form-data": s.BundleUploadInput}, responses=s.BundleSerializer)
+    def create(self, request, *args, **kwargs):
+        data = s.BundleUploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        bundle = services.create_bundle(
+            upload=data.validated_data.pop("file"), actor=request.user, request=request, **data.validated_data
+        )
+        return Response(s.BundleSerializer(bundle).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        services.delete_bundle(bundle=instance, actor=self.request.user, request=self.request)
+
+
+class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+    serializer_class = s.DeploymentSerializer
+    filterset_class = DeploymentFilter
+    ordering_fields = ["created_at", "state"]
+
+    def get_queryset(self):
+        return selectors.deployments_with_progress()
+
+    def _respond(self, deployment, code=status.HTTP_200_OK):
+        return Response(s.DeploymentSerializer(self.get_queryset().get(pk=deployment.pk)).data, status=code)
+
+    @extend_schema(request=s.DeploymentCreateInput, responses=s.DeploymentSerializer)
+    def create(self, request):
+        data = s.DeploymentCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        deployment = services.create_deployment(actor=request.user, request=request, **data.validated_data)
+        return self._respond(deployment, status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        return self._respond(
+            services.start_deployment(deployment=self.get_object(), actor=request.user, request=request)
+        )
+
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._respond(
+            services.pause_deployment(deployment=self.get_object(), actor=request.user, request=request)
+        )
+
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._respond(
+            services.resume_deployment(deployment=self.get_object(), actor=request.user, request=request)
+        )
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._respond(
+            services.cancel_deployment(deployment=self.get_object(), actor=request.user, request=request)
+        )
+
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        deployment = self.get_object()
+        services.retry_failed_targets(deployment=deployment, actor=request.user, request=request)
+        return self._respond(deployment)
+
+    @action(detail=True, methods=["get"])
+    def targets(self, request, pk=None):
+        deployment = self.get_object()
+        queryset = DeploymentTarget.objects.filter(deployment=deployment).select_related("device")
+        state = request.query_params.get("state")
+        if state:
+            queryset = queryset.filter(state=state)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.DeploymentTargetSerializer(page, many=True).data)

@@ -48,8 +48,8 @@ class ImportableAdmin(admin.ModelAdmin):
     change_list_template = "admin/campus/change_list_with_import.html"
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        extra = [path("import/", self.admin_site.admin_view(self.import_view), name="%s_%s_import" % info)]
+        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
+        extra = [path("import/", self.admin_site.admin_view(self.import_view), name=name)]
         return extra + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
@@ -163,7 +163,7 @@ class TimetableSlotAdminForm(forms.ModelForm):
 
     class Meta:
         model = TimetableSlot
-        fields = "__all__"
+        fields = ["section", "room", "weekday", "start_time", "end_time", "valid_from", "valid_until"]
 
     def clean(self):
         cleaned = super().clean()

@@ -74,9 +74,7 @@ def test_same_time_on_another_weekday_is_allowed():
 
 def test_same_time_with_disjoint_validity_dates_is_allowed():
     existing = TimetableSlotFactory(valid_from=datetime.date(2026, 9, 1), valid_until=datetime.date(2026, 10, 31))
-    services.save_timetable_slot(
-        slot=_slot(like=existing, valid_from=datetime.date(2026, 11, 1), valid_until=None)
-    )
+    services.save_timetable_slot(slot=_slot(like=existing, valid_from=datetime.date(2026, 11, 1), valid_until=None))
     assert TimetableSlot.objects.count() == 2
 
 
@@ -116,7 +114,8 @@ def test_valid_complaint_move_is_made_and_audited(staff_user, from_status, to_st
     complaint.refresh_from_db()
     assert complaint.status == to_status
     assert (complaint.resolved_at is not None) == (to_status in {"resolved", "rejected"})
-    assert AuditEvent.objects.filter(action="campus.complaint.status_changed", target=f"complaint:{complaint.pk}").exists()
+    audit = AuditEvent.objects.get(action="campus.complaint.status_changed", target=f"complaint:{complaint.pk}")
+    assert audit.details == {"from": from_status, "to": to_status}
 
 
 @pytest.mark.parametrize(("from_status", "to_status"), INVALID_MOVES)

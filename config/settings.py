@@ -449,20 +449,12 @@ FACE_TRACK_REVERIFY_SECONDS = float(env("FACE_TRACK_REVERIFY_SECONDS", "15") or 
 # Frames: bytes kept after processing only if set; rows (metadata) kept this many days.
 FRAME_KEEP_IMAGES = env_bool("FRAME_KEEP_IMAGES", default=False)
 FRAME_ROW_RETENTION_DAYS = env_int("FRAME_ROW_RETENTION_DAYS", 14)
-FRAME_MAX_PIXELS = env_int("FRAME_MAX_PIXELS", 40_000_000)
 FRAME_PUSH_PER_MINUTE = env_int("FRAME_PUSH_PER_MINUTE", 120)
 FRAME_MAX_ATTEMPTS = env_int("FRAME_MAX_ATTEMPTS", 4)
 # A frame left `processing` this long by a dead worker may be claimed again.
 FRAME_CLAIM_TIMEOUT_SECONDS = env_int("FRAME_CLAIM_TIMEOUT_SECONDS", 300)
-# Detection runs on the frame shrunk to this longer side (faces are matched on the full frame).
-FRAME_DETECT_MAX_SIDE = env_int("FRAME_DETECT_MAX_SIDE", 640)
-FRAME_DETECT_UPSAMPLE = env_int("FRAME_DETECT_UPSAMPLE", 0)
-# Motion gate: share of the thumbnail that must change, and the longest a static camera is ignored.
-FRAME_MOTION_MIN_CHANGE = float(env("FRAME_MOTION_MIN_CHANGE", "0.01") or 0.01)
+# Motion gate (threshold FACE_MOTION_MIN_CHANGE above): the longest a static camera is ignored.
 FRAME_MOTION_MAX_SKIP_SECONDS = env_int("FRAME_MOTION_MAX_SKIP_SECONDS", 30)
-# Tracking: a face where a recognised face was, this recently, keeps its identity without re-embedding.
-FACE_TRACK_SECONDS = float(env("FACE_TRACK_SECONDS", "3") or 3)
-FACE_TRACK_MIN_IOU = float(env("FACE_TRACK_MIN_IOU", "0.5") or 0.5)
 # Consensus: marked after this many agreeing sightings within the window, or one strong match.
 FACE_CONSENSUS_SIGHTINGS = env_int("FACE_CONSENSUS_SIGHTINGS", 2)
 FACE_CONSENSUS_WINDOW_SECONDS = env_int("FACE_CONSENSUS_WINDOW_SECONDS", 120)
@@ -478,6 +470,8 @@ CAMERA_MAX_BACKOFF_SECONDS = env_int("CAMERA_MAX_BACKOFF_SECONDS", 300)
 CAMERA_CAPTURE_TIMEOUT_SECONDS = env_int("CAMERA_CAPTURE_TIMEOUT_SECONDS", 10)
 # A pushing camera with no frame for this long is shown offline.
 CAMERA_PUSH_STALE_SECONDS = env_int("CAMERA_PUSH_STALE_SECONDS", 120)
+# Faces narrower than this (px, full frame) are counted but not matched: too few pixels to trust.
+FACE_MATCH_MIN_SIZE_PX = env_int("FACE_MATCH_MIN_SIZE_PX", 32)
 # /cameras
 # devices
 # Online means a heartbeat within this many seconds.

@@ -1,0 +1,157 @@
+"""Reading frames from pulled cameras: RTSP, MJPEG over HTTP, HTTP snapshots and video files.
+
+Short captures: each due camera gets one `capture_camera` task that opens the
+source, takes one frame, and closes it. README "cameras" has the measurements
+behind this choice (open + first frame of an RTSP stream against a reader kept open).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import cv2
+import httpx
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from config.errors import DomainError
+
+from . import metrics
+from .biometrics import decrypt_text
+from .choices import CameraStatus, FrameSource, SourceKind
+from .engine import images as engine_images
+from .frames import receive_frame
+from .models import Camera
+from .redaction import redact, with_credentials
+from .services import record_capture_failure, record_capture_success, set_camera_status
+
+logger = logging.getLogger("cameras.capture")
+
+
+class CaptureError(Exception):
+    """A camera could not be read; the message is already free of credentials."""
+
+
+def _password(camera: Camera) -> str:
+    return decrypt_text(camera.password_ciphertext)
+
+
+def open_stream(camera: Camera) -> cv2.VideoCapture:
+    """An OpenCV capture of the camera's stream (credentials put back in the URL, never logged)."""
+    timeout_ms = settings.CAMERA_CAPTURE_TIMEOUT_SECONDS * 1000
+    if camera.source_kind == SourceKind.FILE:
+        return cv2.VideoCapture(camera.url)
+    url = with_credentials(camera.url, camera.username, _password(camera))
+    return cv2.VideoCapture(
+        url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+    )
+
+
+def _read_stream(camera: Camera) -> bytes:
+    capture = open_stream(camera)
+    try:
+        if not capture.isOpened():
+            raise CaptureError(f"Could not open the {camera.get_source_kind_display()} at {redact(camera.url)}.")
+        if camera.source_kind == SourceKind.FILE:
+            _seek_file(camera, capture)
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            if camera.source_kind == SourceKind.FILE:
+                # Past the end of the file: start again at the beginning next time.
+                cache.delete(_file_position_key(camera))
+            raise CaptureError(f"No frame could be read from {redact(camera.url)}.")
+        return engine_images.encode_jpeg(engine_images.from_bgr(np.ascontiguousarray(frame)), quality=90)
+    finally:
+        capture.release()
+
+
+def _file_position_key(camera: Camera) -> str:
+    return f"cameras:file-position:{camera.pk}"
+
+
+def _seek_file(camera: Camera, capture: cv2.VideoCapture) -> None:
+    """A file source plays at its sampling interval: each read is one interval further in."""
+    key = _file_position_key(camera)
+    position_ms = cache.get(key) or 0.0
+    capture.set(cv2.CAP_PROP_POS_MSEC, position_ms)
+    cache.set(key, position_ms + camera.sample_interval_seconds * 1000, None)
+
+
+def _read_snapshot(camera: Camera) -> bytes:
+    password = _password(camera)
+    auth = (camera.username, password) if camera.username else None
+    try:
+        response = httpx.get(
+            camera.url, auth=auth, timeout=settings.CAMERA_CAPTURE_TIMEOUT_SECONDS, follow_redirects=False
+        )
+    except httpx.HTTPError as exc:
+        raise CaptureError(redact(f"Snapshot request failed: {type(exc).__name__}: {exc}", password))
+    if response.status_code != 200:
+        raise CaptureError(f"The snapshot URL {redact(camera.url)} answered HTTP {response.status_code}.")
+    return response.content
+
+
+def read_frame(camera: Camera) -> bytes:
+    """JPEG/PNG bytes of the camera's current picture, or CaptureError."""
+    if camera.source_kind == SourceKind.HTTP_SNAPSHOT:
+        return _read_snapshot(camera)
+    if camera.source_kind in (SourceKind.RTSP, SourceKind.MJPEG, SourceKind.FILE):
+        return _read_stream(camera)
+    raise CaptureError("Push cameras are not read by the workers.")
+
+
+def capture_once(camera: Camera) -> str:
+    """Read, hand the frame to the pipeline, and keep the camera's health; returns what happened."""
+    now = timezone.now()
+    try:
+        data = read_frame(camera)
+        _frame, created = receive_frame(camera=camera, data=data, captured_at=now, source=FrameSource.PULL)
+    except (CaptureError, DomainError, cv2.error, OSError) as exc:
+        message = exc.message if isinstance(exc, DomainError) else str(exc)
+        message = redact(message, camera.username, _password(camera))
+        metrics.CAPTURE_FAILURES.labels(kind=camera.source_kind).inc()
+        record_capture_failure(camera=camera, error=message, at=now)
+        logger.warning("camera read failed", extra={"camera_id": camera.pk, "error": message,
+                                                     "failures": camera.consecutive_failures})
+        return "failed"
+    record_capture_success(camera=camera, at=now)
+    return "captured" if created else "duplicate"
+
+
+def capture_due_cameras(*, now: datetime) -> int:
+    """Queues a capture for each pulled camera whose time has come (claimed so overlapping beats send one)."""
+    from .tasks import capture_camera
+
+    due = list(
+        Camera.objects.pulled()
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .values_list("pk", "sample_interval_seconds")
+    )
+    sent = 0
+    for camera_id, interval in due:
+        # A generous hold; the capture itself sets the real next time (or the backoff).
+        hold = now + timedelta(seconds=max(interval, settings.CAMERA_CAPTURE_TIMEOUT_SECONDS))
+        claimed = Camera.objects.filter(pk=camera_id).filter(
+            Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+        ).update(next_poll_at=hold)
+        if claimed:
+            capture_camera.delay(camera_id)
+            sent += 1
+    return sent
+
+
+def mark_silent_push_cameras(*, now: datetime) -> int:
+    """Push cameras that stopped sending go offline (and count against the room's coverage)."""
+    stale = now - timedelta(seconds=settings.CAMERA_PUSH_STALE_SECONDS)
+    silent = Camera.objects.filter(source_kind=SourceKind.PUSH, enabled=True, status=CameraStatus.ONLINE).filter(
+        Q(last_frame_at__lt=stale) | Q(last_frame_at__isnull=True)
+    )
+    count = 0
+    for camera in silent:
+        if set_camera_status(camera=camera, status=CameraStatus.OFFLINE, reason="no frames pushed", at=now):
+            count += 1
+    return count

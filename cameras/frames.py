@@ -1,0 +1,212 @@
+"""Frames in: accept (push, pull, replay), deduplicate, rate-limit, and claim for processing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from config.errors import Conflict, InvalidInput, PayloadTooLarge, RateLimited
+
+from . import metrics
+from .choices import FRAME_TRANSITIONS, CameraStatus, FrameSource, FrameState, SourceKind
+from .engine import images as engine_images
+from .models import Camera, Frame
+
+logger = logging.getLogger("cameras.frames")
+
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
+
+
+def check_image(data: bytes) -> tuple[str, int, int]:
+    """Format and size from the header (no full decode); 400 / 413 with the reason otherwise.
+
+    A cheap 1/8-scale decode also runs, so bytes that are not a decodable image are
+    refused here rather than failing later in a worker.
+    """
+    try:
+        fmt, width, height = engine_images.read_header(data)
+    except engine_images.ImageRejected as exc:
+        raise InvalidInput(exc.message, code=exc.reason)
+    if fmt not in engine_images.ACCEPTED_FORMATS:
+        raise InvalidInput(f"Image format {fmt or 'unknown'} is not accepted; send JPEG or PNG.",
+                           code="unsupported_format")
+    if width * height > settings.FACE_MAX_IMAGE_PIXELS:
+        raise PayloadTooLarge(
+            f"The image is {width}x{height} pixels; at most {settings.FACE_MAX_IMAGE_PIXELS} pixels are accepted.",
+            code="image_too_large",
+        )
+    if engine_images.motion_signature_from_bytes(data) is None:
+        raise InvalidInput("The image data is corrupt and could not be decoded.", code="corrupt")
+    return fmt, width, height
+
+
+def check_push_rate(camera: Camera) -> None:
+    """At most FRAME_PUSH_PER_MINUTE frames a minute per camera (a fixed one-minute window in the cache)."""
+    limit = settings.FRAME_PUSH_PER_MINUTE
+    if limit <= 0:
+        return
+    now = time.time()
+    window = int(now // 60)
+    key = f"cameras:push-rate:{camera.pk}:{window}"
+    cache.add(key, 0, 120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, 120)
+        count = 1
+    if count > limit:
+        raise RateLimited(
+            f"Camera {camera.pk} sent more than {limit} frames this minute.",
+            retry_after=max(1, int(60 - now % 60)),
+            details={"limit_per_minute": limit},
+        )
+
+
+def receive_frame(
+    *,
+    camera: Camera,
+    data: bytes,
+    captured_at: datetime | None = None,
+    source: str = FrameSource.PUSH,
+    store: bool = True,
+    enqueue: bool = True,
+) -> tuple[Frame, bool]:
+    """Accepts a frame: (frame, created). The same bytes again return the first frame, unprocessed twice.
+
+    `store` keeps the bytes on disk for a worker; `enqueue` sends the processing task
+    after commit. ingest_video passes neither and processes the bytes in-process.
+    """
+    if not camera.enabled:
+        raise Conflict("The camera is disabled.", code="camera_disabled")
+    fmt, width, height = check_image(data)
+    if source == FrameSource.PUSH:
+        check_push_rate(camera)
+    captured_at = captured_at or timezone.now()
+    digest = hashlib.sha256(data).hexdigest()
+    existing = Frame.objects.filter(camera=camera, sha256=digest).first()
+    if existing is not None:
+        metrics.FRAMES_DUPLICATE.inc()
+        return existing, False
+    frame = Frame(
+        camera=camera, captured_at=captured_at, sha256=digest, source=source, width=width, height=height
+    )
+    if store:
+        frame.image.save(f"{camera.pk}-{digest[:24]}.{EXTENSIONS[fmt]}", ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            frame.save()
+    except IntegrityError:
+        # Another request stored the same bytes a moment ago: theirs wins.
+        if store and frame.image.name:
+            default_storage.delete(frame.image.name)
+        metrics.FRAMES_DUPLICATE.inc()
+        return Frame.objects.get(camera=camera, sha256=digest), False
+    metrics.FRAMES_RECEIVED.labels(source=source).inc()
+    if camera.source_kind == SourceKind.PUSH:
+        now = timezone.now()
+        Camera.objects.filter(pk=camera.pk).update(last_frame_at=now)
+        if camera.status != CameraStatus.ONLINE:
+            from .services import set_camera_status
+
+            set_camera_status(camera=camera, status=CameraStatus.ONLINE, reason="frames pushed", at=now)
+    if enqueue:
+        from .tasks import process_frame
+
+        frame_id = frame.pk
+        transaction.on_commit(lambda: process_frame.delay(frame_id))
+    return frame, True
+
+
+def claim_frame(frame_id: int) -> Frame | None:
+    """Takes the frame for this worker with one conditional UPDATE; None if someone else has it or it is done.
+
+    A frame left `processing` by a worker that died is claimable again after
+    FRAME_CLAIM_TIMEOUT_SECONDS; a frame out of attempts is not claimed (see `fail_exhausted`).
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.FRAME_CLAIM_TIMEOUT_SECONDS)
+    claimed = (
+        Frame.objects.filter(pk=frame_id, attempts__lt=settings.FRAME_MAX_ATTEMPTS)
+        .filter(Q(state=FrameState.PENDING) | Q(state=FrameState.PROCESSING, claimed_at__lt=stale))
+        .update(state=FrameState.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    if claimed != 1:
+        return None
+    return Frame.objects.select_related("camera", "camera__room").get(pk=frame_id)
+
+
+def transition(frame: Frame, state: str, *, reason: str = "", **fields) -> None:
+    """Moves a claimed frame to `state`; refuses moves FRAME_TRANSITIONS does not allow."""
+    if state not in FRAME_TRANSITIONS[frame.state]:
+        raise ValueError(f"A frame cannot go from {frame.state} to {state}.")
+    updates = {"state": state, "reason": reason[:300], **fields}
+    if state in (FrameState.DONE, FrameState.SKIPPED, FrameState.FAILED):
+        updates["processed_at"] = timezone.now()
+    if state == FrameState.PENDING:
+        updates["claimed_at"] = None
+    Frame.objects.filter(pk=frame.pk).update(**updates)
+    for name, value in updates.items():
+        setattr(frame, name, value)
+
+
+def release_image(frame: Frame) -> None:
+    """Deletes the frame's bytes after processing, unless FRAME_KEEP_IMAGES."""
+    if settings.FRAME_KEEP_IMAGES or not frame.image:
+        return
+    name = frame.image.name
+    Frame.objects.filter(pk=frame.pk).update(image="")
+    frame.image = ""
+
+    def delete() -> None:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete frame image; the purge will", extra={"frame_id": frame.pk})
+
+    transaction.on_commit(delete)
+
+
+def fail_frame(frame: Frame, reason: str) -> None:
+    transition(frame, FrameState.FAILED, reason=reason)
+    release_image(frame)
+    metrics.FRAMES_FAILED.labels(reason=reason.split(":")[0][:40]).inc()
+    logger.warning("frame failed", extra={"frame_id": frame.pk, "reason": reason})
+
+
+def requeue_stale_frames(*, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """Frames whose task was lost (pending too long) or whose worker died (processing past the timeout).
+
+    Out of attempts -> failed with the reason; otherwise the processing task is sent again.
+    """
+    from .tasks import process_frame
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.FRAME_CLAIM_TIMEOUT_SECONDS)
+    exhausted = list(
+        Frame.objects.filter(state__in=[FrameState.PENDING, FrameState.PROCESSING],
+                             attempts__gte=settings.FRAME_MAX_ATTEMPTS)
+        .filter(Q(claimed_at__lt=stale) | Q(claimed_at__isnull=True))[:limit]
+    )
+    for frame in exhausted:
+        fail_frame(frame, f"gave_up: still unprocessed after {frame.attempts} attempts")
+    waiting = list(
+        Frame.objects.filter(attempts__lt=settings.FRAME_MAX_ATTEMPTS)
+        .filter(
+            Q(state=FrameState.PENDING, created_at__lt=stale)
+            | Q(state=FrameState.PROCESSING, claimed_at__lt=stale)
+        )
+        .values_list("pk", flat=True)[:limit]
+    )
+    for frame_id in waiting:
+        process_frame.delay(frame_id)
+    return {"failed": len(exhausted), "requeued": len(waiting)}

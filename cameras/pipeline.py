@@ -1,0 +1,386 @@
+"""Frame processing: motion gate, decode, detect, track, embed, match, consensus, attendance.
+
+One function, `process_frame_data`, is the pipeline for every way a frame comes in
+(pushed, pulled, replayed by ingest_video); the Celery task claims a stored frame
+and calls it. Attendance is only ever marked through `attendance.services.mark_seen`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter as Tally
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+
+from attendance.choices import RecordSource
+from attendance.services import mark_seen
+from campus.models import Student
+
+from . import metrics
+from .biometrics import encrypt_vector
+from .choices import FrameState, SightingOutcome
+from .engine import FaceBox, FaceEngine, get_engine
+from .engine import images as engine_images
+from .engine.tracking import FaceTracker
+from .frames import claim_frame, fail_frame, release_image, transition
+from .models import FaceSighting, Frame, SessionFaceCount, UnknownFace
+from .recognition import current_gallery, match_face
+from .selectors import open_session_for, session_student_ids
+from .services import group_unknown_face
+
+logger = logging.getLogger("cameras.pipeline")
+
+STAGES = ("motion", "decode", "detect", "track", "embed", "match", "database")
+
+_tracker: FaceTracker | None = None
+# Unknown faces seen lately per camera (box, time): one crop per person passing, not one per frame.
+_recent_unknown: dict[int, list[tuple[FaceBox, float]]] = {}
+
+
+def tracker() -> FaceTracker:
+    global _tracker
+    if _tracker is None:
+        _tracker = FaceTracker(
+            min_iou=settings.FACE_TRACK_MIN_IOU,
+            max_gap_seconds=settings.FACE_TRACK_MAX_GAP_SECONDS,
+            reverify_seconds=settings.FACE_TRACK_REVERIFY_SECONDS,
+        )
+    return _tracker
+
+
+def reset_memory() -> None:
+    """Forget tracks and recent unknown faces (tests, and after the gallery changes a lot)."""
+    tracker().forget()
+    _recent_unknown.clear()
+
+
+@dataclass
+class FaceResult:
+    box: FaceBox
+    student_id: int | None = None
+    distance: float | None = None
+    runner_up_distance: float | None = None
+    reason: str = ""
+    tracked: bool = False
+    visitor: bool = False
+    vector: np.ndarray | None = None
+    outcome: str = SightingOutcome.UNKNOWN
+    needs_review: bool = False
+
+
+@dataclass
+class FrameReport:
+    frame_id: int
+    state: str
+    reason: str = ""
+    faces: list[FaceResult] = field(default_factory=list)
+    marked: list[int] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def recognised(self) -> int:
+        return sum(1 for face in self.faces if face.student_id is not None)
+
+    @property
+    def unknown(self) -> int:
+        return sum(1 for face in self.faces if face.student_id is None)
+
+
+class PermanentFrameError(Exception):
+    """The frame can never be processed (corrupt, missing bytes): mark it failed, do not retry."""
+
+
+@contextmanager
+def _stage(report: FrameReport, name: str):
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - started
+        report.timings_ms[name] = report.timings_ms.get(name, 0.0) + elapsed * 1000
+        metrics.STAGE_SECONDS.labels(stage=name).observe(elapsed)
+
+
+# --- Motion gate ----------------------------------------------------------------
+
+
+def _motion_key(camera_id: int) -> str:
+    return f"cameras:motion:{camera_id}"
+
+
+def _motion_gate(camera_id: int, signature: np.ndarray, at: float) -> tuple[bool, float]:
+    """(skip, score). Compares with the last *processed* frame, so slow change adds up;
+    a static camera is still looked at every FRAME_MOTION_MAX_SKIP_SECONDS."""
+    previous = cache.get(_motion_key(camera_id))
+    if not previous:
+        return False, 1.0
+    shape, raw, processed_at = previous
+    prev_sig = np.frombuffer(raw, dtype=np.uint8).reshape(shape)
+    score = engine_images.motion_score(prev_sig, signature)
+    if score >= settings.FACE_MOTION_MIN_CHANGE:
+        return False, score
+    if abs(at - processed_at) >= settings.FRAME_MOTION_MAX_SKIP_SECONDS:
+        return False, score
+    return True, score
+
+
+def _remember_motion(camera_id: int, signature: np.ndarray, at: float) -> None:
+    cache.set(_motion_key(camera_id), (signature.shape, signature.tobytes(), at), 3600)
+
+
+# --- The pipeline -----------------------------------------------------------------
+
+
+def process_frame_id(frame_id: int) -> FrameReport | None:
+    """Claim a stored frame and run it through the pipeline; None when it is not ours to process."""
+    frame = claim_frame(frame_id)
+    if frame is None:
+        return None
+    if not frame.image:
+        fail_frame(frame, "missing_image: the frame's bytes are gone")
+        return FrameReport(frame.pk, FrameState.FAILED, "missing_image")
+    try:
+        with frame.image.open("rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        fail_frame(frame, "missing_image: the frame's file is not on disk")
+        return FrameReport(frame.pk, FrameState.FAILED, "missing_image")
+    return process_frame_data(frame, data)
+
+
+def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None = None) -> FrameReport:
+    """Runs a claimed frame (state `processing`) through every stage and records the outcome."""
+    engine = engine or get_engine()
+    camera = frame.camera
+    report = FrameReport(frame.pk, FrameState.PROCESSING)
+    at = frame.captured_at.timestamp()
+
+    with _stage(report, "motion"):
+        signature = engine_images.motion_signature_from_bytes(data)
+        if signature is None:
+            raise PermanentFrameError("corrupt: OpenCV could not decode the image")
+        skip, score = _motion_gate(camera.pk, signature, at)
+    if skip:
+        transition(frame, FrameState.SKIPPED, reason="no_motion", motion=score)
+        release_image(frame)
+        metrics.FRAMES_SKIPPED.labels(reason="no_motion").inc()
+        report.state, report.reason = FrameState.SKIPPED, "no_motion"
+        return report
+
+    with _stage(report, "decode"):
+        try:
+            image = engine_images.decode_image(data, max_pixels=settings.FACE_MAX_IMAGE_PIXELS)
+        except engine_images.ImageRejected as exc:
+            raise PermanentFrameError(f"{exc.reason}: {exc.message}")
+    height, width = image.shape[:2]
+
+    with _stage(report, "detect"):
+        small, scale = engine_images.downscale(image, settings.FACE_DETECT_MAX_SIDE)
+        detected = engine.detect(small, upsample=settings.FACE_DETECT_UPSAMPLE)
+        boxes = [
+            (face.box.scaled(1 / scale) if scale != 1.0 else face.box).clipped(height, width) for face in detected
+        ]
+    faces = [FaceResult(box=box) for box in boxes]
+    metrics.FACES_DETECTED.inc(len(faces))
+
+    with _stage(report, "track"):
+        to_embed: list[FaceResult] = []
+        for face in faces:
+            if min(face.box.width, face.box.height) < settings.FACE_MATCH_MIN_SIZE_PX:
+                face.outcome, face.reason = SightingOutcome.LOW_QUALITY, "too_small"
+                continue
+            track = tracker().lookup(camera.pk, face.box, at)
+            if track is not None:
+                face.student_id, face.distance, face.tracked, face.reason = (
+                    track.student_id, track.distance, True, "tracked"
+                )
+                metrics.FACES_TRACKED.inc()
+            else:
+                to_embed.append(face)
+
+    if to_embed:
+        with _stage(report, "embed"):
+            vectors = engine.embed_many(image, [face.box for face in to_embed])
+        for face, vector in zip(to_embed, vectors, strict=True):
+            face.vector = np.asarray(vector, dtype=np.float32)
+
+    with _stage(report, "match"):
+        session = open_session_for(camera.room_id, frame.captured_at)
+        session_students = set(session_student_ids(session)) if session is not None else None
+        if to_embed:
+            gallery = current_gallery(engine)
+            for face in to_embed:
+                match, visitor = match_face(gallery, face.vector, session_students=session_students)
+                face.student_id = match.student_id
+                face.distance = None if match.distance == float("inf") else match.distance
+                face.runner_up_distance = (
+                    None if match.runner_up_distance == float("inf") else match.runner_up_distance
+                )
+                face.reason, face.visitor = match.reason, visitor
+        for face in faces:
+            if face.tracked and session_students is not None:
+                face.visitor = face.student_id not in session_students
+
+    with _stage(report, "database"):
+        marked = _record(frame=frame, faces=faces, session=session, image=image, engine=engine, motion=score)
+
+    # Only after the transaction: remember tracks and the motion baseline.
+    for face in faces:
+        if face.student_id is not None and not face.tracked and face.outcome != SightingOutcome.CONFLICT:
+            tracker().remember(camera.pk, face.box, at, student_id=face.student_id, distance=face.distance or 0.0)
+    _remember_motion(camera.pk, signature, at)
+
+    recognised = sum(1 for face in faces if face.student_id is not None)
+    metrics.FACES_RECOGNISED.inc(recognised)
+    metrics.FACES_UNKNOWN.inc(len(faces) - recognised)
+    metrics.FRAMES_PROCESSED.inc()
+    report.state, report.faces, report.marked = FrameState.DONE, faces, marked
+    return report
+
+
+def _record(*, frame: Frame, faces: list[FaceResult], session, image: np.ndarray, engine: FaceEngine,
+            motion: float) -> list[int]:
+    """Sightings, consensus, conflicts, marks, unknown crops and counts: one transaction."""
+    camera = frame.camera
+    at = frame.captured_at
+    marked: list[int] = []
+    with transaction.atomic():
+        student_ids = sorted({face.student_id for face in faces if face.student_id is not None})
+        # Row locks in id order: two workers with frames of the same student take turns
+        # here, so each sees the other's sightings when it counts agreement.
+        students = {
+            student.pk: student
+            for student in Student.objects.select_for_update().filter(pk__in=student_ids).order_by("pk")
+        }
+        per_student = Tally(face.student_id for face in faces if face.student_id is not None)
+        for face in faces:
+            if face.student_id is None:
+                continue
+            student = students.get(face.student_id)
+            if student is None or not student.has_face_consent:
+                # Consent withdrawn since the gallery was built: treat as nobody.
+                face.student_id, face.reason, face.tracked = None, "no_consent", False
+                continue
+            if per_student[face.student_id] > 1:
+                face.outcome, face.needs_review, face.reason = SightingOutcome.CONFLICT, True, "twice_in_frame"
+
+        sightings = FaceSighting.objects.bulk_create(
+            [
+                FaceSighting(
+                    frame=frame, camera=camera, room_id=camera.room_id, seen_at=at, box=face.box.as_list(),
+                    student_id=face.student_id, distance=face.distance, runner_up_distance=face.runner_up_distance,
+                    match_reason=face.reason[:40], tracked=face.tracked, session=session,
+                    outcome=_initial_outcome(face),
+                    visitor=face.visitor, needs_review=face.needs_review,
+                )
+                for face in faces
+            ]
+        )
+        for face, sighting in zip(faces, sightings, strict=True):
+            if face.student_id is None or face.needs_review:
+                continue
+            _decide(face=face, sighting=sighting, student=students[face.student_id], camera=camera, at=at)
+            if face.outcome == SightingOutcome.MARKED:
+                marked.append(face.student_id)
+        for face, sighting in zip(faces, sightings, strict=True):
+            if face.student_id is None and face.vector is not None:
+                _keep_unknown(face=face, sighting=sighting, image=image, engine=engine)
+        if session is not None and faces:
+            _count(session, faces)
+        transition(frame, FrameState.DONE, faces_detected=len(faces), motion=motion)
+        release_image(frame)
+    return marked
+
+
+def _initial_outcome(face: FaceResult) -> str:
+    if face.student_id is None:
+        return face.outcome
+    return SightingOutcome.CONFLICT if face.needs_review else SightingOutcome.AWAITING_CONSENSUS
+
+
+def _decide(*, face: FaceResult, sighting: FaceSighting, student, camera, at) -> None:
+    """Conflict check, then consensus, then mark_seen; writes the outcome on the sighting."""
+    conflict_window = timedelta(seconds=settings.FACE_CONFLICT_WINDOW_SECONDS)
+    elsewhere = FaceSighting.objects.filter(
+        student=student, seen_at__gte=at - conflict_window, seen_at__lte=at + conflict_window
+    ).exclude(room_id=camera.room_id)
+    if elsewhere.exists():
+        # The same face in two rooms at once: a proxy, a photo, or a wrong match. Nobody is marked.
+        elsewhere.update(needs_review=True)
+        face.outcome, face.needs_review = SightingOutcome.CONFLICT, True
+        FaceSighting.objects.filter(pk=sighting.pk).update(outcome=face.outcome, needs_review=True)
+        logger.warning("student seen in two rooms", extra={"student_id": student.pk, "camera_id": camera.pk})
+        return
+    if FaceSighting.objects.filter(
+        student=student, room_id=camera.room_id, needs_review=True,
+        seen_at__gte=at - conflict_window, seen_at__lte=at + conflict_window,
+    ).exclude(pk=sighting.pk).exists():
+        # Still inside a conflict raised by an earlier sighting: keep holding.
+        face.outcome, face.needs_review = SightingOutcome.CONFLICT, True
+        FaceSighting.objects.filter(pk=sighting.pk).update(outcome=face.outcome, needs_review=True)
+        return
+    window = timedelta(seconds=settings.FACE_CONSENSUS_WINDOW_SECONDS)
+    strong = not face.tracked and face.distance is not None and face.distance <= settings.FACE_STRONG_MATCH_DISTANCE
+    agreeing = FaceSighting.objects.filter(
+        student=student, room_id=camera.room_id, tracked=False, needs_review=False,
+        seen_at__gte=at - window, seen_at__lte=at + window,
+    ).count()
+    if not strong and agreeing < settings.FACE_CONSENSUS_SIGHTINGS:
+        face.outcome = SightingOutcome.AWAITING_CONSENSUS
+        return
+    confidence = None if face.distance is None else max(0.0, min(1.0, 1.0 - face.distance))
+    result = mark_seen(student=student, at=at, source=RecordSource.FACE, room=camera.room, confidence=confidence)
+    face.outcome = result.outcome
+    face.visitor = face.visitor or result.outcome == SightingOutcome.NOT_ENROLLED
+    updates = {"outcome": result.outcome, "visitor": face.visitor}
+    if result.session is not None:
+        updates["session"] = result.session
+    if result.record is not None:
+        updates["record"] = result.record
+        # The agreeing sightings that led here are the record's evidence too.
+        FaceSighting.objects.filter(
+            student=student, room_id=camera.room_id, record__isnull=True, needs_review=False,
+            seen_at__gte=at - window, seen_at__lte=at + window,
+        ).update(record=result.record)
+    FaceSighting.objects.filter(pk=sighting.pk).update(**updates)
+
+
+def _keep_unknown(*, face: FaceResult, sighting: FaceSighting, image: np.ndarray, engine: FaceEngine) -> None:
+    """A crop for staff review, unless this camera kept one at the same place a moment ago."""
+    camera_id, at = sighting.camera_id, sighting.seen_at.timestamp()
+    recent = [
+        (box, seen) for box, seen in _recent_unknown.get(camera_id, [])
+        if 0 <= at - seen <= settings.FACE_TRACK_MAX_GAP_SECONDS
+    ]
+    if any(box.iou(face.box) >= settings.FACE_TRACK_MIN_IOU for box, _ in recent):
+        recent = [(box, seen) if box.iou(face.box) < settings.FACE_TRACK_MIN_IOU else (face.box, at)
+                  for box, seen in recent]
+        _recent_unknown[camera_id] = recent
+        return
+    recent.append((face.box, at))
+    _recent_unknown[camera_id] = recent
+    unknown = UnknownFace(
+        sighting=sighting, camera_id=camera_id, seen_at=sighting.seen_at,
+        embedding_ciphertext=encrypt_vector(face.vector), engine_name=engine.name, engine_version=engine.version,
+    )
+    jpeg = engine_images.encode_jpeg(engine_images.crop(image, face.box), quality=85)
+    unknown.crop.save(f"{sighting.pk}.jpg", ContentFile(jpeg), save=False)
+    unknown.save()
+    group_unknown_face(unknown=unknown, vector=face.vector)
+
+
+def _count(session, faces: list[FaceResult]) -> None:
+    recognised = sum(1 for face in faces if face.student_id is not None)
+    values = {"faces_detected": len(faces), "faces_recognised": recognised,
+              "faces_unrecognised": len(faces) - recognised}
+    SessionFaceCount.objects.get_or_create(session=session)
+    SessionFaceCount.objects.filter(session=session).update(**{name: F(name) + n for name, n in values.items()})

@@ -1,0 +1,101 @@
+"""The campus gallery held in memory per worker, reloaded when enrolments change.
+
+Every change to enrolments (or to a student's consent) writes a new random token
+under one cache key. Each process compares the token with the one its matrix
+was built from, one cache read per frame, and rebuilds on a difference. A token,
+not a counter, so a cache that lost the key also forces a reload.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+from campus.choices import StudentStatus
+
+from .biometrics import decrypt_vector
+from .engine import FaceEngine, get_engine
+from .engine.gallery import Gallery, Match
+from .models import FaceEnrolment
+
+logger = logging.getLogger("cameras.recognition")
+
+GALLERY_VERSION_KEY = "cameras:gallery:version"
+
+_lock = threading.Lock()
+_loaded: dict[str, Gallery] = {}
+
+
+def gallery_version() -> str:
+    token = cache.get(GALLERY_VERSION_KEY)
+    if token is None:
+        cache.add(GALLERY_VERSION_KEY, uuid.uuid4().hex, None)
+        token = cache.get(GALLERY_VERSION_KEY) or "no-cache"
+    return token
+
+
+def gallery_changed() -> None:
+    """Tell every worker to rebuild its gallery (after the current transaction commits)."""
+    transaction.on_commit(lambda: cache.set(GALLERY_VERSION_KEY, uuid.uuid4().hex, None))
+
+
+def load_gallery(engine: FaceEngine, version: str) -> Gallery:
+    """Every usable enrolment of this engine and version: active students with consent."""
+    rows = list(
+        FaceEnrolment.objects.filter(
+            engine_name=engine.name,
+            engine_version=engine.version,
+            student__status=StudentStatus.ACTIVE,
+            student__face_consent_at__isnull=False,
+        ).values_list("student_id", "embedding_ciphertext")
+    )
+    if not rows:
+        return Gallery.empty(engine.dimension, version)
+    ids = [student_id for student_id, _ in rows]
+    vectors = np.vstack([decrypt_vector(token) for _, token in rows])
+    logger.info("gallery loaded", extra={"enrolments": len(rows), "gallery_version": version})
+    return Gallery(ids, vectors, version)
+
+
+def current_gallery(engine: FaceEngine | None = None) -> Gallery:
+    """This process's gallery, rebuilt if the version token moved."""
+    engine = engine or get_engine()
+    version = gallery_version()
+    gallery = _loaded.get("campus")
+    if gallery is not None and gallery.version == version:
+        return gallery
+    with _lock:
+        gallery = _loaded.get("campus")
+        if gallery is None or gallery.version != version:
+            gallery = load_gallery(engine, version)
+            _loaded["campus"] = gallery
+        return gallery
+
+
+def forget_gallery() -> None:
+    _loaded.clear()
+
+
+def match_face(
+    gallery: Gallery, vector: np.ndarray, *, session_students: set[int] | None
+) -> tuple[Match, bool]:
+    """Match against the students of the open session first, then the whole campus.
+
+    Returns (match, visitor): visitor is True when the face matched someone outside
+    the session. The gallery's margin rule compares against every student either way,
+    so a look-alike outside the session makes the face ambiguous, never a wrong match.
+    """
+    threshold, margin = settings.FACE_MATCH_THRESHOLD, settings.FACE_MATCH_MARGIN
+    if session_students:
+        match = gallery.match(vector, threshold=threshold, margin=margin, restrict_to=session_students)
+        if match.matched:
+            return match, False
+    match = gallery.match(vector, threshold=threshold, margin=margin)
+    visitor = match.matched and session_students is not None and match.student_id not in session_students
+    return match, visitor

@@ -1,0 +1,124 @@
+"""Purgers for what the cameras app keeps only for a while (registered with config.retention).
+
+Each is `fn(*, now, dry_run) -> int`. Files are deleted with their rows; a last
+sweep removes files no row refers to (left by a crash or a rolled-back transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db.models import Q
+
+from .choices import FrameState
+from .models import FaceEnrolment, Frame, UnknownFace, UnknownFaceGroup
+
+logger = logging.getLogger("cameras.retention")
+
+BATCH = 1000
+MEDIA_DIRS = ("frames", "faces/unknown", "faces/enrolments")
+# A file younger than this may belong to a row still being written.
+ORPHAN_MIN_AGE = timedelta(hours=1)
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete file", extra={"file": name})
+
+
+def purge_frames(*, now: datetime, dry_run: bool) -> int:
+    """Frame rows past FRAME_ROW_RETENTION_DAYS, and frame images of finished frames (unless kept by setting)."""
+    cutoff = now - timedelta(days=settings.FRAME_ROW_RETENTION_DAYS)
+    old = Frame.objects.filter(created_at__lt=cutoff)
+    finished_with_image = Frame.objects.none()
+    if not settings.FRAME_KEEP_IMAGES:
+        finished_with_image = Frame.objects.filter(
+            state__in=[FrameState.DONE, FrameState.SKIPPED, FrameState.FAILED]
+        ).exclude(image="")
+    count = old.count() + finished_with_image.exclude(created_at__lt=cutoff).count()
+    if dry_run:
+        return count
+    for frame_id, image in finished_with_image.values_list("pk", "image").iterator():
+        _delete_files([image])
+        Frame.objects.filter(pk=frame_id).update(image="")
+    while True:
+        batch = list(old.values_list("pk", "image")[:BATCH])
+        if not batch:
+            break
+        _delete_files([image for _, image in batch])
+        Frame.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+    return count
+
+
+def purge_unknown_faces(*, now: datetime, dry_run: bool) -> int:
+    """Unknown-face crops and embeddings older than UNKNOWN_FACE_RETENTION_HOURS (72 by default)."""
+    cutoff = now - timedelta(hours=settings.UNKNOWN_FACE_RETENTION_HOURS)
+    old = UnknownFace.objects.filter(created_at__lt=cutoff)
+    count = old.count()
+    if dry_run:
+        return count
+    while True:
+        batch = list(old.values_list("pk", "crop")[:BATCH])
+        if not batch:
+            break
+        _delete_files([crop for _, crop in batch])
+        UnknownFace.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+    UnknownFaceGroup.objects.filter(faces__isnull=True, last_seen_at__lt=cutoff).delete()
+    return count
+
+
+def purge_enrolment_photos(*, now: datetime, dry_run: bool) -> int:
+    """Enrolment photos past their keep date (the embeddings stay: they are the enrolment)."""
+    due = FaceEnrolment.objects.exclude(photo="").filter(
+        Q(photo_delete_after__lte=now) | Q(photo_delete_after__isnull=True)
+    )
+    if settings.FACE_ENROLMENT_PHOTO_RETENTION_DAYS > 0:
+        due = due.filter(photo_delete_after__lte=now)
+    rows = list(due.values_list("pk", "photo"))
+    if dry_run:
+        return len(rows)
+    for pk, photo in rows:
+        _delete_files([photo])
+        FaceEnrolment.objects.filter(pk=pk).update(photo="", photo_delete_after=None)
+    return len(rows)
+
+
+def _referenced() -> set[str]:
+    names: set[str] = set()
+    names.update(Frame.objects.exclude(image="").values_list("image", flat=True))
+    names.update(UnknownFace.objects.exclude(crop="").values_list("crop", flat=True))
+    names.update(FaceEnrolment.objects.exclude(photo="").values_list("photo", flat=True))
+    return names
+
+
+def purge_orphan_files(*, now: datetime, dry_run: bool) -> int:
+    """Files under the cameras media folders that no row refers to (older than an hour)."""
+    root = settings.MEDIA_ROOT
+    referenced = _referenced()
+    orphans: list[str] = []
+    for folder in MEDIA_DIRS:
+        base = os.path.join(root, folder)
+        if not os.path.isdir(base):
+            continue
+        for dirpath, _dirs, files in os.walk(base):
+            for filename in files:
+                path = os.path.join(dirpath, filename)
+                name = os.path.relpath(path, root)
+                try:
+                    modified = datetime.fromtimestamp(os.path.getmtime(path), tz=now.tzinfo)
+                except OSError:
+                    continue
+                if name not in referenced and now - modified >= ORPHAN_MIN_AGE:
+                    orphans.append(name)
+    if not dry_run:
+        _delete_files(orphans)
+    return len(orphans)

@@ -1,0 +1,150 @@
+"""Read queries of the cameras app, reused by the API, the admin, tasks and the pipeline."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from attendance.choices import SessionStatus
+from attendance.models import ClassSession
+from attendance.policy import policy_for
+from campus.selectors import students_enrolled_on
+
+from .choices import CameraStatus, SightingOutcome, UnknownFaceStatus
+from .models import Camera, CameraStatusChange, FaceEnrolment, FaceSighting, Frame, UnknownFace, UnknownFaceGroup
+
+
+def camera_list() -> QuerySet[Camera]:
+    return Camera.objects.select_related("room", "room__building", "device").order_by("room__code", "name")
+
+
+def enrolments_of(student) -> QuerySet[FaceEnrolment]:
+    return FaceEnrolment.objects.filter(student=student).order_by("created_at", "id")
+
+
+def frame_list() -> QuerySet[Frame]:
+    return Frame.objects.select_related("camera").order_by("-captured_at", "-id")
+
+
+def unknown_face_list() -> QuerySet[UnknownFace]:
+    return UnknownFace.objects.select_related("camera", "camera__room", "group", "sighting").order_by("-seen_at")
+
+
+def unknown_group_list() -> QuerySet[UnknownFaceGroup]:
+    return UnknownFaceGroup.objects.annotate(
+        pending=Count("faces", filter=Q(faces__status=UnknownFaceStatus.PENDING))
+    ).filter(pending__gt=0).order_by("-last_seen_at")
+
+
+def open_session_for(room_id: int, at: datetime) -> ClassSession | None:
+    """The open session in the room whose attendance window holds `at` (the one started first)."""
+    sessions = (
+        ClassSession.objects.filter(room_id=room_id, status=SessionStatus.OPEN, scheduled_end__gte=at)
+        .select_related("section")
+        .order_by("scheduled_start", "id")[:5]
+    )
+    for session in sessions:
+        if policy_for(session).in_window(session, at):
+            return session
+    return None
+
+
+_session_students: dict[int, tuple[float, frozenset[int]]] = {}
+SESSION_STUDENTS_TTL = 60.0
+
+
+def session_student_ids(session: ClassSession) -> frozenset[int]:
+    """Ids of the students enrolled in the session, memoised per process for a minute."""
+    now = time.monotonic()
+    cached = _session_students.get(session.pk)
+    if cached and now - cached[0] < SESSION_STUDENTS_TTL:
+        return cached[1]
+    ids = frozenset(students_enrolled_on(session.section_id, session.date).values_list("pk", flat=True))
+    if len(_session_students) > 1000:
+        _session_students.clear()
+    _session_students[session.pk] = (now, ids)
+    return ids
+
+
+def session_face_summary(session: ClassSession) -> dict[str, Any]:
+    """"31 students recognised, 3 faces unrecognised" for one session."""
+    sightings = FaceSighting.objects.filter(session=session)
+    recognised = sightings.filter(student__isnull=False).values("student").distinct().count()
+    unknown_groups = (
+        UnknownFace.objects.filter(sighting__session=session).exclude(group=None).values("group").distinct().count()
+    )
+    counts = getattr(session, "face_counts", None)
+    return {
+        "session": session.pk,
+        "students_recognised": recognised,
+        "unrecognised_people": unknown_groups,
+        "faces_detected": counts.faces_detected if counts else 0,
+        "faces_recognised": counts.faces_recognised if counts else 0,
+        "faces_unrecognised": counts.faces_unrecognised if counts else 0,
+        "marked": sightings.filter(outcome=SightingOutcome.MARKED).values("student").distinct().count(),
+        "held_for_review": sightings.filter(needs_review=True).count(),
+    }
+
+
+def camera_status_counts() -> dict[str, int]:
+    """For the dashboard: enabled cameras by status."""
+    rows = Camera.objects.filter(enabled=True).values("status").annotate(n=Count("id"))
+    counts = dict.fromkeys(CameraStatus.values, 0)
+    for row in rows:
+        counts[row["status"]] = row["n"]
+    return {"online": counts["online"], "offline": counts["offline"], "error": counts["error"],
+            "total": sum(counts.values())}
+
+
+def room_camera_coverage(room_id: int, start: datetime, end: datetime) -> float | None:
+    """Share of [start, end] during which at least one enabled camera of the room was online.
+
+    None when the room has no camera. From the status history, so it also holds for
+    sessions long past.
+    """
+    cameras = list(Camera.objects.filter(room_id=room_id, enabled=True).values_list("pk", flat=True))
+    if not cameras:
+        return None
+    if end <= start:
+        return None
+    intervals: list[tuple[datetime, datetime]] = []
+    for camera_id in cameras:
+        before = (
+            CameraStatusChange.objects.filter(camera_id=camera_id, at__lte=start).order_by("-at").first()
+        )
+        changes = list(CameraStatusChange.objects.filter(camera_id=camera_id, at__gt=start, at__lt=end).order_by("at"))
+        online_since = start if before is not None and before.status == CameraStatus.ONLINE else None
+        for change in changes:
+            if change.status == CameraStatus.ONLINE and online_since is None:
+                online_since = change.at
+            elif change.status != CameraStatus.ONLINE and online_since is not None:
+                intervals.append((online_since, change.at))
+                online_since = None
+        if online_since is not None:
+            intervals.append((online_since, end))
+    covered = timedelta(0)
+    cursor = start
+    for begin, finish in sorted(intervals):
+        begin = max(begin, cursor)
+        if finish > begin:
+            covered += finish - begin
+            cursor = finish
+    return min(1.0, covered / (end - start))
+
+
+def session_camera_coverage(session: ClassSession) -> float | None:
+    """The coverage provider registered with attendance."""
+    end = min(session.scheduled_end, session.closed_at or session.scheduled_end)
+    if end > timezone.now():
+        end = timezone.now()
+    return room_camera_coverage(session.room_id, session.scheduled_start, end)
+
+
+def camera_health() -> dict[str, Any]:
+    """/health/full component: ok unless every enabled camera is down."""
+    counts = camera_status_counts()
+    return {"ok": counts["total"] == 0 or counts["online"] > 0, **counts}

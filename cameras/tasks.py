@@ -1,0 +1,107 @@
+"""Celery tasks of the cameras app (routed to the `frames` queue). Thin: they call services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.utils import timezone
+
+from .choices import FrameState
+
+logger = logging.getLogger("cameras.tasks")
+
+try:  # the cache may be Redis; its outages are transient too
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    TRANSIENT: tuple[type[BaseException], ...] = (
+        OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError,
+    )
+except ImportError:  # pragma: no cover
+    TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, ignore_result=True)
+def process_frame(self, frame_id: int) -> dict | None:
+    """Claim and process one frame. Idempotent: a frame already claimed or finished is left alone.
+
+    Transient errors (database, cache) put the frame back and retry with backoff;
+    anything else marks the frame failed with the reason, so it never blocks the queue.
+    """
+    from . import pipeline
+    from .frames import fail_frame, transition
+    from .models import Frame
+
+    try:
+        report = pipeline.process_frame_id(frame_id)
+    except TRANSIENT as exc:
+        frame = Frame.objects.filter(pk=frame_id).first() if not isinstance(exc, DatabaseError) else None
+        attempts = frame.attempts if frame is not None else self.request.retries + 1
+        logger.warning("frame processing hit a transient error; retrying",
+                       extra={"frame_id": frame_id, "task_id": self.request.id, "error": str(exc)[:200]})
+        if frame is not None and frame.state == FrameState.PROCESSING:
+            if attempts >= settings.FRAME_MAX_ATTEMPTS:
+                fail_frame(frame, f"transient_errors: {type(exc).__name__} on {attempts} attempts")
+                return None
+            transition(frame, FrameState.PENDING, reason=f"retrying after {type(exc).__name__}")
+        if self.request.retries + 1 >= settings.FRAME_MAX_ATTEMPTS:
+            # The frame's own row could not be reached; the stale-frame sweep will finish the job.
+            return None
+        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60))
+    except pipeline.PermanentFrameError as exc:
+        frame = Frame.objects.get(pk=frame_id)
+        fail_frame(frame, str(exc))
+        return {"frame": frame_id, "state": FrameState.FAILED, "reason": str(exc)}
+    except Exception as exc:
+        logger.exception("frame processing failed", extra={"frame_id": frame_id, "task_id": self.request.id})
+        frame = Frame.objects.filter(pk=frame_id, state=FrameState.PROCESSING).first()
+        if frame is not None:
+            fail_frame(frame, f"error: {type(exc).__name__}: {str(exc)[:200]}")
+        return {"frame": frame_id, "state": FrameState.FAILED, "reason": type(exc).__name__}
+    if report is None:
+        return None
+    return {"frame": frame_id, "state": report.state, "faces": len(report.faces), "marked": report.marked}
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def poll_cameras(self) -> dict:
+    """Beat: read every pulled camera that is due, mark silent push cameras offline, requeue stale frames."""
+    from .capture import capture_due_cameras, mark_silent_push_cameras
+    from .frames import requeue_stale_frames
+
+    now = timezone.now()
+    summary = {"captured": capture_due_cameras(now=now), "silent": mark_silent_push_cameras(now=now)}
+    summary.update(requeue_stale_frames(now=now))
+    logger.info("cameras polled", extra={"task_id": self.request.id, **summary})
+    return summary
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True)
+def capture_camera(self, camera_id: int) -> dict:
+    """Read one frame from a pulled camera (rtsp, http_snapshot, mjpeg, file) and queue it."""
+    from .capture import capture_once
+    from .models import Camera
+
+    camera = Camera.objects.filter(pk=camera_id, enabled=True).select_related("room").first()
+    if camera is None:
+        return {"camera": camera_id, "result": "gone"}
+    return {"camera": camera_id, "result": capture_once(camera)}
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def purge_biometric_leftovers(self) -> dict:
+    """Beat: run the cameras purgers now (crops past 72 h, photos past retention, old frames) and orphan files."""
+    from .retention import purge_enrolment_photos, purge_frames, purge_orphan_files, purge_unknown_faces
+
+    now = timezone.now()
+    summary = {
+        "frames": purge_frames(now=now, dry_run=False),
+        "unknown_faces": purge_unknown_faces(now=now, dry_run=False),
+        "enrolment_photos": purge_enrolment_photos(now=now, dry_run=False),
+        "orphan_files": purge_orphan_files(now=now, dry_run=False),
+    }
+    logger.info("biometric leftovers purged", extra={"task_id": self.request.id, **summary})
+    return summary

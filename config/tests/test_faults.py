@@ -1,0 +1,200 @@
+"""Fault tests: Redis stopped, PostgreSQL refusing connections, a worker killed mid-task.
+
+The faults are made only on things these tests start themselves: a private
+redis-server, a TCP proxy between our processes and PostgreSQL, our own
+gunicorn and Celery worker children. The machine's shared PostgreSQL and Redis
+are never stopped. Every wait is bounded and every test restores what it broke.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
+from django.db import connection
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from .fault_tools import (
+    CeleryWorker,
+    PrivateRedis,
+    ServedApp,
+    TcpProxy,
+    database_url_for,
+    lines,
+    wait_until,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
+]
+
+PASSWORD = "Correct-Horse-9-Battery"  # accounts.tests.factories.DEFAULT_TEST_PASSWORD
+
+
+def with_served_password(user):
+    """Hashes PASSWORD with Argon2: the served app does not know the tests' fast MD5 hasher."""
+    user.password = make_password(PASSWORD, hasher=Argon2PasswordHasher())
+    user.save(update_fields=["password"])
+    return user
+
+
+def bearer(user) -> dict[str, str]:
+    return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
+
+
+def assert_error_format(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert set(error) == {"code", "message", "details", "request_id"}
+    assert error["request_id"] == response.headers["X-Request-ID"]
+    if code is not None:
+        assert error["code"] == code
+    return error
+
+
+@pytest.fixture
+def private_redis():
+    redis = PrivateRedis()
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.close()
+
+
+def app_env(*, database_url: str, redis: PrivateRedis) -> dict[str, str]:
+    return {
+        "DEBUG": "1",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis.url(0),
+        "CELERY_BROKER_URL": redis.url(1),
+        "CACHE_KEY_PREFIX": "proof-faults",
+        # Fail fast instead of the deployment's 10 s pool wait, so the test is short.
+        "DB_POOL_TIMEOUT": "2",
+        "DB_CONNECT_TIMEOUT": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+# --- Redis stopped -------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_down_reads_served_ready_503_login_fails_closed(private_redis, make_user):
+    staff = with_served_password(make_user(role="staff", username="fault-staff"))
+    env = app_env(database_url=database_url_for(connection.settings_dict), redis=private_redis)
+    with ServedApp(env) as app, httpx.Client(base_url=app.base_url, timeout=10) as http:
+        assert http.get("/health/ready").status_code == 200
+
+        private_redis.stop()
+        try:
+            ready = http.get("/health/ready")
+            assert ready.status_code == 503
+            assert "cache" in ready.json()["failed"]
+            assert http.get("/health/live").status_code == 200
+            assert http.get("/api/v1/ping").json() == {"pong": True}
+
+            # An authenticated API read needs only PostgreSQL: it is still served.
+            me = http.get(READ_PATH, headers=bearer(staff))
+            assert me.status_code == 200, me.text[:500]
+            assert me.json()["username"] == "fault-staff"
+
+            # Login is rate-limited on Redis and fails closed (accounts' documented policy):
+            # 503 in the error format, never 500 and never an unlimited endpoint.
+            login = http.post(LOGIN_PATH, json={"username": "fault-staff", "password": PASSWORD})
+            assert_error_format(login, 503, "rate_limit_unavailable")
+            assert app.alive
+        finally:
+            private_redis.start()
+
+        wait_until(lambda: http.get("/health/ready").status_code == 200, timeout=15, interval=0.3,
+                   what="/health/ready to recover after Redis came back")
+        login = http.post(LOGIN_PATH, json={"username": "fault-staff", "password": PASSWORD})
+        assert login.status_code == 200, login.text[:500]
+        assert login.json()["access"]
+
+
+# --- PostgreSQL refusing connections ------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_refusing_gives_503_in_error_format_and_recovers(private_redis, make_user):
+    staff = make_user(role="staff", username="fault-staff-pg")
+    db = connection.settings_dict
+    with TcpProxy(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)) as proxy:
+        env = app_env(database_url=database_url_for(db, port=proxy.port), redis=private_redis)
+        with ServedApp(env) as app, httpx.Client(base_url=app.base_url, timeout=15) as http:
+            assert http.get(READ_PATH, headers=bearer(staff)).status_code == 200
+            assert proxy.connections_made >= 1
+
+            proxy.refuse()
+            try:
+                started = time.monotonic()
+                down = http.get(READ_PATH, headers=bearer(staff))
+                assert_error_format(down, 503, "service_unavailable")
+                assert down.headers.get("Retry-After")
+                assert time.monotonic() - started < 10
+                ready = http.get("/health/ready")
+                assert ready.status_code == 503
+                assert "database" in ready.json()["failed"]
+                assert http.get("/health/live").status_code == 200
+                assert app.alive
+            finally:
+                proxy.accept()
+
+            # The pool's health check replaces the dead connections: no restart needed.
+            wait_until(lambda: http.get(READ_PATH, headers=bearer(staff)).status_code == 200,
+                       timeout=20, interval=0.5, what="reads to recover after PostgreSQL came back")
+            assert http.get("/health/ready").status_code == 200
+
+
+# --- A worker killed in the middle of a task ------------------------------------
+
+def test_task_of_killed_worker_is_redelivered_to_next_worker(private_redis, tmp_path):
+    """acks_late + reject_on_worker_lost: a SIGKILLed worker's task runs again elsewhere."""
+    from .fault_tools import app as celery_app
+
+    visibility = 2
+    env = {
+        "CELERY_BROKER_URL": private_redis.url(2),
+        "REDIS_URL": private_redis.url(3),
+        "CELERY_VISIBILITY_TIMEOUT": str(visibility),
+        "CACHE_KEY_PREFIX": "proof-faults",
+    }
+    first = CeleryWorker(env, app="config.tests.fault_tools", name="first").start()
+    second = CeleryWorker(env, app="config.tests.fault_tools", name="second")
+    try:
+        first.wait_ready()
+        with celery_app.connection_for_write(private_redis.url(2)) as conn:
+            celery_app.send_task("proof.blocking_probe", args=[str(tmp_path), 60], connection=conn)
+        delivered_at = time.monotonic()
+        wait_until(lambda: len(lines(tmp_path / "started")) == 1, timeout=30, what="the task to start")
+        first_pid = lines(tmp_path / "started")[0]
+
+        first.kill()
+        assert not (tmp_path / "finished").exists()
+
+        # The unacked message becomes visible again after the visibility timeout;
+        # the next worker restores it when it starts polling.
+        time.sleep(max(0.0, visibility + 0.5 - (time.monotonic() - delivered_at)))
+        second.start()
+        second.wait_ready()
+        wait_until(lambda: len(lines(tmp_path / "started")) == 2, timeout=40, what="the task to be redelivered")
+        (tmp_path / "release").touch()
+        wait_until(lambda: len(lines(tmp_path / "finished")) >= 1, timeout=30, what="the task to finish")
+        time.sleep(1)  # a duplicate delivery, if any, would show up here
+
+        started, finished = lines(tmp_path / "started"), lines(tmp_path / "finished")
+        assert len(started) == 2, "delivered once to the killed worker and once more to the next"
+        assert started[0] == first_pid and started[1] != first_pid
+        assert finished == [started[1]], "finished exactly once, by the second worker"
+    finally:
+        first.kill()
+        second.stop()
+
+
+LOGIN_PATH = "/api/v1/auth/login"
+READ_PATH = "/api/v1/auth/me"

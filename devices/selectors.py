@@ -16,7 +16,11 @@ def devices_for_staff() -> QuerySet[Device]:
 def deployments_with_progress() -> QuerySet[Deployment]:
     """Deployments with their target counts per state, in the same query."""
     counts = {f"targets_{state.value}": Count("targets", filter=Q(targets__state=state.value)) for state in TargetState}
-    return Deployment.objects.select_related("bundle", "group").annotate(targets_total=Count("targets"), **counts)
+    return (
+        Deployment.objects.select_related("bundle", "group")
+        .annotate(targets_total=Count("targets"), **counts)
+        .order_by("-created_at", "-id")
+    )
 
 
 def heartbeat_history(device: Device) -> QuerySet[Heartbeat]:

@@ -1,0 +1,91 @@
+"""Every list endpoint costs the same number of queries whatever the page size.
+
+Each request, as a (non-superuser) teacher:
+  1. the user behind the bearer token
+  2. the user's own permissions   } loaded once per request by has_perm,
+  3. the user's group permissions } then cached on the user
+  4. COUNT(*) for the paginator
+  5. the page, with its foreign keys joined (select_related)
+  (+ one prefetch of the section teachers for sections)
+"""
+
+import pytest
+
+from campus.tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+ROWS = 6
+BASE = 5  # user, own perms, group perms, count, page
+
+LISTS = {
+    "buildings": BASE,
+    "rooms": BASE,
+    "departments": BASE,
+    "courses": BASE,
+    "terms": BASE,
+    "sections": BASE + 1,  # + teachers prefetch
+    "students": BASE,
+    "enrolments": BASE,
+    "teachers": BASE,
+    "timetable-slots": BASE,
+    "complaints": BASE,  # comment_count is an annotation, not a query per row
+    "complaint-comments": BASE,
+}
+
+
+@pytest.fixture
+def campus_rows(teacher_user, make_user):
+    """ROWS of every kind, all visible to teacher_user."""
+    student_author = make_user(role="student")
+    sections = []
+    for _ in range(ROWS):
+        section = f.SectionFactory(teachers=[teacher_user, f.TeacherFactory().user])
+        sections.append(section)
+        f.EnrolmentFactory(section=section)
+        f.TimetableSlotFactory(section=section)
+        complaint = f.ComplaintFactory(author=student_author, assignee=teacher_user, room=f.RoomFactory())
+        f.ComplaintCommentFactory(complaint=complaint)
+        f.ComplaintCommentFactory(complaint=complaint, author=teacher_user)
+    return sections
+
+
+@pytest.mark.parametrize("endpoint", list(LISTS))
+@pytest.mark.parametrize("page_size", [1, ROWS])
+def test_list_query_count_does_not_grow_with_page_size(
+    client_for, teacher_user, campus_rows, django_assert_num_queries, endpoint, page_size
+):
+    client = client_for(teacher_user)
+    with django_assert_num_queries(LISTS[endpoint]):
+        response = client.get(f"/api/v1/{endpoint}?page_size={page_size}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] >= ROWS
+    assert len(body["results"]) == page_size
+
+
+@pytest.mark.parametrize("page_size", [1, ROWS])
+def test_roster_query_count_is_constant(client_for, teacher_user, django_assert_num_queries, page_size):
+    section = f.SectionFactory(teachers=[teacher_user])
+    for _ in range(ROWS):
+        f.EnrolmentFactory(section=section)
+    client = client_for(teacher_user)
+    # user, own perms, group perms, the section (get_object) and its teachers (prefetch),
+    # is it taught by me, COUNT(*), the page
+    with django_assert_num_queries(8):
+        response = client.get(f"/api/v1/sections/{section.pk}/roster?date=2026-10-01&page_size={page_size}")
+    assert response.json()["count"] == ROWS
+    assert len(response.json()["results"]) == page_size
+
+
+@pytest.mark.parametrize("page_size", [1, ROWS])
+def test_complaint_comments_query_count_is_constant(client_for, staff_user, django_assert_num_queries, page_size):
+    complaint = f.ComplaintFactory()
+    for _ in range(ROWS):
+        f.ComplaintCommentFactory(complaint=complaint)
+    client = client_for(staff_user)
+    # user, own perms, group perms, the complaint (get_object), COUNT(*), the page with authors
+    with django_assert_num_queries(6):
+        response = client.get(f"/api/v1/complaints/{complaint.pk}/comments?page_size={page_size}")
+    assert response.json()["count"] == ROWS
+    assert len(response.json()["results"]) == page_size

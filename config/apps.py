@@ -1,4 +1,18 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def sync_schedule_after_migrate(sender, *, using="default", verbosity=1, **kwargs) -> None:
+    """The periodic tasks are data beat cannot run without; create missing ones after every migrate."""
+    from django.db import connections
+
+    if "django_celery_beat_periodictask" not in connections[using].introspection.table_names():
+        return  # a partial migrate (e.g. back to zero) left beat's tables out
+    from .scheduling import sync_schedule
+
+    report = sync_schedule()
+    if verbosity >= 1 and report.created:
+        print(f"  Periodic tasks created: {len(report.created)}")
 
 
 class ConfigConfig(AppConfig):
@@ -8,4 +22,12 @@ class ConfigConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers OpenAPI auth extensions)
+        from . import checks, slow_queries
+        from .backups import register_backup_health_and_metrics
+        from .retention import purge_audit_events, register_purger
+
+        post_migrate.connect(sync_schedule_after_migrate, sender=self)
+        register_purger("audit_events", purge_audit_events)
+        register_backup_health_and_metrics()
+        slow_queries.install()
+        checks.register()

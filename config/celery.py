@@ -1,15 +1,90 @@
-"""The Celery app. Queues: `frames` (camera frames), `default`, `maintenance`."""
+"""The Celery app. Queues: `frames` (camera frames), `default`, `maintenance`.
+
+Every task gets `CampusTask` as its base: JSON only, late acknowledgement,
+retries with exponential backoff on transient errors, a cap on redeliveries
+after a lost worker, a bound on countdown/ETA, and `delay_on_commit`.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+from datetime import UTC, datetime, timedelta
 
 from celery import Celery
+from celery.contrib.django.task import DjangoTask
+from celery.exceptions import Reject
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("campus")
+logger = logging.getLogger("campus.tasks")
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    """Errors a retry can cure: the database, Redis or the broker was briefly away."""
+    import kombu.exceptions
+    import redis.exceptions
+    from django.db import InterfaceError, OperationalError
+
+    return (
+        OperationalError,
+        InterfaceError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        kombu.exceptions.OperationalError,
+        ConnectionError,
+        TimeoutError,
+    )
+
+
+class CampusTask(DjangoTask):
+    """Base class of every task in the project (see the module docstring)."""
+
+    autoretry_for = _transient_errors()
+    retry_backoff = True  # 1 s, 2 s, 4 s ... with jitter
+    retry_backoff_max = 600
+    retry_jitter = True
+    max_retries = 5
+    reject_on_worker_lost = True
+
+    def before_start(self, task_id, args, kwargs):
+        # Only late-acked tasks come back after a lost worker; eager calls never do.
+        if self.request.is_eager or not self.acks_late:
+            return
+        from config.deliveries import count_delivery, max_deliveries
+
+        deliveries = count_delivery(task_id=task_id, retries=self.request.retries or 0)
+        if deliveries > max_deliveries():
+            logger.error(
+                "task dropped: delivered too many times (its worker kept dying)",
+                extra={"task_id": task_id, "task": self.name, "deliveries": deliveries},
+            )
+            raise Reject(f"delivered {deliveries} times; the cap is {max_deliveries()}", requeue=False)
+
+    def apply_async(self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None,
+                    shadow=None, **options):
+        _refuse_far_eta(options.get("countdown"), options.get("eta"))
+        return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
+
+
+def _refuse_far_eta(countdown: float | None, eta: datetime | str | None) -> None:
+    """A countdown beyond CELERY_MAX_ETA_SECONDS could outlive Redis' visibility timeout
+    and be delivered twice, so it is refused outright."""
+    from django.conf import settings
+
+    limit = settings.CELERY_MAX_ETA_SECONDS
+    if countdown is not None and countdown > limit:
+        raise ValueError(f"countdown {countdown}s exceeds CELERY_MAX_ETA_SECONDS ({limit}s)")
+    if isinstance(eta, str):
+        eta = datetime.fromisoformat(eta)
+    if isinstance(eta, datetime):
+        aware = eta if eta.tzinfo else eta.replace(tzinfo=UTC)
+        if aware - datetime.now(UTC) > timedelta(seconds=limit):
+            raise ValueError(f"eta {eta.isoformat()} is further away than CELERY_MAX_ETA_SECONDS ({limit}s)")
+
+
+app = Celery("campus", task_cls="config.celery:CampusTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     task_serializer="json",
@@ -28,9 +103,14 @@ app.conf.update(
     # mid-task leaves it on the queue for another worker.
     task_acks_late=True,
     task_reject_on_worker_lost=True,
+    # One message at a time per worker process: a long frame batch never
+    # holds other messages hostage in a busy worker's prefetch buffer.
     worker_prefetch_multiplier=1,
+    # When the broker connection drops, the unacked messages go back to the
+    # queue; cancel their running copies rather than let them run twice.
+    worker_cancel_long_running_tasks_on_connection_loss=True,
     broker_connection_retry_on_startup=True,
-    beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
+    beat_scheduler="config.beat:LockedDatabaseScheduler",
     worker_hijack_root_logger=False,
 )
 app.autodiscover_tasks()

@@ -512,8 +512,6 @@ SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 500)
 CELERY_MAX_ETA_SECONDS = env_int("CELERY_MAX_ETA_SECONDS", 3600)
 # A late-acked task whose worker died is redelivered at most this many times in all.
 CELERY_MAX_DELIVERIES = env_int("CELERY_MAX_DELIVERIES", 3)
-CELERY_TASK_MAX_RETRIES = env_int("CELERY_TASK_MAX_RETRIES", 5)
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Exactly one beat: it holds this lock (Redis key, or a file lock without Redis).
 BEAT_LOCK_KEY = env("BEAT_LOCK_KEY", "beat:lock")
 BEAT_LOCK_TTL_SECONDS = env_int("BEAT_LOCK_TTL_SECONDS", 60)

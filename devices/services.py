@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
@@ -423,14 +424,24 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
+def _bound_camera_ids(device: Device) -> list[int]:
+    """Ids of the cameras bound to the device (cameras holds the FK; devices never imports it)."""
+    if not apps.is_installed("cameras") or not hasattr(device, "cameras"):
+        return []
+    return sorted(device.cameras.values_list("id", flat=True))
+
+
 def device_config(device: Device) -> tuple[dict, str]:
     """Global defaults, then the group's overrides, then the device's: (document, version).
+
+    `cameras` lists the cameras bound to the device, so it knows where to push frames.
 
     The version is a hash of the merged document, so it changes exactly when
     the content does and serves as the ETag.
     """
     merged = _merge(settings.DEVICE_CONFIG_DEFAULTS, device.group.config_overrides if device.group_id else {})
     merged = _merge(merged, device.config_overrides)
+    merged["cameras"] = _bound_camera_ids(device)
     canonical = json.dumps(merged, sort_keys=True, separators=(",", ":"))
     return merged, hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -130,6 +130,7 @@ def test_config_merges_defaults_group_and_device(settings, device, device_api):
         "heartbeat_interval_seconds": 30,
         "camera": {"fps": 10, "width": 1280},
         "log_level": "debug",
+        "cameras": [],
     }
 
 

@@ -111,6 +111,18 @@ def update_camera(
     return camera
 
 
+@transaction.atomic
+def delete_camera(*, camera: Camera, actor=None, request=None) -> None:
+    """Deletes a camera that has produced no sightings; one that has is attendance evidence: disable it."""
+    if camera.sightings.exists():
+        raise Conflict("This camera's sightings are attendance evidence; disable the camera instead.",
+                       code="camera_has_sightings")
+    camera_id, name = camera.pk, camera.name
+    camera.delete()
+    record_audit_event(action="camera.deleted", actor=actor, target=f"camera:{camera_id}", request=request,
+                       details={"name": name})
+
+
 def set_camera_status(*, camera: Camera, status: str, reason: str = "", at=None) -> bool:
     """Moves the camera to `status` (logging the change for coverage); False when it already was there."""
     at = at or timezone.now()

@@ -1,0 +1,114 @@
+"""Serializers of the cameras API. Embeddings are never a field of any of them."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from campus.models import Room, Student
+
+from ..choices import SourceKind
+from ..models import Camera, FaceEnrolment, FaceSighting, Frame, UnknownFace, UnknownFaceGroup
+from ..redaction import redact
+
+
+class CameraSerializer(serializers.ModelSerializer):
+    room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all())
+    # Write-only: a stored password is never shown, only whether there is one.
+    password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
+                                     max_length=300)
+    username = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    has_password = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Camera
+        fields = [
+            "id", "name", "room", "source_kind", "url", "username", "password", "has_password",
+            "sample_interval_seconds", "enabled", "device", "status", "status_changed_at", "last_error",
+            "last_frame_at", "consecutive_failures", "created_at", "updated_at",
+        ]
+        read_only_fields = [
+            "status", "status_changed_at", "last_error", "last_frame_at", "consecutive_failures",
+            "created_at", "updated_at",
+        ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["url"] = redact(instance.url)
+        data["last_error"] = redact(instance.last_error)
+        return data
+
+    def validate_source_kind(self, value: str) -> str:
+        if value not in SourceKind.values:
+            raise serializers.ValidationError("Unknown source kind.")
+        return value
+
+
+class FramePushSerializer(serializers.Serializer):
+    image = serializers.FileField()
+    captured_at = serializers.DateTimeField(required=False)
+
+
+class FrameSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Frame
+        fields = [
+            "id", "camera", "captured_at", "source", "state", "reason", "attempts", "processed_at",
+            "width", "height", "faces_detected", "motion", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class FaceEnrolmentSerializer(serializers.ModelSerializer):
+    has_photo = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FaceEnrolment
+        fields = [
+            "id", "student", "engine_name", "engine_version", "face_box", "face_size_px", "sharpness",
+            "has_photo", "photo_delete_after", "created_by", "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_photo(self, obj) -> bool:
+        return bool(obj.photo)
+
+
+class EnrolmentUploadSerializer(serializers.Serializer):
+    image = serializers.FileField()
+
+
+class FaceSightingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FaceSighting
+        fields = [
+            "id", "frame", "camera", "room", "seen_at", "box", "student", "distance", "runner_up_distance",
+            "match_reason", "tracked", "session", "record", "outcome", "visitor", "needs_review",
+        ]
+        read_only_fields = fields
+
+
+class UnknownFaceSerializer(serializers.ModelSerializer):
+    room = serializers.IntegerField(source="camera.room_id", read_only=True)
+    box = serializers.JSONField(source="sighting.box", read_only=True)
+
+    class Meta:
+        model = UnknownFace
+        fields = [
+            "id", "camera", "room", "seen_at", "box", "group", "status", "assigned_student", "resolved_by",
+            "resolved_at", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class UnknownFaceGroupSerializer(serializers.ModelSerializer):
+    pending = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = UnknownFaceGroup
+        fields = ["id", "size", "pending", "last_seen_at", "created_at"]
+        read_only_fields = fields
+
+
+class AssignSerializer(serializers.Serializer):
+    student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all())

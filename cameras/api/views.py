@@ -1,0 +1,245 @@
+"""Cameras API: thin views that validate, call a service or selector, and serialize."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import UserJWTAuthentication
+from accounts.permissions import RolePermission, require
+from attendance.models import ClassSession
+from campus.models import Student
+from config.errors import NotFound
+from devices.authentication import DeviceCredentialAuthentication
+
+from .. import frames, selectors, services
+from ..choices import FrameSource, UnknownFaceStatus
+from ..models import FaceSighting
+from ..permissions import CanPushFrames
+from . import serializers
+
+CAMERA_PERMISSIONS = {"list": "view_cameras", "retrieve": "view_cameras", "*": "manage_cameras"}
+REVIEW_PERMISSIONS = {"list": "view_cameras", "retrieve": "view_cameras", "crop": "view_cameras",
+                      "*": "enroll_faces"}
+
+
+class CameraFilter(filters.FilterSet):
+    class Meta:
+        model = serializers.Camera
+        fields = ["room", "status", "source_kind", "enabled", "device"]
+
+
+class CameraViewSet(viewsets.ModelViewSet):
+    """Cameras; `POST cameras/{id}/frames` is the push endpoint for staff and the camera's edge device."""
+
+    serializer_class = serializers.CameraSerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = CAMERA_PERMISSIONS
+    filterset_class = CameraFilter
+    search_fields = ["name"]
+    ordering_fields = ["name", "status", "last_frame_at"]
+
+    def get_queryset(self):
+        return selectors.camera_list()
+
+    # A device credential is accepted too; it carries no campus permission, so it
+    # gets past `CanPushFrames` (its own camera's push endpoint) and nothing else.
+    authentication_classes = [DeviceCredentialAuthentication, UserJWTAuthentication, SessionAuthentication]
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.create_camera(actor=self.request.user, request=self.request, **data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.update_camera(
+            camera=serializer.instance, actor=self.request.user, request=self.request, **data
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_camera(camera=instance, actor=self.request.user, request=self.request)
+
+    def get_permissions(self):
+        if self.action == "frames" and self.request.method == "POST":
+            return [IsAuthenticated(), CanPushFrames()]
+        return super().get_permissions()
+
+    @action(
+        detail=True, methods=["get", "post"], url_path="frames",
+        parser_classes=[MultiPartParser, FormParser, JSONParser],
+        required_permissions={"frames": "view_cameras"},
+    )
+    def frames(self, request, pk=None):
+        """POST: a JPEG/PNG frame (multipart `image`, optional `captured_at`) -> 202 with the frame id."""
+        camera = self.get_object()
+        if request.method == "GET":
+            queryset = selectors.frame_list().filter(camera=camera)
+            page = self.paginate_queryset(queryset)
+            return self.get_paginated_response(serializers.FrameSerializer(page, many=True).data)
+        payload = serializers.FramePushSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data["image"].read()
+        frame, created = frames.receive_frame(
+            camera=camera, data=data, captured_at=payload.validated_data.get("captured_at"), source=FrameSource.PUSH
+        )
+        return Response(
+            {"frame": frame.pk, "state": frame.state, "duplicate": not created},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+def _student_for(request, student_id: int) -> Student:
+    student = Student.objects.visible_to(request.user).filter(pk=student_id).first()
+    if student is None:
+        raise NotFound("No such student.")
+    return student
+
+
+class StudentFacesView(APIView):
+    """GET: a student's enrolments (metadata only). POST: enrol one photo (multipart `image`)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    authentication_classes = [UserJWTAuthentication, SessionAuthentication]
+
+    def get_permissions(self):
+        if self.request.method == "GET":
+            return [IsAuthenticated(), require("view_students")()]
+        return [IsAuthenticated(), require("enroll_faces")()]
+
+    def get(self, request, student_id: int):
+        student = _student_for(request, student_id)
+        enrolments = selectors.enrolments_of(student)
+        return Response({"results": serializers.FaceEnrolmentSerializer(enrolments, many=True).data})
+
+    def post(self, request, student_id: int):
+        student = _student_for(request, student_id)
+        payload = serializers.EnrolmentUploadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        enrolment = services.enrol_face(
+            student=student, image_bytes=payload.validated_data["image"].read(), actor=request.user, request=request
+        )
+        return Response(serializers.FaceEnrolmentSerializer(enrolment).data, status=status.HTTP_201_CREATED)
+
+
+class StudentFaceDetailView(APIView):
+    """DELETE one enrolment (the last one erases all of the student's biometric data)."""
+
+    authentication_classes = [UserJWTAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, require("enroll_faces")]
+
+    def delete(self, request, student_id: int, enrolment_id: int):
+        student = _student_for(request, student_id)
+        enrolment = get_object_or_404(selectors.enrolments_of(student), pk=enrolment_id)
+        counts = services.delete_enrolment(enrolment=enrolment, actor=request.user, request=request)
+        return Response({"deleted": counts})
+
+
+class StudentBiometricsEraseView(APIView):
+    """POST: remove every embedding, photo and crop of the student (audited)."""
+
+    authentication_classes = [UserJWTAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, require("enroll_faces")]
+
+    def post(self, request, student_id: int):
+        student = _student_for(request, student_id)
+        counts = services.erase_biometrics(student=student, actor=request.user, request=request)
+        return Response({"deleted": counts})
+
+
+class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.FaceSightingSerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = {"*": "view_cameras"}
+    filterset_fields = ["camera", "room", "student", "session", "outcome", "needs_review", "visitor"]
+    ordering_fields = ["seen_at"]
+
+    def get_queryset(self):
+        return FaceSighting.objects.order_by("-seen_at", "-id")
+
+
+class UnknownFaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Faces nobody matched, for review: view the crop, assign to a student (enrols it) or dismiss."""
+
+    serializer_class = serializers.UnknownFaceSerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = REVIEW_PERMISSIONS
+    filterset_fields = ["status", "group", "camera"]
+
+    def get_queryset(self):
+        return selectors.unknown_face_list()
+
+    @action(detail=True, methods=["get"])
+    def crop(self, request, pk=None):
+        face = self.get_object()
+        if not face.crop:
+            raise NotFound("The crop has been deleted.")
+        return FileResponse(face.crop.open("rb"), content_type="image/jpeg")
+
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        face = self.get_object()
+        payload = serializers.AssignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        enrolment = services.assign_unknown_faces(
+            faces=[face], student=payload.validated_data["student"], actor=request.user, request=request
+        )
+        return Response({"enrolment": serializers.FaceEnrolmentSerializer(enrolment).data})
+
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request, pk=None):
+        face = self.get_object()
+        return Response({"dismissed": services.dismiss_unknown_faces(faces=[face], actor=request.user,
+                                                                     request=request)})
+
+
+class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Groups of look-alike unknown faces: label a person once."""
+
+    serializer_class = serializers.UnknownFaceGroupSerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_permissions = REVIEW_PERMISSIONS
+
+    def get_queryset(self):
+        return selectors.unknown_group_list()
+
+    def _pending(self, group):
+        return list(group.faces.filter(status=UnknownFaceStatus.PENDING).select_related("sighting"))
+
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        group = self.get_object()
+        payload = serializers.AssignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        enrolment = services.assign_unknown_faces(
+            faces=self._pending(group), student=payload.validated_data["student"], actor=request.user,
+            request=request,
+        )
+        return Response({"enrolment": serializers.FaceEnrolmentSerializer(enrolment).data})
+
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request, pk=None):
+        group = self.get_object()
+        return Response({"dismissed": services.dismiss_unknown_faces(faces=self._pending(group),
+                                                                     actor=request.user, request=request)})
+
+
+class SessionFacesView(APIView):
+    """"31 students recognised, 3 faces unrecognised" for one class session."""
+
+    authentication_classes = [UserJWTAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, require("view_attendance")]
+
+    def get(self, request, session_id: int):
+        session = ClassSession.objects.visible_to(request.user).filter(pk=session_id).first()
+        if session is None:
+            raise NotFound("No such session.")
+        return Response(selectors.session_face_summary(session))
+

@@ -1,0 +1,187 @@
+"""Enrolment API and services, with the real photos: one face, quality, consent, duplicates, erasure."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from accounts.models import AuditEvent
+from cameras.biometrics import decrypt_vector
+from cameras.engine import get_engine
+from cameras.models import FaceEnrolment
+from cameras.tests.conftest import consenting_student, no_face_photo, photo_bytes
+from campus.tests.factories import StudentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(client, student, name_or_bytes, filename="face.jpg"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = photo_bytes(name_or_bytes) if isinstance(name_or_bytes, str) else name_or_bytes
+    return client.post(
+        f"/api/v1/students/{student.pk}/faces",
+        {"image": SimpleUploadedFile(filename, data, content_type="image/jpeg")},
+        format="multipart",
+    )
+
+
+@pytest.fixture
+def admin_client(admin_user, client_for):
+    return client_for(admin_user)
+
+
+def test_enrol_one_face_stores_encrypted_embedding_and_returns_no_vector(admin_client, obama, settings):
+    settings.FACE_ENROLMENT_PHOTO_RETENTION_DAYS = 0
+    response = upload(admin_client, obama, "obama.jpg")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["student"] == obama.pk
+    assert body["engine_name"] == "dlib"
+    assert body["has_photo"] is False  # retention 0: the photo is not kept
+    assert "embedding" not in str(body).lower()
+    enrolment = FaceEnrolment.objects.get(student=obama)
+    assert not enrolment.photo
+    assert AuditEvent.objects.filter(action="face.enrolled", target=f"student:{obama.pk}").exists()
+
+
+def test_embedding_column_holds_ciphertext_not_the_vector(admin_client, obama):
+    assert upload(admin_client, obama, "obama.jpg").status_code == 201
+    enrolment = FaceEnrolment.objects.get(student=obama)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT embedding_ciphertext FROM cameras_faceenrolment WHERE id = %s", [enrolment.pk])
+        raw = bytes(cursor.fetchone()[0])
+    vector = decrypt_vector(raw)
+    assert vector.shape == (128,)
+    plain = vector.astype(np.float32).tobytes()
+    assert plain not in raw
+    assert plain[:16] not in raw and vector.astype(np.float64).tobytes()[:16] not in raw
+    assert raw.startswith(b"gAAAA")  # a Fernet token
+
+
+def test_photo_without_face_is_refused_saying_none(admin_client, obama):
+    response = upload(admin_client, obama, no_face_photo())
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "no_face"
+    assert "No face" in response.json()["error"]["message"]
+    assert not FaceEnrolment.objects.exists()
+
+
+def test_photo_with_two_faces_is_refused_saying_several(admin_client, obama):
+    response = upload(admin_client, obama, "obama_and_biden.jpg")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "several_faces"
+    assert error["details"]["faces"] == 2
+    assert not FaceEnrolment.objects.exists()
+
+
+def test_small_face_is_refused_with_quality_reason(admin_client, obama):
+    import cv2
+
+    from cameras.tests.conftest import jpeg, read_rgb
+
+    tiny = cv2.resize(read_rgb("obama.jpg"), None, fx=0.15, fy=0.15, interpolation=cv2.INTER_AREA)
+    response = upload(admin_client, obama, jpeg(tiny))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "poor_quality"
+    assert any("too small" in reason for reason in error["details"]["reasons"])
+    assert not FaceEnrolment.objects.exists()
+
+
+def test_corrupt_bytes_are_a_400(admin_client, obama):
+    data = photo_bytes("obama.jpg")
+    response = upload(admin_client, obama, data[:200] + b"\x00" * 50)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] in {"corrupt", "not_an_image"}
+    response = upload(admin_client, obama, b"this is not an image at all")
+    assert response.status_code == 400
+    assert not FaceEnrolment.objects.exists()
+
+
+def test_student_without_consent_is_refused(admin_client, db):
+    student = StudentFactory(face_consent_at=None)
+    response = upload(admin_client, student, "obama.jpg")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "no_face_consent"
+    assert not FaceEnrolment.objects.exists()
+
+
+def test_face_already_enrolled_for_another_student_is_409(admin_client, obama, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(admin_client, obama, "obama.jpg").status_code == 201
+    impostor = consenting_student()
+    response = upload(admin_client, impostor, "obama2.jpg")
+    assert response.status_code == 409
+    assert response.json()["error"]["details"]["student_id"] == obama.pk
+    assert not FaceEnrolment.objects.filter(student=impostor).exists()
+
+
+def test_staff_without_enroll_faces_cannot_enrol(staff_user, client_for, obama):
+    response = upload(client_for(staff_user), obama, "obama.jpg")
+    assert response.status_code in (403, 404)
+    assert not FaceEnrolment.objects.exists()
+
+
+def test_list_shows_metadata_only(admin_client, enrolled_obama):
+    response = admin_client.get(f"/api/v1/students/{enrolled_obama.pk}/faces")
+    assert response.status_code == 200
+    [row] = response.json()["results"]
+    assert row["student"] == enrolled_obama.pk
+    assert set(row) == {"id", "student", "engine_name", "engine_version", "face_box", "face_size_px",
+                        "sharpness", "has_photo", "photo_delete_after", "created_by", "created_at"}
+
+
+def _all_files(root):
+    return [os.path.join(d, f) for d, _, files in os.walk(root) for f in files]
+
+
+def test_erase_removes_every_biometric_row_and_file(admin_client, obama, settings, camera,
+                                                      django_capture_on_commit_callbacks):
+    from cameras.models import UnknownFace
+    from cameras.tests.conftest import ingest
+
+    settings.FACE_ENROLMENT_PHOTO_RETENTION_DAYS = 30
+    settings.FRAME_KEEP_IMAGES = True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(admin_client, obama, "obama.jpg").status_code == 201
+        assert upload(admin_client, obama, "obama2.jpg").status_code == 201
+    with django_capture_on_commit_callbacks(execute=True):
+        frame = ingest(camera, photo_bytes("obama_480p.jpg"))
+    assert frame.sightings.get().student == obama
+    assert FaceEnrolment.objects.filter(student=obama).exclude(photo="").count() == 2
+    assert _all_files(settings.MEDIA_ROOT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/api/v1/students/{obama.pk}/faces/erase")
+    assert response.status_code == 200
+    assert response.json()["deleted"]["enrolments"] == 2
+    assert not FaceEnrolment.objects.filter(student=obama).exists()
+    assert not UnknownFace.objects.filter(assigned_student=obama).exists()
+    assert _all_files(settings.MEDIA_ROOT) == []
+    event = AuditEvent.objects.get(action="face.biometrics_erased")
+    assert event.target == f"student:{obama.pk}"
+    assert event.details["enrolments"] == 2
+
+
+def test_deleting_the_last_enrolment_erases_everything(admin_client, enrolled_obama,
+                                                        django_capture_on_commit_callbacks):
+    enrolment = FaceEnrolment.objects.get(student=enrolled_obama)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.delete(f"/api/v1/students/{enrolled_obama.pk}/faces/{enrolment.pk}")
+    assert response.status_code == 200
+    assert not FaceEnrolment.objects.exists()
+    assert AuditEvent.objects.filter(action="face.biometrics_erased").exists()
+
+
+def test_enrol_faces_of_same_person_embed_close(enrolled_obama):
+    # Sanity of the stored vector: it decrypts to what the engine computes for the photo.
+    from cameras.services import decode_or_400, single_face
+
+    stored = decrypt_vector(FaceEnrolment.objects.get(student=enrolled_obama).embedding_ciphertext)
+    found = single_face(decode_or_400(photo_bytes("obama.jpg")), get_engine())
+    assert np.linalg.norm(stored - found.vector) < 1e-4

@@ -38,7 +38,7 @@ os.environ.setdefault("DEBUG", "1")
 # The engine reads only settings, so the app registry (django.setup) is not needed.
 from django.conf import settings
 
-from cameras.engine import get_engine
+from cameras.engine import detect_faces, get_engine
 from cameras.engine.base import FaceBox
 from cameras.engine.gallery import Gallery
 from cameras.engine.images import (
@@ -65,13 +65,9 @@ def bare_engine_run(
     (`FACE_DETECT_MAX_SIDE`, `FACE_DETECT_UPSAMPLE`) and nothing else: no motion
     gate, no tracker, no matching, no database. Returns the face vectors.
     """
-    engine = get_engine()
-    max_side = settings.FACE_DETECT_MAX_SIDE if max_side is None else max_side
-    upsample = settings.FACE_DETECT_UPSAMPLE if upsample is None else upsample
     image = decode_image(image_bytes, max_pixels=settings.FACE_MAX_IMAGE_PIXELS)
-    small, scale = downscale(image, max_side)
-    boxes = [face.box.scaled(1 / scale).clipped(*image.shape[:2]) for face in engine.detect(small, upsample=upsample)]
-    return engine.embed_many(image, boxes)
+    faces = detect_faces(image, max_side=max_side, upsample=upsample)
+    return get_engine().embed_many(image, [face.box for face in faces])
 
 
 STATISTIC: Callable[[list[float]], float] = min

@@ -1,21 +1,24 @@
 """The face engine: one instance per process, chosen by `settings.FACE_ENGINE`.
 
-    from cameras.engine import get_engine
-    engine = get_engine()
-    faces = engine.detect(image)
-    vectors = engine.embed_many(image, [face.box for face in faces])
+`get_engine()` gives the engine; `detect_faces(image)` detects on a downscaled
+copy as configured and reports boxes in the full image; then
+`get_engine().embed_many(image, [face.box for face in faces])` gives the vectors
+to match with `gallery.Gallery`.
 """
 
 from __future__ import annotations
 
 import threading
 
+import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from . import quality
 from .base import DetectedFace, FaceBox, FaceEngine, FaceQuality
+from .images import downscale
 
-__all__ = ["DetectedFace", "FaceBox", "FaceEngine", "FaceQuality", "get_engine"]
+__all__ = ["DetectedFace", "FaceBox", "FaceEngine", "FaceQuality", "detect_faces", "get_engine"]
 
 DEFAULT_ENGINE = "cameras.engine.dlib_engine.DlibFaceEngine"
 
@@ -36,3 +39,32 @@ def get_engine() -> FaceEngine:
             _engine = import_string(path)()
             _engine_path = path
         return _engine
+
+
+def detect_faces(
+    image: np.ndarray,
+    *,
+    max_side: int | None = None,
+    upsample: int | None = None,
+    engine: FaceEngine | None = None,
+) -> list[DetectedFace]:
+    """Detect on a copy shrunk to `max_side` (default `FACE_DETECT_MAX_SIDE`), report in `image`'s pixels.
+
+    Boxes are scaled back to the full image and quality is judged there, so
+    `quality.size_px` is the face's real size and embeddings can use full detail.
+    HOG finds faces from about 75 px (upsample 0) or 40 px (upsample 1) in the
+    image it runs on: pick `max_side` so the smallest face of interest keeps that size.
+    """
+    engine = engine or get_engine()
+    max_side = settings.FACE_DETECT_MAX_SIDE if max_side is None else max_side
+    upsample = settings.FACE_DETECT_UPSAMPLE if upsample is None else upsample
+    small, scale = downscale(image, max_side)
+    found = engine.detect(small, upsample=upsample)
+    if scale == 1.0:
+        return found
+    height, width = image.shape[:2]
+    faces = []
+    for face in found:
+        raw = face.box.scaled(1 / scale)
+        faces.append(DetectedFace(raw.clipped(height, width), face.score, quality.assess(image, raw)))
+    return faces

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cameras.engine as engine_module
-from cameras.engine import get_engine
+from cameras.engine import detect_faces, get_engine
 from cameras.engine.base import FaceBox, FaceEngine
 from cameras.engine.dlib_engine import DlibFaceEngine
 from cameras.engine.gallery import ABOVE_THRESHOLD, MATCHED, Gallery
@@ -78,6 +78,16 @@ def test_two_person_photo_has_two_faces(engine):
 
 def test_blank_image_has_no_face(engine):
     assert engine.detect(np.full((480, 640, 3), 200, dtype=np.uint8), upsample=1) == []
+
+
+def test_detect_faces_on_a_downscaled_copy_reports_full_size_boxes(engine):
+    image = load("obama.jpg")
+    (full,) = engine.detect(image)
+    (scaled,) = detect_faces(image, max_side=480, upsample=0)
+    # The same face (HOG's pyramid steps move the box a little); quality judged at full size.
+    assert scaled.box.iou(full.box) > 0.7
+    assert scaled.quality.size_px == min(scaled.box.width, scaled.box.height) > 200
+    assert detect_faces(image, max_side=0) == engine.detect(image)
 
 
 def test_detect_refuses_an_image_that_is_not_rgb(engine):

@@ -15,8 +15,15 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "email", "first_name", "last_name")
     ordering = ("username",)
     show_full_result_count = False
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Campus", {"fields": ("role", "phone", "preferences")}))
-    readonly_fields = ("last_login", "date_joined")
+    # The role decides groups, is_staff and is_superuser (see services.apply_role), so those are read-only.
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email", "phone")}),
+        ("Campus", {"fields": ("role", "is_active", "preferences")}),
+        ("Derived from the role", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    readonly_fields = ("last_login", "date_joined", "is_staff", "is_superuser", "groups")
     actions = ["deactivate_users", "end_all_sessions"]
 
     def save_model(self, request, obj, form, change):
@@ -38,7 +45,11 @@ class UserAdmin(DjangoUserAdmin):
                     self.message_user(request, exc.message, messages.ERROR)
         else:
             super().save_model(request, obj, form, change)
-            services.apply_role(user=obj, role=obj.role)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # After the form's many-to-many save, so the role's group is what stays.
+        services.apply_role(user=form.instance, role=form.instance.role)
 
     @admin.action(description="Deactivate selected users (ends their sessions)")
     def deactivate_users(self, request, queryset):

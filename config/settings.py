@@ -480,6 +480,8 @@ DEVICE_ONLINE_WINDOW_SECONDS = env_int("DEVICE_ONLINE_WINDOW_SECONDS", 90)
 # DEVICE_CREDENTIAL_KEY it derives from SECRET_KEY (changing either revokes all).
 DEVICE_CREDENTIAL_KEY = env("DEVICE_CREDENTIAL_KEY") or (SECRET_KEY + "-device-credentials")
 DEVICE_HEARTBEAT_MAX_PER_MINUTE = env_int("DEVICE_HEARTBEAT_MAX_PER_MINUTE", 12)
+# Registrations are unauthenticated until the token is checked: a per-address cap.
+DEVICE_REGISTRATIONS_PER_IP_PER_MINUTE = env_int("DEVICE_REGISTRATIONS_PER_IP_PER_MINUTE", 30)
 DEVICE_HEARTBEAT_RETENTION_DAYS = env_int("DEVICE_HEARTBEAT_RETENTION_DAYS", 14)
 DEVICE_MAX_BUNDLE_BYTES = env_int("MAX_BUNDLE_BYTES", 200 * 1024 * 1024)
 # Global defaults of the config document served to every device; groups and

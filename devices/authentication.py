@@ -65,7 +65,7 @@ class DeviceCredentialAuthentication(BaseAuthentication):
         if parts is None:
             raise exceptions.AuthenticationFailed("The credential is not valid.")
         prefix, secret = parts
-        credential = DeviceCredential.objects.select_related("device").filter(prefix=prefix).first()
+        credential = DeviceCredential.objects.select_related("device__group").filter(prefix=prefix).first()
         if credential is None or not keys.matches(secret, credential.secret_hash):
             raise exceptions.AuthenticationFailed("The credential is not valid.")
         if credential.revoked_at is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import extend_schema
@@ -26,8 +27,6 @@ from ..models import Bundle, DeploymentTarget, DeviceGroup, RegistrationToken
 from ..permissions import IsDevice
 from . import serializers as s
 from .filters import DeploymentFilter, DeviceFilter
-
-REGISTRATIONS_PER_IP_PER_MINUTE = 30
 
 # --- Device API ----------------------------------------------------------------
 
@@ -52,7 +51,7 @@ class RegisterView(APIView):
         ip = client_ip(request)
         key = f"devices:register:{ip}:{int(time.time() // 60)}"
         cache.add(key, 0, timeout=70)
-        if cache.incr(key) > REGISTRATIONS_PER_IP_PER_MINUTE:
+        if cache.incr(key) > settings.DEVICE_REGISTRATIONS_PER_IP_PER_MINUTE:
             raise RateLimited("Too many registrations from this address; try again in a minute.")
         data = s.RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)

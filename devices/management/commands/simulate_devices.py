@@ -75,10 +75,10 @@ class Stats:
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
 
-    def summary(self, elapsed: float) -> dict:
+    def summary(self, elapsed: float, deadline: float) -> dict:
         latencies = self.heartbeat_latencies_ms
         steady_start = self.started + self.steady_from
-        steady_seconds = self.started + elapsed - steady_start
+        steady_seconds = min(self.started + elapsed, deadline) - steady_start
         steady = sum(1 for t in self.heartbeat_times if t >= steady_start)
         return {
             "elapsed_seconds": round(elapsed, 2),
@@ -127,8 +127,11 @@ class SimulatedDevice:
         self.config_version: str | None = None
         self.frame_cycle = itertools.cycle(frames) if frames else None
         self.next_frame_at = 0.0
+        self.deadline = float("inf")
 
     async def sleep(self, seconds: float) -> None:
+        """Sleeps, but never past the deadline and not at all once stopped."""
+        seconds = min(seconds, self.deadline - time.monotonic())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), timeout=max(0.0, seconds))
 
@@ -141,6 +144,8 @@ class SimulatedDevice:
             "hardware_info": {"simulated": True, "cpu": "sim-arm64", "ram_mb": 2048},
         }
         for attempt in range(5):
+            if self.stop.is_set() or time.monotonic() >= self.deadline:
+                break
             try:
                 response = await self.client.post(f"{self.base}/api/v1/devices/register", json=body)
             except httpx.HTTPError as exc:
@@ -242,6 +247,7 @@ class SimulatedDevice:
                 self.stats.error(f"frame:{response.status_code}")
 
     async def run(self, deadline: float) -> None:
+        self.deadline = deadline
         # Spread registrations so a thousand devices do not arrive in the same millisecond.
         await self.sleep(random.uniform(0, self.options["ramp_up"]))
         if self.stop.is_set() or not await self.register():
@@ -346,7 +352,7 @@ class Command(BaseCommand):
             await asyncio.gather(*(device.run(deadline) for device in devices))
             stop.set()
             await progress
-        return stats.summary(time.monotonic() - stats.started)
+        return stats.summary(time.monotonic() - stats.started, deadline)
 
     async def progress(self, stats: Stats, stop: asyncio.Event, deadline: float) -> None:
         while not stop.is_set() and time.monotonic() < deadline:

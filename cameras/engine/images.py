@@ -14,7 +14,8 @@ from PIL import Image
 
 from .base import FaceBox
 
-ACCEPTED_FORMATS = frozenset({"JPEG", "PNG"})
+# MPO is how Pillow names the multi-picture JPEGs many phones and cameras write.
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG"})
 
 # Motion signature: a small blurred grayscale thumbnail. 96 px wide keeps a face of
 # a 1080p frame at a few pixels, enough to see someone walk in, at ~1 ms a frame.

@@ -8,7 +8,10 @@ short (`max_gap_seconds`), and a track is re-verified by a real embedding after
 remembered: an unknown face is tried again on every frame, it may turn.
 
 The cache is per process; with frames of one camera spread over several workers
-it saves less, never anything wrong.
+it saves less, never anything wrong. Key tracks by (camera, open session), not
+by camera alone: at a change of class a new student may sit down where the last
+one sat, and must not inherit the identity into the next session. Call
+`forget()` when the gallery changes (an erased student must not live on in a track).
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ class FaceTracker:
         return self.hits / total if total else 0.0
 
     def _live(self, camera: Hashable, at: float) -> list[Track]:
-        tracks = self._tracks.setdefault(camera, [])
+        # Re-inserting keeps the dict in least-recently-used order for the eviction in `remember`.
+        tracks = self._tracks.pop(camera, [])
+        self._tracks[camera] = tracks
         tracks[:] = [t for t in tracks if 0 <= at - t.last_seen_at <= self.max_gap_seconds]
         return tracks

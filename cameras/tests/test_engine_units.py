@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from cameras.engine import images
 from cameras.engine.base import FaceBox
@@ -94,6 +96,13 @@ def test_a_valid_header_with_corrupt_pixels_is_refused():
     with pytest.raises(ImageRejected) as refused:
         decode_image(data, max_pixels=1_000_000)
     assert refused.value.reason == "corrupt"
+
+
+def test_multi_picture_jpeg_from_a_phone_is_accepted():
+    first = Image.fromarray(np.full((40, 60, 3), 100, dtype=np.uint8))
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[first])
+    assert decode_image(buffer.getvalue(), max_pixels=10_000).shape == (40, 60, 3)
 
 
 def test_other_formats_are_refused():
@@ -300,6 +309,16 @@ def test_a_new_match_replaces_an_overlapping_track():
     tracker.remember("cam", BOX, at=0.0, student_id=7, distance=0.3)
     tracker.remember("cam", NUDGED, at=1.0, student_id=9, distance=0.3)
     assert tracker.lookup("cam", BOX, at=1.5).student_id == 9
+
+
+def test_the_least_recently_used_camera_is_dropped_beyond_the_limit():
+    tracker = FaceTracker(max_cameras=2)
+    tracker.remember("a", BOX, at=0.0, student_id=7, distance=0.3)
+    tracker.remember("b", BOX, at=0.0, student_id=8, distance=0.3)
+    assert tracker.lookup("a", BOX, at=0.5) is not None  # "a" is now the most recent
+    tracker.remember("c", BOX, at=1.0, student_id=9, distance=0.3)
+    assert tracker.lookup("a", BOX, at=1.0) is not None
+    assert tracker.lookup("b", BOX, at=1.0) is None
 
 
 def test_forget_drops_tracks():

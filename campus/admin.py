@@ -60,7 +60,8 @@ class ImportableAdmin(admin.ModelAdmin):
         return reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_import")
 
     def import_view(self, request):
-        if not (user_has(request.user, "manage_campus") or user_has(request.user, "manage_students")):
+        spec = IMPORT_SPECS[self.import_kind]
+        if not user_has(request.user, spec.permission):
             raise PermissionDenied
         result = None
         form = ImportForm(request.POST or None, request.FILES or None)
@@ -74,7 +75,6 @@ class ImportableAdmin(admin.ModelAdmin):
             )
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, result.summary(), level)
-        spec = IMPORT_SPECS[self.import_kind]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -235,6 +236,8 @@ class ImportSpec:
     optional: tuple[str, ...] = ()
     key_fields: tuple[str, ...] = ()
     m2m: tuple[str, ...] = ()
+    # The named permission needed to run this import (API and admin check it).
+    permission = "manage_campus"
 
     def parse(self, row: dict[str, str], lookups: Lookups) -> dict[str, Any]:
         raise NotImplementedError
@@ -383,9 +386,13 @@ class TermSpec(SimpleSpec):
 
 
 class StudentSpec(SimpleSpec):
+    """username (optional) links an existing account with the student role."""
+
     kind, model = "students", Student
-    required, optional = ("student_number", "first_name", "last_name"), ("email", "status")
+    required, optional = ("student_number", "first_name", "last_name"), ("email", "status", "username")
     key_fields = ("student_number",)
+    nullable = ("user",)
+    permission = "manage_students"
 
     def parsers(self, lookups):
         def status(value: str) -> str:
@@ -399,13 +406,25 @@ class StudentSpec(SimpleSpec):
             "last_name": lambda v: _text(v, max_length=100),
             "email": _email,
             "status": status,
+            "user": lambda v: student_account(v, lookups),
         }
 
     def parse(self, row, lookups):
+        if "username" in row:
+            row = {**row, "user": row["username"]}
         values = super().parse(row, lookups)
         if "email" in row and "email" not in values:
             values["email"] = ""
         return values
+
+
+def student_account(username: str, lookups: Lookups):
+    user = lookups.users.get(username.lower())
+    if user is None:
+        raise ValueError(f"no user {username!r}")
+    if user.role != Role.STUDENT:
+        raise ValueError(f"{username!r} has role {user.role}, not student")
+    return user
 
 
 class TeacherSpec(ImportSpec):
@@ -529,6 +548,7 @@ class EnrolmentSpec(ImportSpec):
     required = ("student_number", "course", "term", "section", "enrolled_on")
     optional = ("left_on",)
     key_fields = ("section", "student")
+    permission = "manage_students"
 
     def parse(self, row, lookups):
         _need(row, self.required)
@@ -645,6 +665,12 @@ def run_import(
         result.skip_invalid = False
         return result
     result.rows = len(rows)
+    if len(rows) > settings.CAMPUS_IMPORT_MAX_ROWS:
+        result.errors.append(
+            RowError(1, f"{len(rows)} rows; at most {settings.CAMPUS_IMPORT_MAX_ROWS} per import, split the file")
+        )
+        result.skip_invalid = False
+        return result
     missing = [name for name in spec.required if name not in header]
     unknown = [name for name in header if name not in spec.required + spec.optional]
     if missing or unknown:

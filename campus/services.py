@@ -204,6 +204,8 @@ HANDLER_EDITABLE = AUTHOR_EDITABLE | {"priority"}
 def update_complaint(*, complaint: Complaint, actor, changes: dict[str, Any], request=None) -> Complaint:
     """Edit a complaint's text: its author while it is open, or a handler until it is final."""
     complaint = Complaint.objects.select_for_update().get(pk=complaint.pk)
+    # A full PUT repeats unchanged fields; only real changes are checked.
+    changes = {name: value for name, value in changes.items() if getattr(complaint, name, None) != value}
     is_handler = user_has(actor, "handle_complaints")
     allowed = HANDLER_EDITABLE if is_handler else AUTHOR_EDITABLE
     refused = sorted(set(changes) - allowed)

@@ -402,6 +402,8 @@ if not DEBUG and len(JWT_SIGNING_KEY) < 32:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must be at least 32 characters in production.")
 # /accounts
 # campus
+# A CSV import larger than this is refused (split the file); the whole file is held in memory.
+CAMPUS_IMPORT_MAX_ROWS = env_int("CAMPUS_IMPORT_MAX_ROWS", 50_000)
 # /campus
 # attendance
 # Campus default policy, used until an admin saves an AttendancePolicy without a course.

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from accounts.choices import Role
+
 from ..choices import ComplaintStatus
 from ..models import (
     Building,
@@ -77,6 +79,12 @@ class SectionSerializer(serializers.ModelSerializer):
         many=True, queryset=User.objects.filter(is_active=True), required=False
     )
     teacher_details = UserBriefSerializer(source="teachers", many=True, read_only=True)
+
+    def validate_teachers(self, users):
+        not_staff = [user.username for user in users if not user.has_role_at_least(Role.STAFF)]
+        if not_staff:
+            raise serializers.ValidationError(f"Teachers must be staff: {', '.join(not_staff)}.")
+        return users
 
     class Meta:
         model = Section
@@ -155,6 +163,11 @@ class TeacherSerializer(serializers.ModelSerializer):
         model = Teacher
         fields = ["id", "user", "user_details", "staff_number", "department", "department_code", "created_at"]
         read_only_fields = ["created_at"]
+
+    def validate_user(self, user):
+        if not user.has_role_at_least(Role.STAFF):
+            raise serializers.ValidationError("A teacher's account must have the staff or admin role.")
+        return user
 
 
 class TimetableSlotSerializer(serializers.ModelSerializer):

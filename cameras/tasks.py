@@ -38,7 +38,10 @@ def process_frame(self, frame_id: int) -> dict | None:
     try:
         report = pipeline.process_frame_id(frame_id)
     except TRANSIENT as exc:
-        frame = Frame.objects.filter(pk=frame_id).first() if not isinstance(exc, DatabaseError) else None
+        try:
+            frame = Frame.objects.filter(pk=frame_id).first()
+        except DatabaseError:  # the database itself is what failed
+            frame = None
         attempts = frame.attempts if frame is not None else self.request.retries + 1
         logger.warning("frame processing hit a transient error; retrying",
                        extra={"frame_id": frame_id, "task_id": self.request.id, "error": str(exc)[:200]})

@@ -1,0 +1,288 @@
+"""The recognition pipeline on real photos: who is recognised, sightings, consensus, conflicts, tracking."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import cv2
+import pytest
+from celery.exceptions import Retry
+from django.utils import timezone
+
+from attendance.models import AttendanceRecord
+from cameras.choices import FrameState, SightingOutcome
+from cameras.models import FaceSighting, Frame, SessionFaceCount, UnknownFace
+from cameras.tests.conftest import ingest, jpeg, no_face_photo, photo_bytes, read_rgb
+from cameras.tests.factories import CameraFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _one_strong_match_is_not_enough(settings):
+    # Consensus is exercised explicitly; most tests want the default rule (2 agreeing).
+    settings.FACE_CONSENSUS_SIGHTINGS = 2
+
+
+def moved(name: str, shift: int = 0, mark: int = 0) -> bytes:
+    """The photo with a block drawn in a corner (motion elsewhere) and optionally shifted sideways."""
+    image = read_rgb(name).copy()
+    if shift:
+        image = cv2.warpAffine(image, cv2.UMat(cv2.getRotationMatrix2D((0, 0), 0, 1.0)).get(), image.shape[1::-1])
+        image = image if shift == 0 else cv2.copyMakeBorder(image[:, : -shift], 0, 0, shift, 0, cv2.BORDER_REPLICATE)
+    cv2.rectangle(image, (0, 0), (60 + 20 * mark, 60 + 20 * mark), (255, (40 * mark) % 255, 0), -1)
+    return jpeg(image)
+
+
+def test_other_photos_of_the_enrolled_student_are_recognised(enrolled_obama, camera):
+    frame = ingest(camera, photo_bytes("obama2.jpg"))
+    assert frame.state == FrameState.DONE
+    sighting = frame.sightings.get()
+    assert sighting.student == enrolled_obama
+    assert sighting.distance is not None and sighting.distance < 0.45
+    frame = ingest(camera, photo_bytes("obama_480p.jpg"))
+    assert frame.sightings.get().student == enrolled_obama
+
+
+def test_another_person_is_not_recognised_and_kept_for_review(enrolled_obama, biden, camera):
+    frame = ingest(camera, photo_bytes("biden.jpg"))
+    sighting = frame.sightings.get()
+    assert sighting.student is None
+    assert sighting.outcome == SightingOutcome.UNKNOWN
+    unknown = UnknownFace.objects.get(sighting=sighting)
+    assert unknown.crop and unknown.group is not None
+    assert not AttendanceRecord.objects.filter(student=biden).exists()
+
+
+def test_both_faces_of_a_two_person_photo_are_handled(enrolled_obama, camera, session):
+    frame = ingest(camera, photo_bytes("obama_and_biden.jpg"))
+    sightings = list(frame.sightings.order_by("box"))
+    assert frame.faces_detected == 2
+    assert len(sightings) == 2
+    assert sorted(s.student_id is not None for s in sightings) == [False, True]
+    assert {s.student_id for s in sightings} == {None, enrolled_obama.pk}
+    counts = SessionFaceCount.objects.get(session=session)
+    assert (counts.faces_detected, counts.faces_recognised, counts.faces_unrecognised) == (2, 1, 1)
+
+
+def test_photo_without_a_face_gives_no_sighting(enrolled_obama, camera):
+    frame = ingest(camera, no_face_photo())
+    assert frame.state == FrameState.DONE
+    assert frame.faces_detected == 0
+    assert not FaceSighting.objects.exists()
+
+
+def test_frame_bytes_are_not_kept_after_processing(enrolled_obama, camera, settings,
+                                                   django_capture_on_commit_callbacks):
+    import os
+
+    settings.FRAME_KEEP_IMAGES = False
+    with django_capture_on_commit_callbacks(execute=True):
+        frame = ingest(camera, photo_bytes("obama2.jpg"))
+    assert frame.image.name == ""
+    frames_dir = os.path.join(settings.MEDIA_ROOT, "frames")
+    assert not any(files for _, _, files in os.walk(frames_dir))
+
+
+def test_two_agreeing_sightings_mark_once(enrolled_obama, camera, session, settings):
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.0  # no shortcut: consensus only
+    first = ingest(camera, moved("obama2.jpg", mark=1))
+    assert first.sightings.get().outcome == SightingOutcome.AWAITING_CONSENSUS
+    assert not AttendanceRecord.objects.exists()
+    later = timezone.now() + dt.timedelta(seconds=5)
+    second = ingest(camera, moved("obama2.jpg", mark=2), captured_at=later)
+    sighting = second.sightings.get()
+    assert sighting.outcome == SightingOutcome.MARKED
+    record = AttendanceRecord.objects.get(student=enrolled_obama, session=session)
+    assert sighting.record == record
+    # The first, agreeing sighting is evidence of the same record.
+    assert first.sightings.get().record == record
+    third = ingest(camera, moved("obama2.jpg", mark=3), captured_at=later + dt.timedelta(seconds=5))
+    assert third.sightings.get().outcome in {SightingOutcome.UNCHANGED, SightingOutcome.UPDATED}
+    assert AttendanceRecord.objects.filter(student=enrolled_obama).count() == 1
+
+
+@pytest.mark.parametrize(("needed", "frames_until_marked"), [(1, 1), (2, 2), (3, 3)])
+def test_consensus_setting_decides_how_many_sightings_mark(enrolled_obama, camera, settings, needed,
+                                                           frames_until_marked):
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.0
+    settings.FACE_CONSENSUS_SIGHTINGS = needed
+    start = timezone.now()
+    marked_after = None
+    for index in range(1, 4):
+        ingest(camera, moved("obama2.jpg", mark=index), captured_at=start + dt.timedelta(seconds=4 * index))
+        if marked_after is None and AttendanceRecord.objects.filter(student=enrolled_obama).exists():
+            marked_after = index
+    assert marked_after == frames_until_marked
+
+
+def test_one_strong_match_marks_at_once(enrolled_obama, camera, settings):
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.2  # obama_480p is ~0.08 from the enrolment photo
+    frame = ingest(camera, photo_bytes("obama_480p.jpg"))
+    assert frame.sightings.get().outcome == SightingOutcome.MARKED
+    assert AttendanceRecord.objects.filter(student=enrolled_obama).count() == 1
+
+
+def test_same_student_in_two_rooms_is_flagged_on_both_and_marked_in_neither(enrolled_obama, camera, other_room,
+                                                                             settings):
+    from cameras.tests.conftest import enrol_in, open_session
+
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.2
+    other_session = open_session(other_room)
+    enrol_in(other_session, enrolled_obama)
+    elsewhere = CameraFactory(room=other_room)
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.0
+    start = timezone.now()
+    ingest(camera, moved("obama2.jpg", mark=1), captured_at=start)
+    ingest(elsewhere, moved("obama2.jpg", mark=2), captured_at=start + dt.timedelta(seconds=3))
+    ingest(camera, moved("obama2.jpg", mark=3), captured_at=start + dt.timedelta(seconds=6))
+    ingest(elsewhere, moved("obama2.jpg", mark=4), captured_at=start + dt.timedelta(seconds=9))
+    sightings = FaceSighting.objects.filter(student=enrolled_obama)
+    assert sightings.count() == 4
+    assert all(s.needs_review for s in sightings)
+    assert {s.room_id for s in sightings} == {camera.room_id, other_room.pk}
+    assert not AttendanceRecord.objects.filter(student=enrolled_obama).exists()
+
+
+def test_duplicate_frame_is_processed_once(enrolled_obama, camera):
+    data = photo_bytes("obama2.jpg")
+    first = ingest(camera, data)
+    again = ingest(camera, data)
+    assert again.pk == first.pk
+    assert Frame.objects.count() == 1
+    assert FaceSighting.objects.count() == 1
+
+
+def test_reprocessing_a_finished_frame_changes_nothing(enrolled_obama, camera):
+    from cameras.tasks import process_frame
+
+    frame = ingest(camera, photo_bytes("obama2.jpg"))
+    assert process_frame.delay(frame.pk).result is None
+    assert FaceSighting.objects.count() == 1
+    frame.refresh_from_db()
+    assert frame.attempts == 1
+
+
+def test_static_scene_is_skipped_by_the_motion_gate(enrolled_obama, camera):
+    image = read_rgb("obama_480p.jpg")
+    first = ingest(camera, jpeg(image, quality=90))
+    assert first.state == FrameState.DONE
+    # Same scene, different bytes (another JPEG quality): not a duplicate, but nothing moved.
+    second = ingest(camera, jpeg(image, quality=80), captured_at=timezone.now() + dt.timedelta(seconds=1))
+    assert second.pk != first.pk
+    assert second.state == FrameState.SKIPPED
+    assert second.reason == "no_motion"
+    assert second.sightings.count() == 0
+
+
+def test_static_camera_is_looked_at_again_after_the_longest_skip(enrolled_obama, camera, settings):
+    settings.FRAME_MOTION_MAX_SKIP_SECONDS = 10
+    image = read_rgb("obama_480p.jpg")
+    ingest(camera, jpeg(image, quality=90))
+    later = ingest(camera, jpeg(image, quality=80), captured_at=timezone.now() + dt.timedelta(seconds=11))
+    assert later.state == FrameState.DONE
+
+
+def test_recognised_face_in_the_next_frame_is_tracked_not_embedded(enrolled_obama, camera, monkeypatch):
+    from cameras.engine import get_engine
+
+    engine = get_engine()
+    calls = []
+    original = engine.embed_many
+    monkeypatch.setattr(engine, "embed_many", lambda image, boxes: calls.append(len(boxes)) or original(image, boxes))
+    start = timezone.now()
+    ingest(camera, moved("obama_480p.jpg", mark=1), captured_at=start)
+    second = ingest(camera, moved("obama_480p.jpg", mark=2), captured_at=start + dt.timedelta(seconds=1))
+    assert calls == [1]  # only the first frame was embedded
+    sighting = second.sightings.get()
+    assert sighting.tracked is True
+    assert sighting.student == enrolled_obama
+
+
+def test_corrupt_stored_frame_is_marked_failed_with_reason(enrolled_obama, camera):
+    from django.core.files.base import ContentFile
+
+    from cameras.tasks import process_frame
+
+    data = photo_bytes("obama2.jpg")
+    frame = Frame.objects.create(camera=camera, captured_at=timezone.now(), sha256="x" * 64)
+    frame.image.save("broken.jpg", ContentFile(data[:300]), save=True)
+    process_frame.delay(frame.pk)
+    frame.refresh_from_db()
+    assert frame.state == FrameState.FAILED
+    assert frame.reason
+    assert not FaceSighting.objects.exists()
+
+
+def test_transient_error_is_retried_then_the_frame_completes(enrolled_obama, camera, monkeypatch):
+    from django.db import OperationalError
+
+    from cameras import pipeline
+    from cameras.frames import receive_frame
+    from cameras.tasks import process_frame
+
+    frame, _ = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False)
+    original = pipeline.open_session_for
+    failures = []
+
+    def flaky(room_id, at):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("connection lost")
+        return original(room_id, at)
+
+    monkeypatch.setattr(pipeline, "open_session_for", flaky)
+    # Eager Celery raises Retry to the caller instead of queueing; run the retry as the broker would.
+    with pytest.raises(Retry):
+        process_frame.delay(frame.pk)
+    frame.refresh_from_db()
+    assert frame.state == FrameState.PENDING
+    process_frame.delay(frame.pk)
+    frame.refresh_from_db()
+    assert failures == [1]
+    assert frame.state == FrameState.DONE
+    assert frame.attempts == 2
+    assert frame.sightings.count() == 1
+
+
+def test_frame_failing_every_attempt_is_marked_failed_and_stops(enrolled_obama, camera, monkeypatch, settings):
+    from django.db import OperationalError
+
+    from cameras import pipeline
+    from cameras.frames import receive_frame
+    from cameras.tasks import process_frame
+
+    settings.FRAME_MAX_ATTEMPTS = 3
+    frame, _ = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False)
+
+    def always(room_id, at):
+        raise OperationalError("database down")
+
+    monkeypatch.setattr(pipeline, "open_session_for", always)
+    retries = 0
+    for _ in range(10):
+        try:
+            process_frame.delay(frame.pk)
+        except Retry:
+            retries += 1
+            continue
+        break
+    assert retries == 2
+    frame.refresh_from_db()
+    assert frame.state == FrameState.FAILED
+    assert "OperationalError" in frame.reason
+    assert frame.attempts == 3
+
+
+def test_consent_withdrawn_after_gallery_load_stops_face_marking(enrolled_obama, camera, settings):
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.0
+    start = timezone.now()
+    first = ingest(camera, moved("obama2.jpg", mark=1), captured_at=start)
+    assert first.sightings.get().student == enrolled_obama
+    enrolled_obama.face_consent_at = None
+    enrolled_obama.save()
+    second = ingest(camera, moved("obama2.jpg", mark=2), captured_at=start + dt.timedelta(seconds=5))
+    sighting = second.sightings.get()
+    assert sighting.student is None
+    assert sighting.match_reason == "no_consent"
+    assert not AttendanceRecord.objects.exists()

@@ -59,7 +59,7 @@ class BeatLock:
     def __init__(self, *, key: str | None = None, ttl: int | None = None) -> None:
         self.key = key or settings.BEAT_LOCK_KEY
         self.ttl = ttl or settings.BEAT_LOCK_TTL_SECONDS
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder: str | None = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._file = None
 
     # --- Redis -------------------------------------------------------------
@@ -150,6 +150,11 @@ class LockedDatabaseScheduler(DatabaseScheduler):
 
     def __init__(self, *args, **kwargs):
         self.beat_lock = BeatLock()
+        if kwargs.get("lazy"):
+            # The banner builds a lazy scheduler only to describe it; it never ticks.
+            self.beat_lock.holder = None
+            super().__init__(*args, **kwargs)
+            return
         if not self.beat_lock.acquire():
             message = (
                 f"Refusing to start celery beat: another beat holds the lock {self.beat_lock.key!r} "
@@ -164,6 +169,8 @@ class LockedDatabaseScheduler(DatabaseScheduler):
         self.max_interval = min(self.max_interval, max(1, self.beat_lock.ttl // 3))
 
     def tick(self, *args, **kwargs):
+        if self.beat_lock.holder is None:
+            raise SystemExit("a lazy scheduler cannot tick")
         try:
             held = self.beat_lock.renew()
         except Exception:
@@ -180,6 +187,7 @@ class LockedDatabaseScheduler(DatabaseScheduler):
             super().close()
         finally:
             try:
-                self.beat_lock.release()
+                if self.beat_lock.holder is not None:
+                    self.beat_lock.release()
             except Exception:
                 logger.exception("beat could not release its lock; it expires on its own")

@@ -116,6 +116,10 @@ def start_gunicorn(env: dict[str, str], port: int, args) -> subprocess.Popen:
         "2048",
         "--timeout",
         "60",
+        # Devices keep their connection between heartbeats; gunicorn's 2 s default would
+        # close it under them and turn into client read errors.
+        "--keep-alive",
+        "75",
         "--log-level",
         "warning",
     ]

@@ -105,11 +105,11 @@ def revoke_registration_token(*, token: RegistrationToken, actor=None, request=N
 
 
 def _token_for(plaintext: str, *, now: datetime) -> RegistrationToken:
-    """The locked, usable token for `plaintext`, or NotAllowed saying why not."""
+    """The usable token for `plaintext` (not locked: see `_claim_use`), or NotAllowed saying why not."""
     parts = keys.split(plaintext)
     token = None
     if parts is not None:
-        token = RegistrationToken.objects.select_for_update().filter(prefix=parts[0]).first()
+        token = RegistrationToken.objects.filter(prefix=parts[0]).first()
     if token is None or not keys.matches(parts[1], token.secret_hash):
         raise NotAllowed("The registration token is not valid.", code="registration_token_invalid")
     if token.revoked_at is not None:
@@ -119,6 +119,20 @@ def _token_for(plaintext: str, *, now: datetime) -> RegistrationToken:
     if token.uses >= token.max_uses:
         raise NotAllowed("The registration token has been used up.", code="registration_token_used_up")
     return token
+
+
+def _claim_use(token: RegistrationToken, *, now: datetime) -> None:
+    """Spends one use with a conditional UPDATE, or refuses if another registration took the last.
+
+    Called as the last statement of the registration's transaction: the row lock
+    it takes is held only until the commit, so registrations with one token do
+    not queue behind each other's whole transaction.
+    """
+    claimed = RegistrationToken.objects.filter(
+        pk=token.pk, revoked_at__isnull=True, expires_at__gt=now, uses__lt=F("max_uses")
+    ).update(uses=F("uses") + 1, updated_at=now)
+    if not claimed:
+        raise NotAllowed("The registration token has been used up.", code="registration_token_used_up")
 
 
 # --- Devices and credentials ----------------------------------------------
@@ -182,17 +196,20 @@ def register_device(
         device.state = DeviceState.ACTIVE
         device.registered_at = now
         device.last_ip = ip or device.last_ip
-        device.full_clean()
-        device.save()
+        device.full_clean(validate_unique=False)
+        try:
+            with transaction.atomic():
+                device.save()
+        except IntegrityError:  # the same serial registering twice at the same moment
+            raise Conflict("This serial is registering already; try again.", code="registration_in_progress") from None
         credential = _issue_credential(device)
-        # Conditional increment: the row is locked, and the check constraint backs it.
-        RegistrationToken.objects.filter(pk=reg_token.pk).update(uses=F("uses") + 1, updated_at=now)
         record_audit_event(
             action="devices.registered" if created else "devices.reregistered",
             actor_label=f"device:{serial}",
             target=f"device:{device.pk}",
             details={"token_prefix": reg_token.prefix, "ip": ip},
         )
+        _claim_use(reg_token, now=now)
     return Registration(device=device, credential=credential, created=created)
 
 

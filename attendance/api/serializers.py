@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
+from django.utils import timezone
 from rest_framework import serializers
 
 from campus.models import Course, Section, Student
@@ -48,7 +51,7 @@ class SessionSerializer(serializers.ModelSerializer):
 
 
 class ChangeSerializer(serializers.ModelSerializer):
-    changed_by = serializers.CharField(source="changed_by.username", default=None)
+    changed_by = serializers.CharField(source="changed_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = AttendanceChange
@@ -58,7 +61,7 @@ class ChangeSerializer(serializers.ModelSerializer):
 class RecordSerializer(serializers.ModelSerializer):
     student = serializers.SerializerMethodField()
     session = serializers.SerializerMethodField()
-    marked_by = serializers.CharField(source="marked_by.username", default=None)
+    marked_by = serializers.CharField(source="marked_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = AttendanceRecord
@@ -128,8 +131,8 @@ class BulkMarkSerializer(serializers.Serializer):
 
 class ExcuseSerializer(serializers.ModelSerializer):
     student = serializers.SerializerMethodField()
-    filed_by = serializers.CharField(source="filed_by.username", default=None)
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    filed_by = serializers.CharField(source="filed_by.username", default=None, allow_null=True, read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True, read_only=True)
     session_date = serializers.DateField(source="session.date", read_only=True)
 
     class Meta:
@@ -150,6 +153,11 @@ class ExcuseSerializer(serializers.ModelSerializer):
 
     def get_student(self, obj) -> dict:
         return {"id": obj.student_id, "student_number": obj.student.student_number, "name": obj.student.full_name}
+
+
+class BulkMarkResultSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    records = RecordSerializer(many=True)
 
 
 class ExcuseCreateSerializer(serializers.Serializer):
@@ -186,15 +194,21 @@ class RangeSerializer(serializers.Serializer):
 
 
 class TrendsQuerySerializer(RangeSerializer):
+    """Defaults to the 30 days up to today (or up to `date_to`)."""
+
     section = serializers.PrimaryKeyRelatedField(queryset=Section.objects.all(), required=False)
     course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all(), required=False)
     threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
 
     def validate(self, attrs):
-        attrs = super().validate(attrs)
         if attrs.get("section") and attrs.get("course"):
             raise serializers.ValidationError({"section": ["Give a section or a course, not both."]})
-        return attrs
+        end = attrs.get("to") or timezone.localdate()
+        start = attrs.get("from")
+        if start is None:
+            start = end - dt.timedelta(days=29) if end > dt.date.min + dt.timedelta(days=29) else dt.date.min
+        attrs["to"], attrs["from"] = end, start
+        return super().validate(attrs)
 
 
 class ExportQuerySerializer(RangeSerializer):

@@ -12,7 +12,8 @@ import datetime as dt
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -22,13 +23,20 @@ from rest_framework.views import APIView
 
 from accounts.permissions import RolePermission, require
 from campus.models import Course, Section, Student
-from config.errors import InvalidInput, NotFound
+from config.errors import NotFound
 
 from .. import dashboard, selectors, services
 from ..models import AttendanceRecord, ClassSession, ExcuseRequest
 from . import filters, serializers
 
 OWN = "view_own_attendance"
+
+
+RANGE_PARAMETERS = [
+    OpenApiParameter("date_from", OpenApiTypes.DATE, description="First day (inclusive)."),
+    OpenApiParameter("date_to", OpenApiTypes.DATE, description="Last day (inclusive)."),
+]
+REPORT = OpenApiResponse(OpenApiTypes.OBJECT, description="Counts per status, total and rate (attended / counted).")
 
 
 class RecordCursorPagination(CursorPagination):
@@ -59,16 +67,19 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     def _refreshed(self, session: ClassSession) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
 
+    @extend_schema(request=None, responses=serializers.SessionSerializer)
     @action(detail=True, methods=["post"])
     def open(self, request, pk=None):
         session = services.open_session(session=self.get_object(), by=request.user)
         return self._refreshed(session)
 
+    @extend_schema(request=None, responses=serializers.SessionSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         result = services.close_session(session=self.get_object(), by=request.user)
         return self._refreshed(result.session)
 
+    @extend_schema(request=serializers.DecisionSerializer, responses=serializers.SessionSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         body = serializers.DecisionSerializer(data=request.data)
@@ -78,6 +89,7 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
         )
         return self._refreshed(session)
 
+    @extend_schema(request=serializers.MarkSerializer, responses=serializers.RecordSerializer)
     @action(detail=True, methods=["post"])
     def marks(self, request, pk=None):
         session = self.get_object()
@@ -95,6 +107,7 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
         record = selectors.record_list().get(pk=record.pk)
         return Response(serializers.RecordSerializer(record).data)
 
+    @extend_schema(request=serializers.BulkMarkSerializer, responses=serializers.BulkMarkResultSerializer)
     @action(detail=True, methods=["post"], url_path="bulk-marks")
     def bulk_marks(self, request, pk=None):
         session = self.get_object()
@@ -143,6 +156,7 @@ class MyAttendanceView(APIView):
 
     permission_classes = [IsAuthenticated, require(OWN)]
 
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
     def get(self, request):
         student = _student_of(request.user)
         date_from, date_to = _range(request)
@@ -166,6 +180,7 @@ class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
             "student", "session", "filed_by", "decided_by"
         )
 
+    @extend_schema(request=serializers.ExcuseCreateSerializer, responses={201: serializers.ExcuseSerializer})
     def create(self, request, *args, **kwargs):
         body = serializers.ExcuseCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -184,10 +199,12 @@ class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=excuse.pk)).data)
 
+    @extend_schema(request=serializers.DecisionSerializer, responses=serializers.ExcuseSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         return self._decide(request, approve=True)
 
+    @extend_schema(request=serializers.DecisionSerializer, responses=serializers.ExcuseSerializer)
     @action(detail=True, methods=["post"])
     def refuse(self, request, pk=None):
         return self._decide(request, approve=False)
@@ -201,6 +218,7 @@ class ReportView(APIView):
 
 
 class StudentReportView(ReportView):
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
     def get(self, request, pk: int):
         student = get_object_or_404(Student.objects.visible_to(request.user), pk=pk)
         date_from, date_to = _range(request)
@@ -210,6 +228,7 @@ class StudentReportView(ReportView):
 
 
 class SectionReportView(ReportView):
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
     def get(self, request, pk: int):
         section = get_object_or_404(Section.objects.visible_to(request.user).select_related("course"), pk=pk)
         date_from, date_to = _range(request)
@@ -219,6 +238,7 @@ class SectionReportView(ReportView):
 
 
 class CourseReportView(ReportView):
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
     def get(self, request, pk: int):
         course = get_object_or_404(Course.objects.all(), pk=pk)
         date_from, date_to = _range(request)
@@ -237,6 +257,15 @@ class _Echo:
 class ExportView(ReportView):
     """CSV of the records in a date range, streamed row by row."""
 
+    @extend_schema(
+        parameters=[
+            *RANGE_PARAMETERS,
+            OpenApiParameter("section", int),
+            OpenApiParameter("course", int),
+            OpenApiParameter("student", int),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request):
         query = serializers.ExportQuerySerializer(data=request.query_params, require_range=True)
         query.is_valid(raise_exception=True)
@@ -260,6 +289,7 @@ class ExportView(ReportView):
 class DashboardSummaryView(APIView):
     permission_classes = [IsAuthenticated, require("view_reports")]
 
+    @extend_schema(responses=OpenApiResponse(OpenApiTypes.OBJECT, description="Today's attendance summary."))
     def get(self, request):
         return Response(dashboard.summary())
 
@@ -267,14 +297,20 @@ class DashboardSummaryView(APIView):
 class TrendsView(APIView):
     permission_classes = [IsAuthenticated, require("view_reports")]
 
+    @extend_schema(
+        parameters=[
+            *RANGE_PARAMETERS,
+            OpenApiParameter("section", int),
+            OpenApiParameter("course", int),
+            OpenApiParameter("threshold", float, description="Students below this rate are listed (0..1)."),
+        ],
+        responses=OpenApiResponse(OpenApiTypes.OBJECT, description="Daily rates, weekday pattern, students below."),
+    )
     def get(self, request):
         query = serializers.TrendsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        date_to = data.get("to") or timezone.localdate()
-        date_from = data.get("from") or date_to - dt.timedelta(days=29)
-        if date_from > date_to:
-            raise InvalidInput("date_from must not be after date_to.", details={"date_from": [str(date_from)]})
+        date_from, date_to = data["from"], data["to"]
         records = AttendanceRecord.objects.visible_to(request.user)
         scope: dict = {"kind": "campus"}
         if data.get("section") is not None:

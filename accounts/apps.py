@@ -7,7 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, schema  # noqa: F401  (register the system checks and the OpenAPI auth scheme)
         from .services import sync_roles_after_migrate
 
         # Role groups are data the app cannot run without; repair them after every migrate.

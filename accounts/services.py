@@ -306,6 +306,8 @@ def _user_from_uid(uid: str) -> User | None:
         pk = int(force_str(urlsafe_base64_decode(uid)))
     except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
         return None
+    if not 0 < pk < 2**63:
+        return None
     return User.objects.filter(pk=pk, is_active=True).first()
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import zoneinfo
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -10,6 +11,7 @@ from accounts.models import User
 
 PASSWORD_MAX = 128
 TOKEN_MAX = 4096
+NOTIFICATION_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 def password_field(**kwargs) -> serializers.CharField:
@@ -40,8 +42,8 @@ class PreferencesSerializer(StrictSerializer):
         return value
 
     def validate_notifications(self, value: dict) -> dict:
-        if len(value) > 20 or any(len(key) > 32 for key in value):
-            raise serializers.ValidationError("At most 20 notification choices with short names.")
+        if len(value) > 20 or not all(NOTIFICATION_KEY.fullmatch(key) for key in value):
+            raise serializers.ValidationError("At most 20 notification choices named with a-z, 0-9 and _.")
         return value
 
 
@@ -83,6 +85,15 @@ class TokenPairSerializer(serializers.Serializer):
     refresh_expires_at = serializers.DateTimeField()
 
 
+class LoginResultSerializer(TokenPairSerializer):
+    user = UserSerializer()
+
+
+class VerifyResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    token_type = serializers.ChoiceField(choices=["access", "refresh"])
+
+
 class RegisterSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
     email = serializers.EmailField(max_length=254)
@@ -115,7 +126,9 @@ class PasswordResetConfirmSerializer(StrictSerializer):
     new_password = password_field()
 
 
-class SessionSerializer(serializers.Serializer):
+class AuthSessionSerializer(serializers.Serializer):
+    """One active sign-in session (its newest refresh token)."""
+
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
@@ -126,6 +139,11 @@ class SessionSerializer(serializers.Serializer):
 
     def get_current(self, token) -> bool:
         return token.client.chain.hex == self.context.get("current_chain")
+
+
+class SessionListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = AuthSessionSerializer(many=True)
 
 
 class AdminUserCreateSerializer(StrictSerializer):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -32,6 +34,13 @@ def _pair(pair: sessions.TokenPair) -> dict:
     return s.TokenPairSerializer(pair).data
 
 
+def _message(name: str, **fields) -> drf_serializers.Serializer:
+    return inline_serializer(name, {"detail": drf_serializers.CharField(), **fields})
+
+
+SESSIONS_ENDED = inline_serializer("SessionsEnded", {"sessions_ended": drf_serializers.IntegerField()})
+
+
 class PublicView(APIView):
     """No authentication is read, so a stale Authorization header never blocks these."""
 
@@ -40,6 +49,7 @@ class PublicView(APIView):
 
 
 class LoginView(PublicView):
+    @extend_schema(request=s.LoginSerializer, responses=s.LoginResultSerializer, tags=["auth"])
     def post(self, request):
         data = _validated(s.LoginSerializer, request)
         user, pair = services.log_in(login=data["username"], password=data["password"], request=request)
@@ -47,12 +57,14 @@ class LoginView(PublicView):
 
 
 class RefreshView(PublicView):
+    @extend_schema(request=s.RefreshSerializer, responses=s.TokenPairSerializer, tags=["auth"])
     def post(self, request):
         data = _validated(s.RefreshSerializer, request)
         return Response(_pair(sessions.rotate_refresh_token(raw=data["refresh"], request=request)))
 
 
 class LogoutView(PublicView):
+    @extend_schema(request=s.RefreshSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
         data = _validated(s.RefreshSerializer, request)
         sessions.end_session(raw=data["refresh"], request=request)
@@ -60,12 +72,14 @@ class LogoutView(PublicView):
 
 
 class VerifyView(PublicView):
+    @extend_schema(request=s.VerifySerializer, responses=s.VerifyResultSerializer, tags=["auth"])
     def post(self, request):
         data = _validated(s.VerifySerializer, request)
         return Response({"valid": True, "token_type": sessions.verify_token(raw=data["token"])})
 
 
 class RegisterView(PublicView):
+    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer}, tags=["auth"])
     def post(self, request):
         data = _validated(s.RegisterSerializer, request)
         user = services.register_user(request=request, **data)
@@ -75,9 +89,11 @@ class RegisterView(PublicView):
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses=s.UserSerializer, tags=["auth"])
     def get(self, request):
         return Response(s.UserSerializer(request.user).data)
 
+    @extend_schema(request=s.ProfileSerializer, responses=s.UserSerializer, tags=["auth"])
     def patch(self, request):
         changes = _validated(s.ProfileSerializer, request)
         user = services.update_profile(user=request.user, changes=changes, request=request)
@@ -87,6 +103,11 @@ class MeView(APIView):
 class PasswordChangeView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        request=s.PasswordChangeSerializer,
+        responses=_message("PasswordChanged", sessions_ended=drf_serializers.IntegerField()),
+        tags=["auth"],
+    )
     def post(self, request):
         data = _validated(s.PasswordChangeSerializer, request)
         chain = _current_chain(request)
@@ -101,6 +122,9 @@ class PasswordChangeView(APIView):
 
 
 class PasswordResetView(PublicView):
+    @extend_schema(
+        request=s.PasswordResetSerializer, responses={202: _message("PasswordResetRequested")}, tags=["auth"]
+    )
     def post(self, request):
         data = _validated(s.PasswordResetSerializer, request)
         services.request_password_reset(email=data["email"], request=request)
@@ -111,6 +135,7 @@ class PasswordResetView(PublicView):
 
 
 class PasswordResetConfirmView(PublicView):
+    @extend_schema(request=s.PasswordResetConfirmSerializer, responses=_message("PasswordResetDone"), tags=["auth"])
     def post(self, request):
         data = _validated(s.PasswordResetConfirmSerializer, request)
         services.confirm_password_reset(
@@ -124,11 +149,13 @@ class SessionListView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses=s.SessionListSerializer, tags=["auth"])
     def get(self, request):
         tokens = sessions.active_sessions(user=request.user)
-        data = s.SessionSerializer(tokens, many=True, context={"current_chain": _current_chain(request)}).data
+        data = s.AuthSessionSerializer(tokens, many=True, context={"current_chain": _current_chain(request)}).data
         return Response({"count": len(data), "results": data})
 
+    @extend_schema(responses=SESSIONS_ENDED, tags=["auth"])
     def delete(self, request):
         count = sessions.revoke_all_sessions(user=request.user, request=request)
         return Response({"sessions_ended": count})
@@ -137,6 +164,7 @@ class SessionListView(APIView):
 class SessionDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses={204: None}, tags=["auth"])
     def delete(self, request, pk: int):
         sessions.revoke_session(user=request.user, token_id=pk, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -155,17 +183,20 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     def get_queryset(self):
         return users_for_admin()
 
+    @extend_schema(request=s.AdminUserCreateSerializer, responses={201: s.UserSerializer})
     def create(self, request):
         data = _validated(s.AdminUserCreateSerializer, request)
         user = services.admin_create_user(actor=request.user, data=data, request=request)
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=s.AdminUserUpdateSerializer, responses=s.UserSerializer)
     def partial_update(self, request, pk=None):
         user = self.get_object()
         changes = _validated(s.AdminUserUpdateSerializer, request)
         user = services.admin_update_user(actor=request.user, user=user, changes=changes, request=request)
         return Response(s.UserSerializer(user).data)
 
+    @extend_schema(request=s.AdminUserUpdateSerializer, responses=s.UserSerializer)
     def update(self, request, pk=None):
         return self.partial_update(request, pk)
 
@@ -174,6 +205,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
             actor=self.request.user, user=instance, changes={"is_active": False}, request=self.request
         )
 
+    @extend_schema(request=s.SetPasswordSerializer, responses=_message("PasswordSet"))
     @action(detail=True, methods=["post"], url_path="password")
     def set_password(self, request, pk=None):
         user = self.get_object()
@@ -181,6 +213,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         services.admin_set_password(actor=request.user, user=user, new_password=data["new_password"], request=request)
         return Response({"detail": "Password set; the user's sessions were ended."})
 
+    @extend_schema(request=None, responses=SESSIONS_ENDED)
     @action(detail=True, methods=["delete"], url_path="sessions")
     def end_sessions(self, request, pk=None):
         user = get_object_or_404(users_for_admin(), pk=pk)
@@ -195,5 +228,6 @@ class RoleViewSet(viewsets.ViewSet):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses=s.RoleSerializer(many=True))
     def list(self, request):
         return Response(s.RoleSerializer(role_groups(), many=True).data)

@@ -440,8 +440,10 @@ FACE_MAX_IMAGE_PIXELS = env_int("FACE_MAX_IMAGE_PIXELS", 40_000_000)
 # Detection runs on a copy whose longer side is at most this (0 = full size).
 FACE_DETECT_MAX_SIDE = env_int("FACE_DETECT_MAX_SIDE", 960)
 FACE_DETECT_UPSAMPLE = env_int("FACE_DETECT_UPSAMPLE", 0)
-# Motion gate: a frame whose thumbnail changed on less than this fraction is skipped.
-FACE_MOTION_MIN_CHANGE = float(env("FACE_MOTION_MIN_CHANGE", "0.002") or 0.002)
+# Motion gate: a frame whose 96-px thumbnail changed (beyond noise) on less than this
+# fraction is skipped. 0.001 lets through a 30-px face appearing in a 1080p frame;
+# sensor noise (sigma 12) and JPEG quality 40 measure 0.
+FACE_MOTION_MIN_CHANGE = float(env("FACE_MOTION_MIN_CHANGE", "0.001") or 0.001)
 # Tracking: a recognised face seen again at about the same place is not re-embedded.
 FACE_TRACK_MIN_IOU = float(env("FACE_TRACK_MIN_IOU", "0.5") or 0.5)
 FACE_TRACK_MAX_GAP_SECONDS = float(env("FACE_TRACK_MAX_GAP_SECONDS", "3") or 3)

@@ -67,7 +67,10 @@ def decode_image(data: bytes, *, max_pixels: int, formats: frozenset[str] = ACCE
             "too_large", f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted."
         )
     buffer = np.frombuffer(data, dtype=np.uint8)
-    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    try:
+        bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    except cv2.error:
+        bgr = None
     if bgr is None or bgr.size == 0:
         raise ImageRejected("corrupt", "The image data is corrupt and could not be decoded.")
     # EXIF rotation may swap the sides; anything else means the header lied.
@@ -111,7 +114,10 @@ def motion_signature_from_bytes(data: bytes) -> np.ndarray | None:
 
     Only for bytes already checked with `read_header` (the reduced decode has no size limit of its own).
     """
-    small = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    try:
+        small = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    except cv2.error:
+        return None
     if small is None or small.size == 0:
         return None
     height, width = small.shape[:2]

@@ -167,6 +167,17 @@ def test_a_small_change_in_one_corner_passes_the_motion_gate(frame, settings):
     assert motion_score(motion_signature(frame), motion_signature(changed)) > settings.FACE_MOTION_MIN_CHANGE
 
 
+def test_a_small_face_appearing_in_a_1080p_frame_passes_the_motion_gate(frame, settings):
+    scene = cv2.resize(frame, (1920, 1080), interpolation=cv2.INTER_LINEAR)
+    face = cv2.resize(frame[65:190, 383:508], (36, 36), interpolation=cv2.INTER_AREA)  # the face, shrunk
+    changed = scene.copy()
+    changed[700:736, 200:236] = face  # someone 36 px tall-faced looks up at the back of the room
+    noisy = np.clip(scene + np.random.default_rng(1).normal(0, 8, scene.shape), 0, 255).astype(np.uint8)
+    before = motion_signature(scene)
+    assert motion_score(before, motion_signature(changed)) > settings.FACE_MOTION_MIN_CHANGE
+    assert motion_score(before, motion_signature(noisy)) < settings.FACE_MOTION_MIN_CHANGE
+
+
 def test_first_frame_or_new_resolution_counts_as_motion(frame):
     assert motion_score(None, motion_signature(frame)) == 1.0
     small, _ = downscale(frame, 320)

@@ -255,6 +255,15 @@ def _save_enrolment(*, student, vector, engine: FaceEngine, box, size_px, sharpn
     return enrolment
 
 
+def check_enrolment_photo(*, student, image_bytes: bytes) -> FaceFound:
+    """Every enrolment check without saving anything (enroll_faces --dry-run)."""
+    _require_consent(student)
+    engine = get_engine()
+    found = single_face(decode_or_400(image_bytes), engine)
+    _refuse_duplicate(found.vector, student, engine)
+    return found
+
+
 @transaction.atomic
 def enrol_face(*, student, image_bytes: bytes, actor=None, request=None, via: str = "api") -> FaceEnrolment:
     """Enrol one photo: consent, exactly one face, quality, not already someone else; audited."""

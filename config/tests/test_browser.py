@@ -1,0 +1,157 @@
+"""A real browser through the admin: log in, add a camera, enrol a face, open the dashboard.
+
+Playwright drives Debian's Chromium (`/usr/bin/chromium`, installed by
+`make system-deps`; never `playwright install`), headless, against pytest-django's
+`live_server` on 127.0.0.1. Screenshots of every step go to `test-artifacts/`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FACE_PHOTO = Path(os.environ.get("SHARED_DIR", Path(__file__).resolve().parents[3] / "shared")) / "faces" / "obama.jpg"
+PASSWORD = "Browser-Test-2026-!x"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Chromium not installed at {CHROMIUM} (make system-deps)"),
+]
+
+
+@pytest.fixture
+def browser_page(live_server, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # test makes between browser steps are ordinary synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        # Loopback only: anything else the page asks for is refused.
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live_server.url)
+                   else route.abort())
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page, name: str) -> Path:
+    path = ARTIFACTS / f"browser-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture
+def campus_with_history(make_user):
+    """An admin, a room, a consenting student and two weeks of attendance for the charts."""
+    from attendance.choices import RecordStatus, SessionStatus
+    from attendance.tests.factories import AttendanceRecordFactory, ClassSessionFactory
+    from campus.tests.factories import EnrolmentFactory, RoomFactory, SectionFactory, StudentFactory
+
+    admin = make_user(role="admin", username="browser-admin")
+    admin.set_password(PASSWORD)
+    admin.save()
+    room = RoomFactory(code="LAB-101", name="Vision lab")
+    section = SectionFactory()
+    students = [StudentFactory() for _ in range(6)]
+    for student in students:
+        EnrolmentFactory(section=section, student=student)
+    consenting = students[0]
+    consenting.face_consent_at = timezone.now()
+    consenting.face_consent_recorded_by = admin
+    consenting.save()
+    today = timezone.localdate()
+    statuses = [RecordStatus.PRESENT, RecordStatus.PRESENT, RecordStatus.LATE, RecordStatus.ABSENT]
+    for days_ago in range(1, 15):
+        day = today - dt.timedelta(days=days_ago)
+        start = timezone.make_aware(dt.datetime.combine(day, dt.time(9, 0)))
+        session = ClassSessionFactory(section=section, room=room, date=day, scheduled_start=start,
+                                      scheduled_end=start + dt.timedelta(hours=1), status=SessionStatus.CLOSED)
+        for i, student in enumerate(students):
+            status = statuses[(i + days_ago) % len(statuses)]
+            seen = None if status == RecordStatus.ABSENT else start
+            AttendanceRecordFactory(session=session, student=student, status=status,
+                                    first_seen_at=seen, last_seen_at=seen)
+    return {"admin": admin, "room": room, "student": consenting}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_camera_enrolment_and_dashboard_in_a_real_browser(browser_page, campus_with_history, live_server):
+    from cameras.models import Camera, FaceEnrolment
+
+    page = browser_page
+    room, student = campus_with_history["room"], campus_with_history["student"]
+
+    # 1. Log into the admin.
+    page.goto("/admin/login/")
+    page.fill("#id_username", "browser-admin")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+    shot(page, "01-admin-home")
+    assert page.locator("#site-name").is_visible()
+    assert page.locator("a[href='/admin/cameras/camera/']").count() >= 1, "cameras are not in the admin"
+
+    # 2. Add a camera through its admin form.
+    page.goto("/admin/cameras/camera/add/")
+    page.fill("#id_name", "Front of lab")
+    room_select = page.locator("#id_room")
+    if room_select.evaluate("el => el.tagName") == "SELECT":
+        room_select.select_option(str(room.pk))
+    else:  # raw_id_fields / autocomplete: a plain input for the id
+        room_select.fill(str(room.pk))
+    if page.locator("#id_source_kind").count():
+        page.select_option("#id_source_kind", "push")
+    shot(page, "02-camera-form")
+    page.click("input[name=_save]")
+    page.wait_for_selector("ul.messagelist li.success")
+    shot(page, "03-camera-added")
+    camera = Camera.objects.get(name="Front of lab")
+    assert camera.room_id == room.pk
+
+    # 3. Enrol a face from the shared photo, as the signed-in admin (session + CSRF).
+    assert FACE_PHOTO.exists(), f"missing shared photo {FACE_PHOTO}"
+    page.goto(f"/admin/campus/student/{student.pk}/change/")
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    response = page.request.post(
+        f"/api/v1/students/{student.pk}/faces",
+        multipart={"image": {"name": "obama.jpg", "mimeType": "image/jpeg", "buffer": FACE_PHOTO.read_bytes()}},
+        headers={"X-CSRFToken": csrf, "Referer": live_server.url + "/admin/"},
+    )
+    assert response.status == 201, response.text()
+    enrolment = response.json()
+    assert FaceEnrolment.objects.filter(student=student, pk=enrolment["id"]).exists()
+    page.reload()
+    shot(page, "04-student-after-enrolment")
+
+    # 4. The attendance dashboard with its charts (server-rendered SVG, no CDN).
+    page.goto("/admin/attendance/classsession/dashboard/")
+    page.wait_for_selector("div.chart svg")
+    assert page.locator("div.chart svg").count() >= 2
+    assert "Attendance dashboard" in page.title() or page.locator("h1", has_text="dashboard").count()
+    shot(page, "05-attendance-dashboard")
+

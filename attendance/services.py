@@ -644,7 +644,7 @@ def open_due_sessions(*, now: dt.datetime | None = None) -> BeatResult:
             status=SessionStatus.OPEN, opened_at=now, updated_at=now
         )
         result.opened += claimed
-    if result.opened:
+    if result.opened or result.planned:
         dashboard.invalidate_summary()
     return result
 

@@ -335,3 +335,19 @@ def test_student_cannot_file_for_someone_else(session, students, enrolled_studen
 def test_closing_skips_students_who_already_have_a_record(session, students):
     AttendanceRecordFactory(session=session, student=students[0])
     assert services.close_session(session=session, now=at(10)).absent == 2
+
+
+def test_second_campus_default_policy_is_refused(db):
+    from django.core.exceptions import ValidationError
+
+    AttendancePolicy.objects.create(course=None)
+    with pytest.raises(ValidationError):
+        AttendancePolicy(course=None, late_after_minutes=3).full_clean()
+
+
+def test_second_policy_for_one_course_is_refused(session):
+    from django.core.exceptions import ValidationError
+
+    AttendancePolicy.objects.create(course=session.section.course)
+    with pytest.raises(ValidationError):
+        AttendancePolicy(course=session.section.course).full_clean()

@@ -264,3 +264,20 @@ class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     skip_invalid = serializers.BooleanField(default=False)
     dry_run = serializers.BooleanField(default=False)
+
+
+class ImportRowErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class ImportResultSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    errors = ImportRowErrorSerializer(many=True)
+    dry_run = serializers.BooleanField()
+    written = serializers.BooleanField()
+    summary = serializers.CharField()

@@ -10,6 +10,8 @@ import datetime
 
 from django.db.models import Count
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -156,7 +158,11 @@ class SectionViewSet(CampusModelViewSet):
     def base_queryset(self):
         return selectors.section_list()
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(
+        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, description="default: today")],
+        responses=serializers.StudentSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
     def roster(self, request, pk=None):
         """Students enrolled on ?date= (default today): the section's teachers, or manage_students."""
         section = self.get_object()
@@ -179,6 +185,7 @@ class StudentViewSet(CampusModelViewSet):
     ordering = ["last_name", "first_name", "student_number"]
     required_permissions = STUDENT_PERMISSIONS
 
+    @extend_schema(request=serializers.FaceConsentSerializer, responses=serializers.StudentSerializer)
     @action(detail=True, methods=["post"], url_path="face-consent")
     def face_consent(self, request, pk=None):
         """Record or withdraw consent to face recognition (who and when is kept)."""
@@ -293,6 +300,7 @@ class ComplaintViewSet(
     def _fresh(self, complaint: Complaint) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
 
+    @extend_schema(request=serializers.ComplaintTransitionSerializer, responses=serializers.ComplaintSerializer)
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
         """Move the complaint: {"status": "in_progress" | "resolved" | "rejected", "note": "..."}."""
@@ -308,6 +316,7 @@ class ComplaintViewSet(
         )
         return self._fresh(complaint)
 
+    @extend_schema(request=serializers.ComplaintAssignSerializer, responses=serializers.ComplaintSerializer)
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         complaint = self.get_object()
@@ -318,8 +327,15 @@ class ComplaintViewSet(
         )
         return self._fresh(complaint)
 
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=serializers.ComplaintCommentSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=serializers.ComplaintCommentCreateSerializer,
+        responses={201: serializers.ComplaintCommentSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def comments(self, request, pk=None):
+        """The complaint's comments (GET) or a new one by its author or a handler (POST)."""
         complaint = self.get_object()
         if request.method == "POST":
             body = serializers.ComplaintCommentCreateSerializer(data=request.data)
@@ -363,6 +379,7 @@ class ImportView(APIView):
     parser_classes = [MultiPartParser, FormParser]
     serializer_class = serializers.ImportUploadSerializer
 
+    @extend_schema(request=serializers.ImportUploadSerializer, responses=serializers.ImportResultSerializer)
     def post(self, request, kind: str):
         if kind not in IMPORT_SPECS:
             raise NotFound("Unknown import kind.", details={"kinds": sorted(IMPORT_SPECS)})

@@ -485,3 +485,35 @@ def test_complaints_filter_by_status(client_for, staff_user):
     ComplaintFactory(status="rejected")
     rows = client_for(staff_user).get("/api/v1/complaints?status=open").json()["results"]
     assert [r["id"] for r in rows] == [open_one.pk]
+
+
+def test_teacher_profile_needs_a_staff_account(client_for, admin_user, student_user):
+    response = client_for(admin_user).post(
+        "/api/v1/teachers", {"user": student_user.pk, "staff_number": "T-1"}, format="json"
+    )
+    error = assert_error(response, 400, "invalid")
+    assert "user" in error["details"]
+
+
+def test_section_teachers_must_be_staff(client_for, admin_user, student_user):
+    response = client_for(admin_user).post(
+        "/api/v1/sections",
+        {"course": CourseFactory().pk, "term": TermFactory().pk, "code": "A", "teachers": [student_user.pk]},
+        format="json",
+    )
+    assert "teachers" in assert_error(response, 400)["details"]
+    assert not Section.objects.exists()
+
+
+def test_author_may_put_the_whole_complaint_back(client_for, student_user):
+    complaint = ComplaintFactory(author=student_user, priority="normal")
+    client = client_for(student_user)
+    body = client.get(f"/api/v1/complaints/{complaint.pk}").json()
+    body["description"] = "Now with details"
+    response = client.put(f"/api/v1/complaints/{complaint.pk}", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["description"] == "Now with details"
+    body["priority"] = "urgent"
+    assert_error(client.put(f"/api/v1/complaints/{complaint.pk}", body, format="json"), 403)
+    complaint.refresh_from_db()
+    assert complaint.priority == "normal"

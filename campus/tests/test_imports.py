@@ -258,3 +258,37 @@ def test_api_import_good_file(client_for, admin_user, staff_user):
         .status_code
         == 404
     )
+
+
+def test_student_import_links_a_student_account(tmp_path, make_user):
+    make_user(role="student", username="ada")
+    make_user(role="staff", username="boss")
+    path = tmp_path / "students.csv"
+    path.write_text("student_number,first_name,last_name,username\n1,Ada,L,ada\n2,Bo,S,boss\n3,Cy,T,ghost\n4,Di,U,\n")
+    result = run_import(kind="students", source=path)
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (3, "user: 'boss' has role staff, not student"),
+        (4, "user: no user 'ghost'"),
+    ]
+    result = run_import(kind="students", source=path, skip_invalid=True)
+    assert result.created == 2
+    assert Student.objects.get(student_number="1").user.username == "ada"
+    assert Student.objects.get(student_number="4").user is None
+
+
+def test_oversized_import_is_refused(tmp_path, settings):
+    settings.CAMPUS_IMPORT_MAX_ROWS = 2
+    path = tmp_path / "students.csv"
+    path.write_text("student_number,first_name,last_name\n1,A,B\n2,C,D\n3,E,F\n")
+    result = run_import(kind="students", source=path, skip_invalid=True)
+    assert not result.ok
+    assert result.errors[0].line == 1 and "at most 2" in result.errors[0].reason
+    assert not Student.objects.exists()
+
+
+def test_staff_cannot_import_through_the_api(client_for, staff_user):
+    response = client_for(staff_user).post(
+        "/api/v1/imports/rooms", {"file": _upload("students_good.csv")}, format="multipart"
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"

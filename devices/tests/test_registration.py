@@ -183,3 +183,13 @@ def test_losing_the_race_for_the_last_use_rolls_the_registration_back(monkeypatc
     assert refused.value.code == "registration_token_used_up"
     assert not Device.objects.filter(serial="RACE-1").exists()
     assert not DeviceCredential.objects.exists()
+
+
+def test_registrations_are_capped_per_address(api_client, settings):
+    settings.DEVICE_REGISTRATIONS_PER_IP_PER_MINUTE = 2
+    _, plaintext = make_token(max_uses=10)
+    with time_machine.travel(timezone.now().replace(second=1), tick=False):
+        statuses = [register(api_client, plaintext, serial=f"CAP-{i}").status_code for i in range(3)]
+
+    assert statuses == [201, 201, 429]
+    assert Device.objects.filter(serial__startswith="CAP-").count() == 2

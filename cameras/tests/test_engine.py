@@ -214,3 +214,11 @@ def test_get_engine_builds_one_instance_under_concurrent_first_calls(settings, m
     assert CountingEngine.built == 1
     assert len({id(result) for result in results}) == 1
     assert isinstance(results[0], CountingEngine)
+
+
+def test_bare_engine_run_of_the_benchmark_embeds_the_face_of_a_frame(engine, enrolled, settings):
+    from bench.bench_engine import bare_engine_run
+
+    (vector,) = bare_engine_run((FACES / "obama_480p.jpg").read_bytes())
+    match = enrolled.match(vector, threshold=settings.FACE_MATCH_THRESHOLD, margin=settings.FACE_MATCH_MARGIN)
+    assert match.student_id == OBAMA

@@ -53,6 +53,20 @@ def no_pixel_decoding(monkeypatch):
     monkeypatch.setattr(images.cv2, "imdecode", refuse)
 
 
+# --- boxes ------------------------------------------------------------------
+
+
+def test_box_size_scaling_clipping_and_overlap():
+    box = FaceBox(top=10, right=50, bottom=40, left=20)
+    assert (box.width, box.height, box.area) == (30, 30, 900)
+    assert box.scaled(2.0) == FaceBox(top=20, right=100, bottom=80, left=40)
+    assert FaceBox(top=-5, right=120, bottom=90, left=-10).clipped(80, 100) == FaceBox(0, 100, 80, 0)
+    assert box.iou(box) == 1.0
+    assert box.iou(FaceBox(top=10, right=80, bottom=40, left=50)) == 0.0  # touching edges only
+    assert box.iou(FaceBox(top=10, right=65, bottom=40, left=35)) == pytest.approx(450 / 1350)
+    assert box.as_list() == [10, 50, 40, 20]
+
+
 # --- decoding ---------------------------------------------------------------
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
@@ -216,7 +215,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     @extend_schema(request=None, responses=SESSIONS_ENDED)
     @action(detail=True, methods=["delete"], url_path="sessions")
     def end_sessions(self, request, pk=None):
-        user = get_object_or_404(users_for_admin(), pk=pk)
+        user = self.get_object()
         count = sessions.revoke_all_sessions(
             user=user, actor=request.user, request=request, reason=sessions.RevokeReason.ADMIN
         )

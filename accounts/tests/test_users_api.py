@@ -166,3 +166,9 @@ def test_roles_endpoint_lists_each_role_with_its_permissions(client_for, guest_u
     assert len(by_role["admin"]["permissions"]) == 18
     assert "enroll_faces" not in by_role["staff"]["permissions"]
     assert by_role["staff"]["label"] == "Staff"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users/false", "/api/v1/users/false/sessions", "/api/v1/users/x/password"])
+def test_a_non_numeric_user_id_is_404_on_every_detail_route(admin_client, path):
+    response = admin_client.delete(path) if not path.endswith("password") else admin_client.post(path, {})
+    assert_error(response, 404)

@@ -41,7 +41,7 @@ def build_video(
             final_x, y = (width - pw) // 2, (height - ph) // 2
             moving = max(1, int(move_seconds * fps))
             for step in range(moving + int(hold_seconds * fps)):
-                x = final_x + int((width - final_x) * max(0, moving - step) / moving)
+                x = final_x + int((width - final_x) * max(0, moving - 1 - step) / moving)
                 canvas = np.full((height, width, 3), 96, dtype=np.uint8)
                 visible = max(0, min(pw, width - x))
                 if visible:

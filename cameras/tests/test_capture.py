@@ -1,0 +1,196 @@
+"""Pulled cameras against real servers on 127.0.0.1: an HTTP snapshot server and an RTSP stream from ffmpeg."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+from django.utils import timezone
+
+from attendance.models import AttendanceRecord
+from cameras.capture import capture_due_cameras, capture_once
+from cameras.choices import CameraStatus, FrameSource
+from cameras.models import Camera, CameraStatusChange, FaceSighting, Frame
+from cameras.services import create_camera
+from cameras.tests.conftest import photo_bytes
+from cameras.tests.videos import build_video
+
+pytestmark = pytest.mark.django_db
+
+
+class SnapshotServer:
+    """A camera's snapshot URL: GET /snap.jpg with basic auth user:pw, serving whatever `image` holds."""
+
+    def __init__(self, image: bytes, *, user="viewer", password="pa55-word"):
+        self.image, self.requests = image, 0
+        self.expected_auth = "Basic " + __import__("base64").b64encode(f"{user}:{password}".encode()).decode()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests += 1
+                if self.headers.get("Authorization") != server.expected_auth:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(server.image)))
+                self.end_headers()
+                self.wfile.write(server.image)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_http_snapshot_camera_is_read_recognised_and_online(enrolled_obama, room, settings,
+                                                             django_capture_on_commit_callbacks):
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.2
+    with SnapshotServer(photo_bytes("obama_480p.jpg")) as server:
+        camera = create_camera(
+            name="door", room=room, source_kind="http_snapshot",
+            url=f"http://viewer:pa55-word@127.0.0.1:{server.port}/snap.jpg", sample_interval_seconds=1,
+        )
+        assert "pa55-word" not in camera.url
+        with django_capture_on_commit_callbacks(execute=True):
+            assert capture_due_cameras(now=timezone.now()) == 1
+    assert server.requests == 1
+    camera.refresh_from_db()
+    assert camera.status == CameraStatus.ONLINE
+    assert camera.consecutive_failures == 0 and camera.last_frame_at is not None
+    frame = Frame.objects.get(camera=camera)
+    assert frame.source == FrameSource.PULL
+    assert frame.sightings.get().student == enrolled_obama
+    assert AttendanceRecord.objects.filter(student=enrolled_obama).count() == 1
+
+
+def test_failing_camera_backs_off_goes_offline_and_comes_back(enrolled_obama, room, settings):
+    settings.CAMERA_OFFLINE_AFTER_FAILURES = 3
+    port = free_port()  # nothing listens here yet
+    camera = create_camera(name="hall", room=room, source_kind="http_snapshot",
+                           url=f"http://viewer:pa55-word@127.0.0.1:{port}/snap.jpg", sample_interval_seconds=1)
+    Camera.objects.filter(pk=camera.pk).update(status=CameraStatus.ONLINE)
+    camera.refresh_from_db()
+    delays = []
+    for _ in range(3):
+        before = timezone.now()
+        assert capture_once(camera) == "failed"
+        camera.refresh_from_db()
+        delays.append((camera.next_poll_at - before).total_seconds())
+        assert "pa55-word" not in camera.last_error
+    assert delays[0] < delays[1] < delays[2]  # exponential backoff
+    assert camera.status == CameraStatus.OFFLINE
+    assert camera.consecutive_failures == 3
+    # Not due again until the backoff has passed.
+    assert capture_due_cameras(now=timezone.now()) == 0
+
+    with SnapshotServer(photo_bytes("obama_480p.jpg")) as server:
+        Camera.objects.filter(pk=camera.pk).update(url=f"http://127.0.0.1:{server.port}/snap.jpg")
+        camera.refresh_from_db()
+        assert capture_once(camera) == "captured"
+    camera.refresh_from_db()
+    assert camera.status == CameraStatus.ONLINE and camera.consecutive_failures == 0
+    assert list(CameraStatusChange.objects.filter(camera=camera).values_list("status", flat=True)) == [
+        CameraStatus.OFFLINE, CameraStatus.ONLINE,
+    ]
+
+
+def test_wrong_password_is_an_error_that_never_shows_the_password(room, db):
+    with SnapshotServer(photo_bytes("obama_480p.jpg")) as server:
+        camera = create_camera(name="c", room=room, source_kind="http_snapshot",
+                               url=f"http://viewer:not-the-pass@127.0.0.1:{server.port}/snap.jpg")
+        assert capture_once(camera) == "failed"
+    camera.refresh_from_db()
+    assert "401" in camera.last_error
+    assert "not-the-pass" not in camera.last_error
+
+
+def test_coverage_follows_camera_status_history(room, session, db):
+    from attendance.services import assess_coverage
+
+    camera = create_camera(name="c", room=room, source_kind="push")
+    start = session.scheduled_start
+    CameraStatusChange.objects.create(camera=camera, status="online", at=start - dt.timedelta(minutes=5))
+    CameraStatusChange.objects.create(camera=camera, status="offline", at=start + dt.timedelta(minutes=15))
+    CameraStatusChange.objects.create(camera=camera, status="online", at=start + dt.timedelta(minutes=45))
+    session.status = "closed"
+    session.closed_at = session.scheduled_end
+    session.save()
+    from cameras.selectors import room_camera_coverage
+
+    coverage = room_camera_coverage(room.pk, start, session.scheduled_end)
+    # Online for minutes 0-15 and 45-60 of the hour.
+    assert coverage == pytest.approx(30 / 60)
+    value, _ = assess_coverage(session)
+    assert value is not None and value <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (apt-get install ffmpeg)")
+def test_rtsp_camera_fed_by_ffmpeg(enrolled_obama, room, settings, tmp_path, monkeypatch,
+                                   django_capture_on_commit_callbacks):
+    """ffmpeg on 127.0.0.1 streams H.264 over RTSP (RTP over TCP) to the camera reader.
+
+    Debian's ffmpeg cannot serve RTSP to a client, so here the reader side listens
+    (FFmpeg's rtsp_flags=listen) and ffmpeg connects to it as the camera; the RTSP
+    session, RTP depacketising and H.264 decoding are the same as against a camera.
+    """
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.2
+    video = tmp_path / "class.mp4"
+    build_video(video, ["obama_480p.jpg"], hold_seconds=4, move_seconds=0.1, fps=15)
+    port = free_port()
+    monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_flags;listen|listen_timeout;20|rtsp_transport;tcp")
+    camera = create_camera(name="rtsp", room=room, source_kind="rtsp", url=f"rtsp://127.0.0.1:{port}/live",
+                           sample_interval_seconds=1)
+    feeder_log = tmp_path / "ffmpeg.log"
+
+    def feed():
+        # Keep offering the stream until the reader has accepted it.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with feeder_log.open("ab") as log:
+                done = subprocess.run(
+                    ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-i", str(video), "-c:v", "libx264",
+                     "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15", "-pix_fmt", "yuv420p",
+                     "-rtsp_transport", "tcp", "-f", "rtsp", f"rtsp://127.0.0.1:{port}/live"],
+                    stdout=log, stderr=log, timeout=30,
+                )
+            if done.returncode == 0:
+                return
+            time.sleep(0.2)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = capture_once(camera)
+    feeder.join(timeout=30)
+    assert result == "captured", feeder_log.read_text()[-500:]
+    camera.refresh_from_db()
+    assert camera.status == CameraStatus.ONLINE
+    sighting = FaceSighting.objects.get(camera=camera)
+    assert sighting.student == enrolled_obama
+    assert AttendanceRecord.objects.filter(student=enrolled_obama).count() == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import http.server
 import shutil
@@ -27,9 +28,9 @@ pytestmark = pytest.mark.django_db
 class SnapshotServer:
     """A camera's snapshot URL: GET /snap.jpg with basic auth user:pw, serving whatever `image` holds."""
 
-    def __init__(self, image: bytes, *, user="viewer", password="pa55-word"):
+    def __init__(self, image: bytes, *, credentials: str = "viewer:pa55-word"):
         self.image, self.requests = image, 0
-        self.expected_auth = "Basic " + __import__("base64").b64encode(f"{user}:{password}".encode()).decode()
+        self.expected_auth = "Basic " + base64.b64encode(credentials.encode()).decode()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.db import OperationalError
 from django.utils import timezone
 
 from . import selectors, services
@@ -13,7 +14,11 @@ from . import selectors, services
 logger = logging.getLogger("campus.attendance")
 
 
-@shared_task(name="attendance.tasks.open_due_sessions", bind=True, acks_late=True, max_retries=3, retry_backoff=True)
+# A database blip is retried a few times with backoff; the work is idempotent, so a retry is safe.
+RETRY = {"autoretry_for": (OperationalError,), "max_retries": 3, "retry_backoff": True}
+
+
+@shared_task(name="attendance.tasks.open_due_sessions", bind=True, acks_late=True, **RETRY)
 def open_due_sessions(self) -> dict:
     """Plans sessions from the timetable (today and missed days) and opens the ones now due."""
     result = services.open_due_sessions(now=timezone.now()).as_dict()
@@ -21,9 +26,7 @@ def open_due_sessions(self) -> dict:
     return result
 
 
-@shared_task(
-    name="attendance.tasks.close_finished_sessions", bind=True, acks_late=True, max_retries=3, retry_backoff=True
-)
+@shared_task(name="attendance.tasks.close_finished_sessions", bind=True, acks_late=True, **RETRY)
 def close_finished_sessions(self) -> dict:
     """Closes every session that has ended, marking absentees (or unverified) exactly once."""
     result = services.close_finished_sessions(now=timezone.now()).as_dict()

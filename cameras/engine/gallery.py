@@ -130,19 +130,22 @@ class Gallery:
             )
         candidates = np.where(allowed, row, np.inf)
         best = int(np.argmin(candidates))
-        best_distance = float(row[best])
         others = row.copy()
         others[best] = np.inf
         runner = int(np.argmin(others)) if len(others) > 1 else None
+        best_distance = float(row[best])
         runner_distance = float(others[runner]) if runner is not None else inf
-        common = {
-            "distance": best_distance,
-            "runner_up_distance": runner_distance,
-            "candidate_id": int(self.students[best]),
-            "runner_up_id": int(self.students[runner]) if runner is not None else None,
-        }
         if best_distance > threshold:
-            return Match(student_id=None, reason=ABOVE_THRESHOLD, **common)
-        if runner_distance - best_distance < margin:
-            return Match(student_id=None, reason=AMBIGUOUS, **common)
-        return Match(student_id=int(self.students[best]), reason=MATCHED, **common)
+            reason = ABOVE_THRESHOLD
+        elif runner_distance - best_distance < margin:
+            reason = AMBIGUOUS
+        else:
+            reason = MATCHED
+        return Match(
+            student_id=int(self.students[best]) if reason == MATCHED else None,
+            distance=best_distance,
+            runner_up_distance=runner_distance,
+            reason=reason,
+            candidate_id=int(self.students[best]),
+            runner_up_id=int(self.students[runner]) if runner is not None else None,
+        )

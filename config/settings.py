@@ -288,6 +288,23 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several models have a `status`/`state`/`source`; name each enumeration after its meaning.
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStatusEnum": "attendance.choices.SessionStatus",
+        "RecordStatusEnum": "attendance.choices.RecordStatus",
+        "RecordSourceEnum": "attendance.choices.RecordSource",
+        "ExcuseStatusEnum": "attendance.choices.ExcuseStatus",
+        "MarkableStatusEnum": ["present", "late", "absent", "excused"],
+        "CameraStatusEnum": "cameras.choices.CameraStatus",
+        "FrameStateEnum": "cameras.choices.FrameState",
+        "FrameSourceEnum": "cameras.choices.FrameSource",
+        "UnknownFaceStatusEnum": "cameras.choices.UnknownFaceStatus",
+        "StudentStatusEnum": "campus.choices.StudentStatus",
+        "ComplaintStatusEnum": "campus.choices.ComplaintStatus",
+        "DeviceStateEnum": "devices.choices.DeviceState",
+        "DeploymentStateEnum": "devices.choices.DeploymentState",
+        "TargetStateEnum": "devices.choices.TargetState",
+    },
 }
 
 # --- Requests, security, CORS ---------------------------------------------

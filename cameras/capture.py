@@ -1,8 +1,10 @@
 """Reading frames from pulled cameras: RTSP, MJPEG over HTTP, HTTP snapshots and video files.
 
 Short captures: each due camera gets one `capture_camera` task that opens the
-source, takes one frame, and closes it. README "cameras" has the measurements
-behind this choice (open + first frame of an RTSP stream against a reader kept open).
+source, takes one frame, and closes it. Right for HTTP snapshots and files; for
+RTSP/MJPEG streams `run_camera_readers` keeps the stream open instead (see
+`cameras.readers` and README "cameras" for the measurements), and the short
+capture remains the fallback for a stream camera no reader is serving.
 """
 
 from __future__ import annotations
@@ -131,8 +133,12 @@ def capture_due_cameras(*, now: datetime) -> int:
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
         .values_list("pk", "sample_interval_seconds")
     )
+    from .readers import has_live_reader
+
     sent = 0
     for camera_id, interval in due:
+        if has_live_reader(camera_id):
+            continue  # a long-running reader (run_camera_readers) already feeds this camera
         # A generous hold; the capture itself sets the real next time (or the backoff).
         hold = now + timedelta(seconds=max(interval, settings.CAMERA_CAPTURE_TIMEOUT_SECONDS))
         claimed = Camera.objects.filter(pk=camera_id).filter(

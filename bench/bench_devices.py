@@ -6,12 +6,13 @@
 Uses the PostgreSQL database and Redis named by DATABASE_URL and REDIS_URL (use
 your own database: it deletes and re-creates the `bench-` devices there). Steps:
 
-1. `manage.py migrate`; delete earlier bench devices; make a registration token
-   with enough uses through `devices.services`;
+1. `manage.py migrate`; delete earlier bench devices; provision N devices with
+   credentials in bulk through `devices.services.provision_devices` (registration
+   itself is covered by the tests; here the heartbeat path is measured);
 2. gunicorn (`config.wsgi`, production settings, gthread workers) on a free
    127.0.0.1 port, waiting for /health/live;
-3. `manage.py simulate_devices N` in a second process: every device registers,
-   pulls its config, then heartbeats every `--interval` seconds (closed loop: a
+3. `manage.py simulate_devices N --credentials FILE` in a second process: every
+   device pulls its config, then heartbeats every `--interval` seconds (closed loop: a
    device waits for its reply, so when the server is the bottleneck the rate
    measured is the server's capacity) until `--duration` is up;
 4. prints heartbeats/s sustained (after the ramp-up) and p50/p99 latency, and
@@ -28,6 +29,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from base64 import urlsafe_b64encode
@@ -58,7 +60,7 @@ def server_env(args) -> dict[str, str]:
             "SECRET_KEY": secret,
             "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
             "FACE_ENCRYPTION_KEY": urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            # The bench process makes the registration token; the server must hash the same way.
+            # The bench process provisions the credentials; the server must hash them the same way.
             "DEVICE_CREDENTIAL_KEY": secrets.token_urlsafe(32),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",
@@ -72,8 +74,13 @@ def server_env(args) -> dict[str, str]:
     return env
 
 
-def prepare(env: dict[str, str], devices: int) -> str:
-    """Migrates, clears earlier bench devices and returns a fresh registration token."""
+def prepare(env: dict[str, str], devices: int, credentials_path: Path) -> None:
+    """Migrates, clears earlier bench devices and provisions `devices` new ones.
+
+    Devices are provisioned in bulk (`devices.services.provision_devices`), so the
+    measured phase is heartbeats, not a thousand registrations (registration is
+    exercised by the tests and by `simulate_devices --token`).
+    """
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
@@ -81,23 +88,20 @@ def prepare(env: dict[str, str], devices: int) -> str:
     import django
 
     django.setup()
-    from datetime import timedelta
-
-    from django.utils import timezone
+    from django.db import connections
 
     from devices.models import Device
-    from devices.services import create_registration_token
+    from devices.services import provision_devices
 
     deleted = Device.objects.filter(serial__startswith=SERIAL_PREFIX).delete()[0]
     if deleted:
         print(f"deleted {deleted} rows of earlier bench devices")
-    _, token = create_registration_token(
-        label="bench_devices", max_uses=devices, expires_at=timezone.now() + timedelta(hours=2)
-    )
-    from django.db import connections
-
+    run = secrets.token_hex(3)
+    serials = [f"{SERIAL_PREFIX}{run}-{index:05d}" for index in range(devices)]
+    credentials = provision_devices(serials=serials, actor_label="bench_devices")
+    credentials_path.write_text(json.dumps(credentials))
+    credentials_path.chmod(0o600)
     connections.close_all()
-    return token
 
 
 def start_gunicorn(env: dict[str, str], port: int, args) -> subprocess.Popen:
@@ -152,7 +156,8 @@ def main() -> None:
         sys.exit("--devices must be 1..5000 and --duration 0..600.")
 
     env = server_env(args)
-    token = prepare(env, args.devices)
+    credentials_path = Path(tempfile.mkdtemp(prefix="bench-devices-")) / "credentials.json"
+    prepare(env, args.devices, credentials_path)
     port = free_port()
     server = start_gunicorn(env, port, args)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -165,8 +170,8 @@ def main() -> None:
             str(args.devices),
             "--url",
             f"http://127.0.0.1:{port}",
-            "--token",
-            token,
+            "--credentials",
+            str(credentials_path),
             "--duration",
             str(args.duration),
             "--interval",
@@ -182,6 +187,7 @@ def main() -> None:
         ]
         subprocess.run(simulate, cwd=BASE_DIR, env=env, check=False)
     finally:
+        credentials_path.unlink(missing_ok=True)
         server.terminate()
         try:
             server.wait(timeout=20)

@@ -214,6 +214,38 @@ def register_device(
 
 
 @transaction.atomic
+def provision_devices(*, serials: list[str], actor=None, actor_label: str = "", **fields: Any) -> dict[str, str]:
+    """Creates active devices with credentials in bulk (factory provisioning, load tests).
+
+    Returns {serial: credential}; the plaintexts are not stored. Serials that exist already are refused.
+    """
+    if len(set(serials)) != len(serials):
+        raise InvalidInput("Serials must be unique.", details={"serials": ["Duplicates given."]})
+    taken = sorted(Device.objects.filter(serial__in=serials).values_list("serial", flat=True))
+    if taken:
+        raise Conflict(f"{len(taken)} serials exist already.", code="serial_exists", details={"serials": taken[:20]})
+    now = timezone.now()
+    devices = Device.objects.bulk_create(
+        Device(serial=serial, name=serial, state=DeviceState.ACTIVE, registered_at=now, **fields) for serial in serials
+    )
+    issued = {device.serial: keys.issue() for device in devices}
+    DeviceCredential.objects.bulk_create(
+        DeviceCredential(
+            device=device, prefix=issued[device.serial].prefix, secret_hash=issued[device.serial].secret_hash
+        )
+        for device in devices
+    )
+    record_audit_event(
+        action="devices.provisioned",
+        actor=actor,
+        actor_label=actor_label,
+        target=f"devices:{len(devices)}",
+        details={"count": len(devices), "first_serial": serials[0] if serials else None},
+    )
+    return {serial: secret.plaintext for serial, secret in issued.items()}
+
+
+@transaction.atomic
 def create_device(*, actor=None, request=None, **fields: Any) -> Device:
     """Staff pre-create a device (pending until it registers)."""
     device = Device(**fields)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import factory
@@ -48,8 +49,11 @@ class BundleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Bundle
 
+    class Params:
+        content = b"bundle-bytes"
+
     name = "agent"
     version = factory.Sequence(lambda n: f"1.0.{n}")
-    file = factory.LazyAttribute(lambda o: ContentFile(b"bundle-bytes", name=f"{o.name}-{o.version}.bundle"))
-    size_bytes = 12
-    sha256 = "0" * 64
+    file = factory.LazyAttribute(lambda o: ContentFile(o.content, name=f"{o.name}-{o.version}.bundle"))
+    size_bytes = factory.LazyAttribute(lambda o: len(o.content))
+    sha256 = factory.LazyAttribute(lambda o: hashlib.sha256(o.content).hexdigest())

@@ -31,6 +31,7 @@ from django.core.management.base import BaseCommand, CommandError
 MAX_DEVICES = 5000
 MAX_DURATION = 3600
 FRAME_SUFFIXES = {".jpg", ".jpeg", ".png"}
+GRACE_SECONDS = 10.0
 
 
 def loopback_url(url: str) -> str:
@@ -71,6 +72,7 @@ class Stats:
     deployments_succeeded: int = 0
     deployments_failed: int = 0
     frames_pushed: int = 0
+    cancelled_at_deadline: int = 0
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -97,6 +99,7 @@ class Stats:
             "deployments_succeeded": self.deployments_succeeded,
             "deployments_failed": self.deployments_failed,
             "frames_pushed": self.frames_pushed,
+            "devices_cancelled_at_deadline": self.cancelled_at_deadline,
             "errors": self.errors,
         }
 
@@ -114,7 +117,11 @@ class SimulatedDevice:
         frames: list[Path],
         stop: asyncio.Event,
     ):
-        self.serial = f"{options['serial_prefix']}{run}-{index:05d}"
+        self.serial = (
+            options["provisioned_serials"][index]
+            if options.get("provisioned_serials")
+            else f"{options['serial_prefix']}{run}-{index:05d}"
+        )
         self.base = base
         self.client = client
         self.options = options
@@ -136,6 +143,12 @@ class SimulatedDevice:
             await asyncio.wait_for(self.stop.wait(), timeout=max(0.0, seconds))
 
     async def register(self) -> bool:
+        if self.options.get("provisioned"):
+            credential = self.options["provisioned"].get(self.serial)
+            if credential:
+                self.headers = {"Authorization": f"Device {credential}"}
+                self.stats.registered += 1
+                return True
         body = {
             "token": self.options["token"],
             "serial": self.serial,
@@ -282,7 +295,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("count", type=int, help=f"Number of devices (1..{MAX_DEVICES}).")
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Server base URL (loopback only).")
-        parser.add_argument("--token", required=True, help="A registration token with enough uses for N devices.")
+        parser.add_argument("--token", help="A registration token with enough uses for N devices.")
+        parser.add_argument(
+            "--credentials",
+            type=Path,
+            help="JSON {serial: credential} of devices provisioned already (skips registration).",
+        )
         parser.add_argument("--duration", type=float, default=60, help=f"Seconds to run (max {MAX_DURATION}).")
         parser.add_argument("--frames", type=Path, help="Folder of .jpg/.png frames to push to bound cameras.")
         parser.add_argument(
@@ -309,6 +327,18 @@ class Command(BaseCommand):
         if not 1 <= options["connections"] <= 2000:
             raise CommandError("--connections must be between 1 and 2000.")
         base = loopback_url(options["url"])
+        options["provisioned"], options["provisioned_serials"] = None, None
+        if options["credentials"] is not None:
+            try:
+                provisioned = json.loads(options["credentials"].read_text())
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"--credentials: {exc}") from exc
+            if not isinstance(provisioned, dict) or len(provisioned) < count:
+                raise CommandError(f"--credentials must map at least {count} serials to credentials.")
+            options["provisioned"] = provisioned
+            options["provisioned_serials"] = sorted(provisioned)[:count]
+        elif not options["token"]:
+            raise CommandError("Give --token (devices register) or --credentials (devices provisioned already).")
         frames: list[Path] = []
         if options["frames"] is not None:
             if not options["frames"].is_dir():
@@ -338,7 +368,7 @@ class Command(BaseCommand):
         stats = Stats(steady_from=min(options["ramp_up"] + 2.0, duration / 2))
         run = options["run_id"] or uuid.uuid4().hex[:6]
         limits = httpx.Limits(max_connections=options["connections"], max_keepalive_connections=options["connections"])
-        timeout = httpx.Timeout(30.0, pool=None)
+        timeout = httpx.Timeout(30.0)
         deadline = time.monotonic() + duration
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
             devices = [
@@ -348,10 +378,16 @@ class Command(BaseCommand):
                 for i in range(count)
             ]
             progress = asyncio.create_task(self.progress(stats, stop, deadline))
-            # Heartbeat throughput counts from the moment every device could be running.
-            await asyncio.gather(*(device.run(deadline) for device in devices))
+            tasks = [asyncio.create_task(device.run(deadline)) for device in devices]
+            # Requests still in flight at the deadline get a short grace, then are cancelled,
+            # so the run is bounded in time whatever the server does.
+            _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()) + GRACE_SECONDS)
             stop.set()
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await progress
+            stats.cancelled_at_deadline = len(pending)
         return stats.summary(time.monotonic() - stats.started, deadline)
 
     async def progress(self, stats: Stats, stop: asyncio.Event, deadline: float) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -206,3 +210,35 @@ def test_connections_survive_a_server_side_disconnect(client):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != old_pid
+
+
+RECONNECT_WITHOUT_POOL = """
+import time, psycopg
+from django.db import close_old_connections, connection
+assert not connection.settings_dict["OPTIONS"].get("pool") and connection.settings_dict["CONN_MAX_AGE"] > 0
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_backend_pid()")
+    old = cursor.fetchone()[0]
+db = connection.settings_dict
+with psycopg.connect(host=db["HOST"], port=db["PORT"] or None, user=db["USER"], dbname=db["NAME"],
+                     autocommit=True) as admin:
+    admin.execute("SELECT pg_terminate_backend(%s)", [old])
+    while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [old]).fetchone():
+        time.sleep(0.05)
+close_old_connections()  # what request_started and Celery's task_prerun do
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_backend_pid()")
+    print("PIDS", old, cursor.fetchone()[0])
+"""
+
+
+@pytest.mark.django_db
+def test_persistent_connections_without_the_pool_also_survive():
+    env = {**os.environ, "DB_POOL": "0", "DB_CONN_MAX_AGE": "60",
+           "DATABASE_URL": os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]}
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", RECONNECT_WITHOUT_POOL],
+                            cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    _, old, new = result.stdout.split()[-3:]
+    assert old != new

@@ -157,3 +157,16 @@ def test_a_second_beat_process_is_refused(django_db_setup, django_db_blocker, lo
         first.wait(timeout=30)
     with django_db_blocker.unblock():
         assert BeatLock().acquire() is True  # released on a clean stop
+
+
+def test_without_redis_a_file_lock_keeps_one_beat(settings, tmp_path):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.VAR_DIR = tmp_path
+    first, second = BeatLock(), BeatLock()
+    assert first.acquire() is True
+    assert second.acquire() is False
+    assert second.current_holder() == first.holder
+    assert last_heartbeat()["holder"] == first.holder
+    first.release()
+    assert second.acquire() is True
+    second.release()

@@ -292,3 +292,26 @@ def test_staff_cannot_import_through_the_api(client_for, staff_user):
     )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_refused_batch_falls_back_to_row_by_row(monkeypatch):
+    from django.db import IntegrityError
+
+    from campus.imports.base import ImportSpec
+
+    def refuse(self, prepared):
+        raise IntegrityError("simulated")
+
+    monkeypatch.setattr(ImportSpec, "write_batch", refuse)
+    result = run_import(kind="students", source=FIXTURES / "students_good.csv")
+    assert (result.created, result.errors, result.written) == (3, [], True)
+    assert Student.objects.count() == 3
+
+
+def test_teacher_details_are_updated_by_staff_number(departments, tmp_path):
+    run("import_teachers", FIXTURES / "teachers.csv")
+    path = tmp_path / "teachers.csv"
+    path.write_text((FIXTURES / "teachers.csv").read_text().replace("dknuth@campus.test", "knuth@cs.campus.test"))
+    out, _ = run("import_teachers", path)
+    assert "0 created, 1 updated, 1 unchanged" in out
+    assert User.objects.get(username="dknuth").email == "knuth@cs.campus.test"

@@ -8,12 +8,15 @@ are never stopped. Every wait is bounded and every test restores what it broke.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
 from django.db import connection
+from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from .fault_tools import (
@@ -198,3 +201,88 @@ def test_task_of_killed_worker_is_redelivered_to_next_worker(private_redis, tmp_
 
 LOGIN_PATH = "/api/v1/auth/login"
 READ_PATH = "/api/v1/auth/me"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_frame_frame_is_processed_again_one_attendance_record(private_redis, settings, tmp_path):
+    """SIGKILL a worker while it processes a frame: the next worker processes it; one record results."""
+    from attendance.models import AttendanceRecord
+    from cameras.frames import receive_frame
+    from cameras.models import Frame
+    from cameras.services import enrol_face
+    from cameras.tests.factories import CameraFactory
+    from campus.tests.factories import EnrolmentFactory, RoomFactory, SectionFactory, StudentFactory
+
+    from .fault_tools import app as celery_app
+
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = str(media)
+    faces = Path(__file__).resolve().parents[3] / "shared" / "faces"
+    room = RoomFactory()
+    session = open_session_now(room=room, section=SectionFactory())
+    student = StudentFactory(face_consent_at=timezone.now(), first_name="Barack", last_name="Obama")
+    EnrolmentFactory(section=session.section, student=student, enrolled_on=session.date - dt.timedelta(days=30))
+    enrol_face(student=student, image_bytes=(faces / "obama.jpg").read_bytes(), via="test")
+    camera = CameraFactory(room=room)
+    frame, created = receive_frame(camera=camera, data=(faces / "obama_480p.jpg").read_bytes(), enqueue=False)
+    assert created and frame.state == "pending"
+
+    timeout = 3  # both the broker's visibility timeout and the frame claim timeout
+    env = {
+        "DATABASE_URL": database_url_for(connection.settings_dict),
+        "CELERY_BROKER_URL": private_redis.url(2),
+        "REDIS_URL": private_redis.url(3),
+        "CACHE_KEY_PREFIX": "proof-faults",
+        "CELERY_VISIBILITY_TIMEOUT": str(timeout),
+        "FRAME_CLAIM_TIMEOUT_SECONDS": str(timeout),
+        "FACE_CONSENSUS_SIGHTINGS": "1",
+        "MEDIA_ROOT": str(media),
+    }
+    first = CeleryWorker(env, queues="frames", name="frames-first").start()
+    second = CeleryWorker(env, queues="frames", name="frames-second")
+    try:
+        first.wait_ready()
+        with celery_app.connection_for_write(private_redis.url(2)) as conn:
+            celery_app.send_task("cameras.tasks.process_frame", args=[frame.pk], connection=conn)
+        sent_at = time.monotonic()
+
+        def state() -> str:
+            return Frame.objects.values_list("state", flat=True).get(pk=frame.pk)
+
+        wait_until(lambda: state() != "pending", timeout=30, interval=0.02, what="the first worker to claim")
+        first.kill()
+        at_kill = Frame.objects.get(pk=frame.pk)
+        assert at_kill.state == "processing", f"the kill landed after the task ended ({at_kill.state}): retry"
+        assert at_kill.attempts == 1
+
+        time.sleep(max(0.0, timeout + 1 - (time.monotonic() - sent_at)))
+        second.start()
+        second.wait_ready()
+        wait_until(lambda: state() not in {"pending", "processing"}, timeout=60, interval=0.2,
+                   what="the frame to be processed again")
+        time.sleep(1)  # a duplicate delivery would show up here
+
+        frame.refresh_from_db()
+        assert frame.state == "done", (frame.state, frame.reason)
+        assert frame.attempts == 2
+        records = AttendanceRecord.objects.filter(student=student)
+        assert records.count() == 1
+        record = records.get()
+        assert record.session_id == session.pk
+        assert record.status in {"present", "late"}
+        assert record.source == "face"
+    finally:
+        first.kill()
+        second.stop()
+
+
+def open_session_now(*, room, section):
+    from attendance.choices import SessionStatus
+    from attendance.tests.factories import ClassSessionFactory
+
+    now = timezone.now()
+    return ClassSessionFactory(
+        room=room, section=section, date=timezone.localdate(now), status=SessionStatus.OPEN,
+        scheduled_start=now - dt.timedelta(minutes=5), scheduled_end=now + dt.timedelta(minutes=55),
+        opened_at=now - dt.timedelta(minutes=5),
+    )

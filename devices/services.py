@@ -22,6 +22,8 @@ from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
 from accounts.services import record_audit_event
 from config.errors import Conflict, InvalidInput, NotAllowed, NotFound, PayloadTooLarge, RateLimited
@@ -323,18 +325,40 @@ def enable_device(*, device: Device, actor=None, request=None) -> Device:
 # --- Heartbeats and online state -------------------------------------------
 
 
+def _count_in_window(key: str, ttl: int) -> int:
+    """INCR a counter that expires: one round trip on Redis, add+incr on other caches."""
+    try:
+        from django_redis import get_redis_connection
+
+        client = get_redis_connection("default")
+    except (ImportError, NotImplementedError):
+        cache.add(key, 0, timeout=ttl)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=ttl)
+            return 1
+    full_key = cache.make_and_validate_key(key)
+    pipe = client.pipeline(transaction=False)
+    pipe.incr(full_key)
+    pipe.expire(full_key, ttl)
+    return pipe.execute()[0]
+
+
 def check_heartbeat_rate(device: Device, *, now: float | None = None) -> None:
-    """At most DEVICE_HEARTBEAT_MAX_PER_MINUTE per device per minute (fixed window in the cache)."""
+    """At most DEVICE_HEARTBEAT_MAX_PER_MINUTE per device per minute (fixed window in the cache).
+
+    With the cache down the heartbeat is let through (and logged): refusing every
+    device's heartbeat would mark the whole fleet offline for a cache outage.
+    """
     limit = settings.DEVICE_HEARTBEAT_MAX_PER_MINUTE
     now = time.time() if now is None else now
-    window = int(now // 60)
-    key = f"devices:hb:{device.pk}:{window}"
-    cache.add(key, 0, timeout=70)
+    key = f"devices:hb:{device.pk}:{int(now // 60)}"
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=70)
-        count = 1
+        count = _count_in_window(key, 70)
+    except (RedisError, ConnectionInterrupted, OSError) as exc:
+        logger.warning("heartbeat rate limit unavailable; letting it through", exc_info=exc)
+        return
     if count > limit:
         retry_after = max(1, 60 - int(now % 60))
         raise RateLimited(
@@ -394,7 +418,38 @@ def record_heartbeat(*, device: Device, ip: str | None = None, data: dict[str, A
     if not was_online:
         logger.info("device online", extra={"event": "device_online", "device_id": device.pk, "serial": device.serial})
     HEARTBEATS_RECEIVED.inc()
-    return HeartbeatResult(heartbeat=heartbeat, config_version=device_config(device)[1], target=open_target_for(device))
+    target = open_target_for(device) if any_running_deployment() else None
+    return HeartbeatResult(heartbeat=heartbeat, config_version=config_version(device), target=target)
+
+
+# A heartbeat must stay cheap: two answers it gives are cached briefly.
+RUNNING_DEPLOYMENTS_KEY = "devices:any-running-deployment"
+RUNNING_DEPLOYMENTS_TTL = 30
+CONFIG_VERSION_TTL = 60
+
+
+def any_running_deployment() -> bool:
+    """Whether any deployment runs; cached, and cleared by every deployment transition."""
+    running = cache.get(RUNNING_DEPLOYMENTS_KEY)
+    if running is None:
+        running = Deployment.objects.filter(state=DeploymentState.RUNNING).exists()
+        cache.set(RUNNING_DEPLOYMENTS_KEY, running, RUNNING_DEPLOYMENTS_TTL)
+    return running
+
+
+def config_version(device: Device) -> str:
+    """The version of the device's config, cached under the device's and group's `updated_at`.
+
+    Edits to device or group overrides change the key, so they show at once; a
+    camera bound or unbound shows within CONFIG_VERSION_TTL seconds.
+    """
+    group_stamp = device.group.updated_at.timestamp() if device.group_id else 0
+    key = f"devices:config-version:{device.pk}:{device.updated_at.timestamp()}:{device.group_id}:{group_stamp}"
+    version = cache.get(key)
+    if version is None:
+        version = device_config(device)[1]
+        cache.set(key, version, CONFIG_VERSION_TTL)
+    return version
 
 
 def open_target_for(device: Device) -> DeploymentTarget | None:
@@ -623,6 +678,10 @@ def transition_deployment(*, deployment: Deployment, to: str, reason: str = "") 
         deployment.finished_at = None
         fields.append("finished_at")
     deployment.save(update_fields=fields)
+    # Now, so this request's own heartbeats see it, and after commit, so no heartbeat
+    # that read the old state in between leaves it cached.
+    cache.delete(RUNNING_DEPLOYMENTS_KEY)
+    transaction.on_commit(lambda: cache.delete(RUNNING_DEPLOYMENTS_KEY))
     logger.info(
         "deployment state",
         extra={

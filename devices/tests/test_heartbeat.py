@@ -202,3 +202,33 @@ def test_fleet_summary_counts_online_offline_and_versions(staff_api, settings):
     assert body["by_state"] == {"pending": 0, "active": 3, "disabled": 1}
     assert body["agent_versions"] == [{"version": "2.0", "devices": 2}, {"version": "1.9", "devices": 1}]
     assert Device.objects.count() == 4
+
+
+def test_heartbeat_passes_when_the_rate_limit_cache_is_down(device, device_api, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from devices import services
+
+    def broken(key, ttl):
+        raise RedisConnectionError("cache down")
+
+    monkeypatch.setattr(services, "_count_in_window", broken)
+
+    response = device_api.post(HEARTBEAT, {}, format="json")
+
+    assert response.status_code == 200
+    assert Heartbeat.objects.filter(device=device).count() == 1
+
+
+def test_heartbeat_offers_a_deployment_started_after_an_earlier_heartbeat(device, device_api):
+    from devices import services
+
+    from .factories import BundleFactory
+
+    assert device_api.post(HEARTBEAT, {}, format="json").json()["deployment"] is None  # caches "none running"
+    deployment = services.create_deployment(bundle=BundleFactory(), selector="list", device_ids=[device.pk])
+    services.start_deployment(deployment=deployment)
+
+    offer = device_api.post(HEARTBEAT, {}, format="json").json()["deployment"]
+
+    assert offer["deployment_id"] == deployment.pk

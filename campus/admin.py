@@ -13,6 +13,8 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from accounts.choices import Role
+from accounts.models import User
 from accounts.permissions import user_has
 from config.errors import DomainError
 
@@ -202,6 +204,11 @@ class SectionAdmin(ImportableAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(student_count=Count("enrolments"))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "teachers":
+            kwargs["queryset"] = User.objects.filter(role__in=[Role.STAFF, Role.ADMIN], is_active=True)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.display(ordering="student_count", description="students")
     def student_count(self, obj):

@@ -125,6 +125,11 @@ class StudentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["face_consent_at", "face_consent_recorded_by", "created_at", "updated_at"]
 
+    def validate_user(self, user):
+        if user is not None and user.role != Role.STUDENT:
+            raise serializers.ValidationError("Only an account with the student role can be linked to a student.")
+        return user
+
 
 class FaceConsentSerializer(serializers.Serializer):
     given = serializers.BooleanField()

@@ -517,3 +517,18 @@ def test_author_may_put_the_whole_complaint_back(client_for, student_user):
     assert_error(client.put(f"/api/v1/complaints/{complaint.pk}", body, format="json"), 403)
     complaint.refresh_from_db()
     assert complaint.priority == "normal"
+
+
+def test_only_a_student_account_links_to_a_student(client_for, admin_user, staff_user, make_user):
+    student = StudentFactory()
+    client = client_for(admin_user)
+    assert (
+        "user"
+        in assert_error(client.patch(f"/api/v1/students/{student.pk}", {"user": staff_user.pk}, format="json"), 400)[
+            "details"
+        ]
+    )
+    account = make_user(role="student")
+    assert client.patch(f"/api/v1/students/{student.pk}", {"user": account.pk}, format="json").json()["user"] == (
+        account.pk
+    )

@@ -1,6 +1,8 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campus.models import Complaint, TimetableSlot
@@ -108,9 +110,6 @@ def test_admin_list_query_count_does_not_grow_with_rows(admin_client_logged, dja
 
     url = reverse(f"admin:campus_{model}_changelist")
     build()
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as few:
         admin_client_logged.get(url)
     for _ in range(5):

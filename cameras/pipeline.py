@@ -18,8 +18,8 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.utils import timezone
 
 from attendance.choices import RecordSource
 from attendance.services import mark_seen
@@ -34,7 +34,7 @@ from .engine.tracking import FaceTracker
 from .frames import claim_frame, fail_frame, release_image, transition
 from .models import FaceSighting, Frame, SessionFaceCount, UnknownFace
 from .recognition import current_gallery, match_face
-from .selectors import open_session_for, session_student_ids
+from .selectors import forget_open_sessions, open_session_for, session_student_ids
 from .services import group_unknown_face
 
 logger = logging.getLogger("cameras.pipeline")
@@ -58,9 +58,10 @@ def tracker() -> FaceTracker:
 
 
 def reset_memory() -> None:
-    """Forget tracks and recent unknown faces (tests, and after the gallery changes a lot)."""
+    """Forget tracks, recent unknown faces and memoised sessions (tests, benchmarks)."""
     tracker().forget()
     _recent_unknown.clear()
+    forget_open_sessions()
 
 
 @dataclass
@@ -379,8 +380,16 @@ def _keep_unknown(*, face: FaceResult, sighting: FaceSighting, image: np.ndarray
 
 
 def _count(session, faces: list[FaceResult]) -> None:
+    """One upsert per frame (INSERT ... ON CONFLICT, PostgreSQL and SQLite alike)."""
     recognised = sum(1 for face in faces if face.student_id is not None)
-    values = {"faces_detected": len(faces), "faces_recognised": recognised,
-              "faces_unrecognised": len(faces) - recognised}
-    SessionFaceCount.objects.get_or_create(session=session)
-    SessionFaceCount.objects.filter(session=session).update(**{name: F(name) + n for name, n in values.items()})
+    table = SessionFaceCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (session_id, faces_detected, faces_recognised, faces_unrecognised, updated_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (session_id) DO UPDATE SET "
+            "faces_detected = {t}.faces_detected + excluded.faces_detected, "
+            "faces_recognised = {t}.faces_recognised + excluded.faces_recognised, "
+            "faces_unrecognised = {t}.faces_unrecognised + excluded.faces_unrecognised, "
+            "updated_at = excluded.updated_at".replace("{t}", table),
+            [session.pk, len(faces), recognised, len(faces) - recognised, timezone.now()],
+        )

@@ -16,7 +16,7 @@ import threading
 import time
 
 from django.core.cache import cache
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from config.errors import DomainError
@@ -78,6 +78,7 @@ class CameraReader(threading.Thread):
             finally:
                 capture.release()
         cache.delete(reader_key(self.camera_id))
+        connection.close()  # this thread's own database connection
 
     def _read(self, camera: Camera, capture) -> None:
         next_sample = 0.0

@@ -40,17 +40,38 @@ def unknown_group_list() -> QuerySet[UnknownFaceGroup]:
     ).filter(pending__gt=0).order_by("-last_seen_at")
 
 
+_open_sessions: dict[int, tuple[float, list]] = {}
+OPEN_SESSIONS_TTL = 10.0
+
+
 def open_session_for(room_id: int, at: datetime) -> ClassSession | None:
-    """The open session in the room whose attendance window holds `at` (the one started first)."""
-    sessions = (
-        ClassSession.objects.filter(room_id=room_id, status=SessionStatus.OPEN, scheduled_end__gte=at)
-        .select_related("section")
-        .order_by("scheduled_start", "id")[:5]
-    )
-    for session in sessions:
-        if policy_for(session).in_window(session, at):
+    """The open session in the room whose attendance window holds `at` (the one started first).
+
+    The room's open sessions and their policies are memoised per process for ten
+    seconds: a frame pipeline asks several times a second. `mark_seen` decides for
+    itself which session a sighting counts for; this only orders the matching.
+    """
+    now = time.monotonic()
+    cached = _open_sessions.get(room_id)
+    if cached is None or now - cached[0] >= OPEN_SESSIONS_TTL:
+        sessions = (
+            ClassSession.objects.filter(room_id=room_id, status=SessionStatus.OPEN)
+            .select_related("section")
+            .order_by("scheduled_start", "id")[:5]
+        )
+        cached = (now, [(session, policy_for(session)) for session in sessions])
+        if len(_open_sessions) > 1000:
+            _open_sessions.clear()
+        _open_sessions[room_id] = cached
+    for session, policy in cached[1]:
+        if at <= session.scheduled_end and policy.in_window(session, at):
             return session
     return None
+
+
+def forget_open_sessions() -> None:
+    _open_sessions.clear()
+    _session_students.clear()
 
 
 _session_students: dict[int, tuple[float, frozenset[int]]] = {}

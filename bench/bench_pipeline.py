@@ -1,0 +1,127 @@
+"""The cameras pipeline, stage by stage, beside the bare engine on the same frames.
+
+    .venv/bin/python bench/bench_pipeline.py [--faces ../shared/faces] [--repeat 5]
+
+For each of the 480p, 720p and 1080p photos: milliseconds of each pipeline stage
+(motion gate, decode, detect, track, embed, match, database), the pipeline's
+total and frames per second on one core, and in the same loop the bare engine
+(`bench_engine.bare_engine_run`: decode + detect + embed) on the same bytes, with
+the ratio. Then a static scene (the same picture re-encoded: the motion gate
+skips it) against one detection. Needs PostgreSQL and Redis as for the tests;
+everything it writes is rolled back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DEBUG", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import django  # noqa: E402
+
+django.setup()
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from bench._campus_setup import Rollback, make_campus  # noqa: E402
+from bench.bench_engine import DEFAULT_FACES, FRAMES, bare_engine_run  # noqa: E402
+from cameras import pipeline  # noqa: E402
+from cameras.engine import get_engine  # noqa: E402
+from cameras.frames import claim_frame, receive_frame  # noqa: E402
+from cameras.pipeline import STAGES, process_frame_data  # noqa: E402
+
+
+def run_pipeline(camera, data: bytes, *, fresh: bool = True) -> tuple[float, dict[str, float], str]:
+    """One frame through receive + claim + every stage; (total ms, per-stage ms, final state)."""
+    if fresh:  # a new scene: no motion baseline, no tracks, so every stage runs
+        cache.delete(f"cameras:motion:{camera.pk}")
+        pipeline.reset_memory()
+    started = time.perf_counter()
+    frame, _ = receive_frame(camera=camera, data=data, captured_at=timezone.now(), store=False, enqueue=False)
+    claimed = claim_frame(frame.pk)
+    report = process_frame_data(claimed, data)
+    total = (time.perf_counter() - started) * 1000
+    stages = dict(report.timings_ms)
+    stages["receive"] = total - sum(report.timings_ms.values())
+    return total, stages, report.state
+
+
+def variant(data: bytes, index: int) -> bytes:
+    """The same picture as new bytes (a JPEG comment with a counter), so the duplicate check lets it through."""
+    comment = f"bench frame {index}".encode()
+    return data[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[2:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faces", type=Path, default=DEFAULT_FACES)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    get_engine()
+    rows = []
+    try:
+        with transaction.atomic():
+            camera, _ = make_campus(args.faces, {"Obama": "obama.jpg", "Biden": "biden.jpg"})
+            counter = 0
+            for name in FRAMES:
+                data = (args.faces / name).read_bytes()
+                bare_runs, pipe_runs, stage_runs = [], [], []
+                bare_engine_run(data)  # warm-up
+                for _ in range(args.repeat):
+                    counter += 1
+                    started = time.perf_counter()
+                    bare_engine_run(data)
+                    bare_runs.append((time.perf_counter() - started) * 1000)
+                    total, stages, state = run_pipeline(camera, variant(data, counter))
+                    assert state == "done", state
+                    pipe_runs.append(total)
+                    stage_runs.append(stages)
+                best = int(np.argmin(pipe_runs))
+                # Static scene: the same picture again, re-encoded; the motion gate skips it.
+                counter += 1
+                static_runs = []
+                for _ in range(args.repeat):
+                    counter += 1
+                    total, _, state = run_pipeline(camera, variant(data, counter), fresh=False)
+                    assert state == "skipped", state
+                    static_runs.append(total)
+                rows.append({
+                    "frame": name,
+                    "stages": stage_runs[best],
+                    "pipeline": pipe_runs[best],
+                    "bare": min(bare_runs),
+                    "static": min(static_runs),
+                })
+            raise Rollback
+    except Rollback:
+        pass
+    order = ["receive", *STAGES]
+    print(f"one thread; best of {args.repeat} runs, wall-clock ms; pipeline and bare engine interleaved\n")
+    print("| frame | " + " | ".join(order) + " | pipeline | bare engine | ratio | frames/s/core (pipeline) "
+          "| static scene | static / detect |")
+    print("|" + "---|" * (len(order) + 7))
+    for row in rows:
+        stages = row["stages"]
+        cells = " | ".join(f"{stages.get(stage, 0.0):.1f}" for stage in order)
+        print(
+            f"| {row['frame']} | {cells} | {row['pipeline']:.0f} | {row['bare']:.0f} "
+            f"| {row['pipeline'] / row['bare']:.2f} | {1000 / row['pipeline']:.1f} | {row['static']:.1f} "
+            f"| {row['static'] / stages['detect']:.1%} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

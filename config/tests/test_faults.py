@@ -87,8 +87,11 @@ def app_env(*, database_url: str, redis: PrivateRedis) -> dict[str, str]:
 # --- Redis stopped -------------------------------------------------------------
 
 @pytest.mark.django_db(transaction=True)
-def test_redis_down_reads_served_ready_503_login_fails_closed(private_redis, make_user):
+def test_redis_down_reads_served_ready_503_login_and_reset_fail_closed(private_redis, make_user):
+    from accounts.sessions import start_session
+
     staff = with_served_password(make_user(role="staff", username="fault-staff"))
+    refresh_token = start_session(user=staff).refresh
     env = app_env(database_url=database_url_for(connection.settings_dict), redis=private_redis)
     with ServedApp(env) as app, httpx.Client(base_url=app.base_url, timeout=10) as http:
         assert http.get("/health/ready").status_code == 200
@@ -105,11 +108,24 @@ def test_redis_down_reads_served_ready_503_login_fails_closed(private_redis, mak
             me = http.get(READ_PATH, headers=bearer(staff))
             assert me.status_code == 200, me.text[:500]
             assert me.json()["username"] == "fault-staff"
+            records = http.get("/api/v1/attendance/records", headers=bearer(staff))
+            assert records.status_code == 200, records.text[:500]
+            assert records.json()["results"] == []
+            # The dashboard summary is cached in Redis; without it, it is computed each time.
+            summary = http.get("/api/v1/dashboard/summary", headers=bearer(staff))
+            assert summary.status_code == 200, summary.text[:500]
+            assert summary.json()["sessions"]["total"] == 0
 
             # Login is rate-limited on Redis and fails closed (accounts' documented policy):
             # 503 in the error format, never 500 and never an unlimited endpoint.
             login = http.post(LOGIN_PATH, json={"username": "fault-staff", "password": PASSWORD})
             assert_error_format(login, 503, "rate_limit_unavailable")
+            reset = http.post("/api/v1/auth/password/reset", json={"email": staff.email})
+            assert_error_format(reset, 503, "rate_limit_unavailable")
+            # The anonymous throttle fails open: token refresh (anonymous) keeps working.
+            refreshed = http.post("/api/v1/auth/refresh", json={"refresh": refresh_token})
+            assert refreshed.status_code == 200, refreshed.text[:500]
+            assert refreshed.json()["access"]
             assert app.alive
         finally:
             private_redis.start()

@@ -24,6 +24,15 @@ class UserAdmin(DjangoUserAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     readonly_fields = ("last_login", "date_joined", "is_staff", "is_superuser", "groups")
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "role", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
     actions = ["deactivate_users", "end_all_sessions"]
 
     def save_model(self, request, obj, form, change):

@@ -98,3 +98,21 @@ def test_flush_expired_tokens_task_deletes_only_expired_ones(make_user):
     assert OutstandingToken.objects.filter(user=user).count() == 1
     assert RefreshTokenClient.objects.count() == 1
     assert flush_expired_tokens.delay().get() == 0
+
+
+def test_adding_a_user_in_the_admin_sets_email_and_the_roles_group(admin_site):
+    response = admin_site.post(
+        f"{_changelist('user')}add/",
+        {
+            "username": "added",
+            "email": "added@campus.test",
+            "role": "student",
+            "usable_password": "true",
+            "password1": "Added-User-Pass-1!",
+            "password2": "Added-User-Pass-1!",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    user = User.objects.get(username="added")
+    assert (user.email, user.role, [g.name for g in user.groups.all()]) == ("added@campus.test", "student", ["student"])
+    assert user.check_password("Added-User-Pass-1!")

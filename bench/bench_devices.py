@@ -142,6 +142,23 @@ def start_gunicorn(env: dict[str, str], port: int, args) -> subprocess.Popen:
     sys.exit("gunicorn did not answer /health/live within 30 s")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of gunicorn's master and workers, from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(child) for child in children.read_text().split()]
+    for each in pids:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=1000)
@@ -185,7 +202,9 @@ def main() -> None:
             "--report",
             str(report_path),
         ]
+        cpu_before = server_cpu_seconds(server.pid)
         subprocess.run(simulate, cwd=BASE_DIR, env=env, check=False)
+        cpu_used = server_cpu_seconds(server.pid) - cpu_before
     finally:
         credentials_path.unlink(missing_ok=True)
         server.terminate()
@@ -196,12 +215,22 @@ def main() -> None:
     if not report_path.exists():
         sys.exit("the simulation wrote no report")
     summary = json.loads(report_path.read_text())
+    # Requests the server answered: heartbeats, config pulls (200 and 304), rate-limited ones.
+    requests = (
+        summary["heartbeats"] + summary["config_pulls"] + summary["config_not_modified"] + summary["rate_limited"]
+    )
+    cpu_ms = round(cpu_used * 1000 / requests, 2) if requests else None
     result = {
         "devices": args.devices,
         "duration_seconds": args.duration,
         "interval_seconds": args.interval,
         "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "server_cpu_seconds": round(cpu_used, 2),
+        # Independent of how busy the machine is: what one request costs the server.
+        "server_cpu_ms_per_request": cpu_ms,
+        "requests_per_cpu_second": round(1000 / cpu_ms, 1) if cpu_ms else None,
         **summary,
     }
     (OUT_DIR / "devices.json").write_text(json.dumps(result, indent=2))
@@ -212,6 +241,10 @@ def main() -> None:
         f"| {args.devices} | {summary['registered']} | {summary['sustained_heartbeats_per_second']} | "
         f"{summary['heartbeat_p50_ms']} | {summary['heartbeat_p99_ms']} | {summary['rate_limited']} | "
         f"{sum(summary['errors'].values())} |"
+    )
+    print(
+        f"server CPU per request {cpu_ms} ms (= {result['requests_per_cpu_second']} requests per CPU-second); "
+        f"load average at the end {result['load_average_1m_at_end']}"
     )
     print(f"({result['gunicorn']}; {result['machine']}; results in {OUT_DIR / 'devices.json'})")
 

@@ -235,7 +235,9 @@ class DeviceGroupViewSet(viewsets.ModelViewSet):
     search_fields = ["name"]
 
 
-class RegistrationTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, StaffViewSet):
+class RegistrationTokenViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, StaffViewSet
+):
     serializer_class = s.RegistrationTokenSerializer
     queryset = RegistrationToken.objects.select_related("room", "group")
     filterset_fields = ["room", "group"]

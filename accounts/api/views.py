@@ -154,7 +154,7 @@ class SessionListView(APIView):
         data = s.AuthSessionSerializer(tokens, many=True, context={"current_chain": _current_chain(request)}).data
         return Response({"count": len(data), "results": data})
 
-    @extend_schema(responses=SESSIONS_ENDED, tags=["auth"])
+    @extend_schema(responses=SESSIONS_ENDED, tags=["auth"], operation_id="auth_sessions_revoke_all")
     def delete(self, request):
         count = sessions.revoke_all_sessions(user=request.user, request=request)
         return Response({"sessions_ended": count})
@@ -163,7 +163,7 @@ class SessionListView(APIView):
 class SessionDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={204: None}, tags=["auth"])
+    @extend_schema(responses={204: None}, tags=["auth"], operation_id="auth_sessions_revoke")
     def delete(self, request, pk: int):
         sessions.revoke_session(user=request.user, token_id=pk, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,8 +8,10 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.http import FileResponse, HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -49,7 +51,24 @@ class RegisterView(APIView):
     # from behind one address needs its own cap (DEVICE_REGISTRATIONS_PER_IP_PER_MINUTE).
     throttle_classes: list = []
 
-    @extend_schema(request=s.RegisterInput, tags=["device-api"])
+    @extend_schema(
+        request=s.RegisterInput,
+        tags=["device-api"],
+        responses={
+            (201, "application/json"): inline_serializer(
+                "DeviceRegistration",
+                {
+                    "device_id": drf_serializers.IntegerField(),
+                    "serial": drf_serializers.CharField(),
+                    "state": drf_serializers.CharField(),
+                    "credential": drf_serializers.CharField(),
+                    "credential_prefix": drf_serializers.CharField(),
+                    "config_version": drf_serializers.CharField(),
+                    "rotated": drf_serializers.BooleanField(),
+                },
+            ),
+        },
+    )
     def post(self, request):
         ip = client_ip(request)
         key = f"devices:register:{ip}:{int(time.time() // 60)}"
@@ -76,7 +95,18 @@ class RegisterView(APIView):
 
 
 class HeartbeatView(DeviceEndpoint):
-    @extend_schema(request=s.HeartbeatInput, tags=["device-api"])
+    @extend_schema(
+        request=s.HeartbeatInput,
+        tags=["device-api"],
+        responses=inline_serializer(
+            "HeartbeatReply",
+            {
+                "received_at": drf_serializers.DateTimeField(),
+                "config_version": drf_serializers.CharField(),
+                "deployment": drf_serializers.JSONField(allow_null=True),
+            },
+        ),
+    )
     def post(self, request):
         data = s.HeartbeatInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -94,7 +124,11 @@ class HeartbeatView(DeviceEndpoint):
 
 
 class ConfigView(DeviceEndpoint):
-    @extend_schema(tags=["device-api"])
+    @extend_schema(
+        tags=["device-api"],
+        operation_id="devices_own_config",
+        responses={200: OpenApiTypes.OBJECT, 304: None},
+    )
     def get(self, request):
         document, version = services.device_config(self.device)
         etag = f'"{version}"'
@@ -113,7 +147,7 @@ def _sha256_digest_header(hex_digest: str) -> str:
 
 
 class TargetBundleView(DeviceEndpoint):
-    @extend_schema(tags=["device-api"], responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(tags=["device-api"], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, target_id: int):
         target = services.target_for_device(device=self.device, target_id=target_id)
         deployment = target.deployment
@@ -133,7 +167,7 @@ class TargetBundleView(DeviceEndpoint):
 
 
 class TargetStatusView(DeviceEndpoint):
-    @extend_schema(request=s.TargetStatusInput, tags=["device-api"])
+    @extend_schema(request=s.TargetStatusInput, tags=["device-api"], responses=OpenApiTypes.OBJECT)
     def post(self, request, target_id: int):
         data = s.TargetStatusInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -101,8 +101,8 @@ class DeviceGroupSerializer(serializers.ModelSerializer):
 
 class DeviceSerializer(serializers.ModelSerializer):
     is_online = serializers.BooleanField(read_only=True)
-    room_code = serializers.CharField(source="room.code", read_only=True, default=None)
-    group_name = serializers.CharField(source="group.name", read_only=True, default=None)
+    room_code = serializers.CharField(source="room.code", read_only=True, default=None, allow_null=True)
+    group_name = serializers.CharField(source="group.name", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Device

@@ -221,18 +221,31 @@ class DeviceViewSet(
         device = self.get_queryset().get(pk=device.pk)
         return Response(s.DeviceSerializer(device).data)
 
+    @extend_schema(request=None, responses=s.DeviceSerializer)
     @action(detail=True, methods=["post"])
     def disable(self, request, pk=None):
         return self._device_response(
             services.disable_device(device=self.get_object(), actor=request.user, request=request)
         )
 
+    @extend_schema(request=None, responses=s.DeviceSerializer)
     @action(detail=True, methods=["post"])
     def enable(self, request, pk=None):
         return self._device_response(
             services.enable_device(device=self.get_object(), actor=request.user, request=request)
         )
 
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "DeviceCredentialIssued",
+            {
+                "device_id": drf_serializers.IntegerField(),
+                "credential": drf_serializers.CharField(),
+                "credential_prefix": drf_serializers.CharField(),
+            },
+        ),
+    )
     @action(detail=True, methods=["post"], url_path="rotate-credential")
     def rotate_credential(self, request, pk=None):
         device = self.get_object()
@@ -241,22 +254,33 @@ class DeviceViewSet(
             {"device_id": device.pk, "credential": credential, "credential_prefix": credential.split(".", 1)[0]}
         )
 
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("DeviceCredentialsRevoked", {"revoked": drf_serializers.IntegerField()}),
+    )
     @action(detail=True, methods=["post"], url_path="revoke-credential")
     def revoke_credential(self, request, pk=None):
         revoked = services.revoke_credentials(device=self.get_object(), actor=request.user, request=request)
         return Response({"revoked": revoked})
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=s.HeartbeatSerializer(many=True))
+    @action(detail=True, methods=["get"], serializer_class=s.HeartbeatSerializer, filterset_class=None)
     def heartbeats(self, request, pk=None):
         page = self.paginate_queryset(selectors.heartbeat_history(self.get_object()))
         return self.get_paginated_response(s.HeartbeatSerializer(page, many=True).data)
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(
+        responses=inline_serializer(
+            "DeviceConfig", {"version": drf_serializers.CharField(), "config": drf_serializers.JSONField()}
+        )
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
     def config(self, request, pk=None):
         document, version = services.device_config(self.get_object())
         return Response({"version": version, "config": document})
 
-    @action(detail=False, methods=["get"])
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=False, methods=["get"], filterset_class=None, pagination_class=None)
     def summary(self, request):
         return Response(selectors.fleet_summary())
 
@@ -286,6 +310,7 @@ class RegistrationTokenViewSet(
         body["token"] = plaintext  # shown once
         return Response(body, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=s.RegistrationTokenSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         token = services.revoke_registration_token(token=self.get_object(), actor=request.user, request=request)
@@ -336,37 +361,43 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         deployment = services.create_deployment(actor=request.user, request=request, **data.validated_data)
         return self._respond(deployment, status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=s.DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
         return self._respond(
             services.start_deployment(deployment=self.get_object(), actor=request.user, request=request)
         )
 
+    @extend_schema(request=None, responses=s.DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         return self._respond(
             services.pause_deployment(deployment=self.get_object(), actor=request.user, request=request)
         )
 
+    @extend_schema(request=None, responses=s.DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         return self._respond(
             services.resume_deployment(deployment=self.get_object(), actor=request.user, request=request)
         )
 
+    @extend_schema(request=None, responses=s.DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         return self._respond(
             services.cancel_deployment(deployment=self.get_object(), actor=request.user, request=request)
         )
 
+    @extend_schema(request=None, responses=s.DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         deployment = self.get_object()
         services.retry_failed_targets(deployment=deployment, actor=request.user, request=request)
         return self._respond(deployment)
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=s.DeploymentTargetSerializer(many=True))
+    @action(detail=True, methods=["get"], serializer_class=s.DeploymentTargetSerializer, filterset_class=None)
     def targets(self, request, pk=None):
         deployment = self.get_object()
         queryset = DeploymentTarget.objects.filter(deployment=deployment).select_related("device")

@@ -45,6 +45,10 @@ def make_campus(faces_dir: Path, enrol: dict[str, str]):
         Enrolment.objects.create(section=section, student=student, enrolled_on=today - dt.timedelta(days=30))
         services.enrol_face(student=student, image_bytes=(faces_dir / photo).read_bytes(), via="bench")
         ids[name] = student.pk
+    # Enrolments inside an uncommitted transaction do not move the gallery version: reload by hand.
+    from cameras.recognition import forget_gallery
+
+    forget_gallery()
     camera = services.create_camera(name=f"bench-{tag}", room=room, source_kind="push",
                                     sample_interval_seconds=1.0)
     return camera, ids

@@ -99,16 +99,16 @@ def main() -> None:
             pass
     print(f"video: {frames} frames ({total} written), 640x360 at 30 fps, {frames / 30:.0f} s; "
           f"stills {', '.join(STILLS)}\n")
-    print("| run | frames/s | time (s) | speed-up vs bare | sent to pipeline | skipped by motion | detected faces "
-          "| students marked |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| run | frames/s | time (s) | speed-up vs bare | sent to pipeline | identical (deduplicated) "
+          "| skipped by motion | detected | faces (tracked) | students marked |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print(f"| bare engine, every frame | {frames / bare_seconds:.1f} | {bare_seconds:.1f} | 1.0 | {frames} | - | - "
-          f"| {', '.join(sorted(names[i] for i in bare_marked)) or 'none'} |")
+          f"| {frames} | - | {', '.join(sorted(names[i] for i in bare_marked)) or 'none'} |")
     for label, s in results.items():
         marked = ", ".join(sorted(names[i] for i in s["students_marked_ids"])) or "none"
         print(f"| ingest_video, {label} | {s['frames_per_second']:.1f} | {s['seconds']:.1f} "
-              f"| {bare_seconds / s['seconds']:.1f} | {s['frames_sent']} | {s['frames_skipped']} | {s['faces']} "
-              f"| {marked} |")
+              f"| {bare_seconds / s['seconds']:.1f} | {s['frames_sent']} | {s['duplicates']} | {s['frames_skipped']} "
+              f"| {s['frames_processed']} | {s['faces']} ({s['tracked']}) | {marked} |")
     same = all(set(s["students_marked_ids"]) == bare_marked for s in results.values())
     print(f"\nsame students marked as the bare engine: {'yes' if same else 'NO'}")
 

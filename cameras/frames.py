@@ -159,12 +159,16 @@ def transition(frame: Frame, state: str, *, reason: str = "", **fields) -> None:
         setattr(frame, name, value)
 
 
-def release_image(frame: Frame) -> None:
-    """Deletes the frame's bytes after processing, unless FRAME_KEEP_IMAGES."""
+def release_image(frame: Frame, *, write: bool = True) -> dict:
+    """Deletes the frame's bytes after processing (after commit), unless FRAME_KEEP_IMAGES.
+
+    Returns the field update; with `write=False` the caller folds it into its own UPDATE.
+    """
     if settings.FRAME_KEEP_IMAGES or not frame.image:
-        return
+        return {}
     name = frame.image.name
-    Frame.objects.filter(pk=frame.pk).update(image="")
+    if write:
+        Frame.objects.filter(pk=frame.pk).update(image="")
     frame.image = ""
 
     def delete() -> None:
@@ -174,11 +178,11 @@ def release_image(frame: Frame) -> None:
             logger.warning("could not delete frame image; the purge will", extra={"frame_id": frame.pk})
 
     transaction.on_commit(delete)
+    return {"image": ""}
 
 
 def fail_frame(frame: Frame, reason: str) -> None:
-    transition(frame, FrameState.FAILED, reason=reason)
-    release_image(frame)
+    transition(frame, FrameState.FAILED, reason=reason, **release_image(frame, write=False))
     metrics.FRAMES_FAILED.labels(reason=reason.split(":")[0][:40]).inc()
     logger.warning("frame failed", extra={"frame_id": frame.pk, "reason": reason})
 

@@ -171,8 +171,7 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
             raise PermanentFrameError("corrupt: OpenCV could not decode the image")
         skip, score = _motion_gate(camera.pk, signature, at)
     if skip:
-        transition(frame, FrameState.SKIPPED, reason="no_motion", motion=score)
-        release_image(frame)
+        transition(frame, FrameState.SKIPPED, reason="no_motion", motion=score, **release_image(frame, write=False))
         metrics.FRAMES_SKIPPED.labels(reason="no_motion").inc()
         report.state, report.reason = FrameState.SKIPPED, "no_motion"
         return report
@@ -297,8 +296,8 @@ def _record(*, frame: Frame, faces: list[FaceResult], session, image: np.ndarray
                 _keep_unknown(face=face, sighting=sighting, image=image, engine=engine)
         if session is not None and faces:
             _count(session, faces)
-        transition(frame, FrameState.DONE, faces_detected=len(faces), motion=motion)
-        release_image(frame)
+        transition(frame, FrameState.DONE, faces_detected=len(faces), motion=motion,
+                   **release_image(frame, write=False))
     return marked
 
 

@@ -121,7 +121,7 @@ def replay(*, camera: Camera, source: Path, start: datetime, every: float, fps: 
     frames, total = folder_frames(source, fps) if source.is_dir() else video_frames(source)
     counts = dict.fromkeys(
         ["frames_read", "frames_sent", "frames_processed", "frames_skipped", "duplicates", "frames_failed",
-         "faces", "recognised", "unknown"], 0,
+         "faces", "recognised", "unknown", "tracked"], 0,
     )
     marked: set[int] = set()
     next_due = 0.0
@@ -160,6 +160,7 @@ def replay(*, camera: Camera, source: Path, start: datetime, every: float, fps: 
         counts["faces"] += len(report.faces)
         counts["recognised"] += report.recognised
         counts["unknown"] += report.unknown
+        counts["tracked"] += sum(1 for face in report.faces if face.tracked)
         marked.update(report.marked)
     seconds = time.perf_counter() - clock
     students = (

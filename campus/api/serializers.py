@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.choices import Role
@@ -22,6 +23,15 @@ from ..models import (
 )
 
 User = get_user_model()
+
+
+@extend_schema_field({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", "example": "09:00"})
+class WallClockTimeField(serializers.TimeField):
+    """A time of day without a zone ("09:00"); OpenAPI's `time` format would demand an offset."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%H:%M")
+        super().__init__(**kwargs)
 
 
 class UserBriefSerializer(serializers.ModelSerializer):
@@ -162,7 +172,7 @@ class EnrolmentSerializer(serializers.ModelSerializer):
 
 class TeacherSerializer(serializers.ModelSerializer):
     user_details = UserBriefSerializer(source="user", read_only=True)
-    department_code = serializers.CharField(source="department.code", read_only=True, default=None)
+    department_code = serializers.CharField(source="department.code", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Teacher
@@ -177,6 +187,8 @@ class TeacherSerializer(serializers.ModelSerializer):
 
 class TimetableSlotSerializer(serializers.ModelSerializer):
     room_code = serializers.CharField(source="room.code", read_only=True)
+    start_time = WallClockTimeField()
+    end_time = WallClockTimeField()
     section_label = serializers.SerializerMethodField()
     weekday_name = serializers.CharField(source="get_weekday_display", read_only=True)
 
@@ -226,7 +238,7 @@ class ComplaintCommentSerializer(serializers.ModelSerializer):
 class ComplaintSerializer(serializers.ModelSerializer):
     author_details = UserBriefSerializer(source="author", read_only=True)
     assignee_details = UserBriefSerializer(source="assignee", read_only=True, allow_null=True)
-    room_code = serializers.CharField(source="room.code", read_only=True, default=None)
+    room_code = serializers.CharField(source="room.code", read_only=True, default=None, allow_null=True)
     comment_count = serializers.IntegerField(read_only=True)
 
     class Meta:

@@ -128,8 +128,9 @@ def test_admin_camera_enrolment_and_dashboard_in_a_real_browser(browser_page, ca
         page.select_option("#id_source_kind", "push")
     shot(page, "02-camera-form")
     page.click("input[name=_save]")
-    page.wait_for_selector("ul.messagelist li.success")
+    page.wait_for_load_state()
     shot(page, "03-camera-added")
+    assert page.locator("ul.messagelist li.success").count() == 1, page.inner_text("body")[:2000]
     camera = Camera.objects.get(name="Front of lab")
     assert camera.room_id == room.pk
 
@@ -147,11 +148,17 @@ def test_admin_camera_enrolment_and_dashboard_in_a_real_browser(browser_page, ca
     assert FaceEnrolment.objects.filter(student=student, pk=enrolment["id"]).exists()
     page.reload()
     shot(page, "04-student-after-enrolment")
+    # The student's admin page lists the new enrolment in its read-only face inline.
+    assert page.locator("div.inline-group tbody tr.has_original").count() == 1
 
     # 4. The attendance dashboard with its charts (server-rendered SVG, no CDN).
     page.goto("/admin/attendance/classsession/dashboard/")
     page.wait_for_selector("div.chart svg")
-    assert page.locator("div.chart svg").count() >= 2
-    assert "Attendance dashboard" in page.title() or page.locator("h1", has_text="dashboard").count()
     shot(page, "05-attendance-dashboard")
+    assert page.locator("div.chart svg").count() >= 2
+    assert page.locator("h1", has_text="Attendance dashboard").count() == 1
+    body = page.inner_text("#content-main")
+    assert "/ 1 online" in body, "the camera added above is counted in the dashboard's camera status"
+    # 4 of the 6 students attend each day (present or late): the chart plots points for the range.
+    assert page.locator("div.chart svg circle, div.chart svg rect, div.chart svg path, div.chart svg polyline").count()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from smtplib import SMTPException
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -25,6 +26,9 @@ from config.logging import current_request_id
 from .choices import ROLE_ORDER, AuditAction, RevokeReason, Role
 from .models import AuditEvent, User
 from .roles import PERMISSIONS, permissions_for_role
+
+if TYPE_CHECKING:
+    from .sessions import TokenPair
 
 audit_log = logging.getLogger("campus.audit")
 logger = logging.getLogger("campus.accounts")
@@ -138,8 +142,8 @@ def _find_login_user(login: str) -> User | None:
     return user
 
 
-def log_in(*, login: str, password: str, request=None):
-    """Checks credentials (rate-limited per IP and per login) and starts a session.
+def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]:
+    """Checks credentials (rate-limited per IP and per account) and starts a session.
 
     Wrong password, unknown user and inactive user give the same error.
     """
@@ -147,14 +151,16 @@ def log_in(*, login: str, password: str, request=None):
     from .sessions import start_session
 
     login = login.strip()
+    user = _find_login_user(login)
+    # One bucket per account whether it is named by username or by email.
+    account_key = f"user:{user.pk}" if user is not None else f"login:{login.lower()}"
     enforce(
         request,
         limits=[
             ("accounts.login.ip", client_ip(request), settings.ACCOUNTS_LOGIN_RATE_PER_IP),
-            ("accounts.login.username", login.lower(), settings.ACCOUNTS_LOGIN_RATE_PER_USERNAME),
+            ("accounts.login.username", account_key, settings.ACCOUNTS_LOGIN_RATE_PER_USERNAME),
         ],
     )
-    user = _find_login_user(login)
     if user is None:
         # Hash anyway, so an unknown name takes as long as a wrong password.
         User().set_password(password)

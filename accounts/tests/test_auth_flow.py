@@ -28,6 +28,8 @@ def refresh(raw: str, client: APIClient | None = None):
 
 def test_full_lifecycle(bearer, settings):
     settings.FRONTEND_URL = "https://campus.example"
+    # Six logins of one account in a minute: above the real limit, which test_ratelimits covers.
+    settings.ACCOUNTS_LOGIN_RATE_PER_IP = settings.ACCOUNTS_LOGIN_RATE_PER_USERNAME = "20/m"
     anon = APIClient()
 
     # register -> a guest

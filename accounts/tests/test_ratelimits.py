@@ -141,3 +141,12 @@ def test_anonymous_throttle_fails_open_when_redis_is_down(make_user, redis_down,
 def test_authenticated_endpoints_work_while_redis_is_down(make_user, client_for, redis_down):
     user = make_user()
     assert client_for(user).get("/api/v1/auth/me").json()["username"] == user.username
+
+
+def test_username_and_email_of_one_account_share_a_bucket(make_user):
+    make_user(username="liam", email="liam@campus.test")
+    for n in range(3):
+        _login(APIClient(), "liam", "Wrong-Pass-000!", REMOTE_ADDR=f"10.5.0.{n}")
+    for n in range(2):
+        _login(APIClient(), "LIAM@campus.test", "Wrong-Pass-000!", REMOTE_ADDR=f"10.5.1.{n}")
+    assert_error(_login(APIClient(), "liam@campus.test", REMOTE_ADDR="10.5.2.1"), 429)

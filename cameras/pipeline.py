@@ -44,6 +44,8 @@ STAGES = ("motion", "decode", "detect", "track", "embed", "match", "database")
 _tracker: FaceTracker | None = None
 # Unknown faces seen lately per camera (box, time): one crop per person passing, not one per frame.
 _recent_unknown: dict[int, list[tuple[FaceBox, float]]] = {}
+# (student, room) -> (capture time, record id, session id) of this worker's last mark_seen with a record.
+_recently_marked: dict[tuple[int, int], tuple[float, int, int]] = {}
 
 
 def tracker() -> FaceTracker:
@@ -61,6 +63,7 @@ def reset_memory() -> None:
     """Forget tracks, recent unknown faces and memoised sessions (tests, benchmarks)."""
     tracker().forget()
     _recent_unknown.clear()
+    _recently_marked.clear()
     forget_open_sessions()
 
 
@@ -308,34 +311,47 @@ def _initial_outcome(face: FaceResult) -> str:
 
 
 def _decide(*, face: FaceResult, sighting: FaceSighting, student, camera, at) -> None:
-    """Conflict check, then consensus, then mark_seen; writes the outcome on the sighting."""
+    """Conflict check, then consensus, then mark_seen; writes the outcome on the sighting.
+
+    One query reads the student's sightings around `at` (both windows); the rules run on it.
+    """
     conflict_window = timedelta(seconds=settings.FACE_CONFLICT_WINDOW_SECONDS)
-    elsewhere = FaceSighting.objects.filter(
-        student=student, seen_at__gte=at - conflict_window, seen_at__lte=at + conflict_window
-    ).exclude(room_id=camera.room_id)
-    if elsewhere.exists():
+    window = timedelta(seconds=settings.FACE_CONSENSUS_WINDOW_SECONDS)
+    widest = max(conflict_window, window)
+    nearby = list(
+        FaceSighting.objects.filter(student=student, seen_at__gte=at - widest, seen_at__lte=at + widest)
+        .exclude(pk=sighting.pk)
+        .values_list("pk", "room_id", "seen_at", "needs_review", "tracked")[:1000]
+    )
+    in_conflict_window = [row for row in nearby if abs(row[2] - at) <= conflict_window]
+    elsewhere = [row[0] for row in in_conflict_window if row[1] != camera.room_id]
+    if elsewhere:
         # The same face in two rooms at once: a proxy, a photo, or a wrong match. Nobody is marked.
-        elsewhere.update(needs_review=True)
+        FaceSighting.objects.filter(pk__in=[*elsewhere, sighting.pk]).update(needs_review=True)
+        FaceSighting.objects.filter(pk=sighting.pk).update(outcome=SightingOutcome.CONFLICT)
         face.outcome, face.needs_review = SightingOutcome.CONFLICT, True
-        FaceSighting.objects.filter(pk=sighting.pk).update(outcome=face.outcome, needs_review=True)
         logger.warning("student seen in two rooms", extra={"student_id": student.pk, "camera_id": camera.pk})
         return
-    if FaceSighting.objects.filter(
-        student=student, room_id=camera.room_id, needs_review=True,
-        seen_at__gte=at - conflict_window, seen_at__lte=at + conflict_window,
-    ).exclude(pk=sighting.pk).exists():
+    if any(row[3] for row in in_conflict_window):
         # Still inside a conflict raised by an earlier sighting: keep holding.
         face.outcome, face.needs_review = SightingOutcome.CONFLICT, True
         FaceSighting.objects.filter(pk=sighting.pk).update(outcome=face.outcome, needs_review=True)
         return
-    window = timedelta(seconds=settings.FACE_CONSENSUS_WINDOW_SECONDS)
     strong = not face.tracked and face.distance is not None and face.distance <= settings.FACE_STRONG_MATCH_DISTANCE
-    agreeing = FaceSighting.objects.filter(
-        student=student, room_id=camera.room_id, tracked=False, needs_review=False,
-        seen_at__gte=at - window, seen_at__lte=at + window,
-    ).count()
+    agreeing = sum(
+        1 for row in nearby if row[1] == camera.room_id and not row[3] and not row[4] and abs(row[2] - at) <= window
+    ) + (0 if face.tracked else 1)
     if not strong and agreeing < settings.FACE_CONSENSUS_SIGHTINGS:
         face.outcome = SightingOutcome.AWAITING_CONSENSUS
+        return
+    recent = _recently_marked.get((student.pk, camera.room_id))
+    if recent is not None and 0 <= at.timestamp() - recent[0] < settings.FACE_MARK_REFRESH_SECONDS:
+        # Marked by this worker a moment ago: the record needs no new write yet (last seen is
+        # refreshed at most every FACE_MARK_REFRESH_SECONDS), only this sighting's link to it.
+        face.outcome = SightingOutcome.UNCHANGED
+        FaceSighting.objects.filter(pk=sighting.pk).update(
+            outcome=face.outcome, record_id=recent[1], session_id=recent[2]
+        )
         return
     confidence = None if face.distance is None else max(0.0, min(1.0, 1.0 - face.distance))
     result = mark_seen(student=student, at=at, source=RecordSource.FACE, room=camera.room, confidence=confidence)
@@ -352,6 +368,10 @@ def _decide(*, face: FaceResult, sighting: FaceSighting, student, camera, at) ->
             seen_at__gte=at - window, seen_at__lte=at + window,
         ).update(record=result.record)
     FaceSighting.objects.filter(pk=sighting.pk).update(**updates)
+    if result.record is not None:
+        if len(_recently_marked) > 10_000:
+            _recently_marked.clear()
+        _recently_marked[(student.pk, camera.room_id)] = (at.timestamp(), result.record.pk, result.record.session_id)
 
 
 def _keep_unknown(*, face: FaceResult, sighting: FaceSighting, image: np.ndarray, engine: FaceEngine) -> None:

@@ -481,6 +481,8 @@ FACE_CONSENSUS_SIGHTINGS = env_int("FACE_CONSENSUS_SIGHTINGS", 2)
 FACE_CONSENSUS_WINDOW_SECONDS = env_int("FACE_CONSENSUS_WINDOW_SECONDS", 120)
 # Seen in two rooms within this many seconds: flagged on both, marked in neither.
 FACE_CONFLICT_WINDOW_SECONDS = env_int("FACE_CONFLICT_WINDOW_SECONDS", 300)
+# A student already marked by this worker: the record's last-seen time is refreshed at most this often.
+FACE_MARK_REFRESH_SECONDS = env_int("FACE_MARK_REFRESH_SECONDS", 60)
 # Privacy: unknown-face crops and enrolment photos are deleted after these.
 UNKNOWN_FACE_RETENTION_HOURS = env_int("UNKNOWN_FACE_RETENTION_HOURS", 72)
 FACE_ENROLMENT_PHOTO_RETENTION_DAYS = env_int("FACE_ENROLMENT_PHOTO_RETENTION_DAYS", 0)

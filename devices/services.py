@@ -275,6 +275,16 @@ def update_device(*, device: Device, actor=None, request=None, **fields: Any) ->
 
 
 @transaction.atomic
+def delete_device(*, device: Device, actor=None, request=None) -> None:
+    """Deletes a device with its credentials and history (bound cameras keep existing, unbound)."""
+    pk, serial = device.pk, device.serial
+    device.delete()
+    record_audit_event(
+        action="devices.deleted", actor=actor, target=f"device:{pk}", request=request, details={"serial": serial}
+    )
+
+
+@transaction.atomic
 def rotate_credential(*, device: Device, actor=None, request=None) -> str:
     """A new credential for `device` (the old one stops working at once); returns the plaintext."""
     if device.state == DeviceState.DISABLED:

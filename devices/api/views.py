@@ -217,6 +217,9 @@ class DeviceViewSet(
             device=serializer.instance, actor=self.request.user, request=self.request, **serializer.validated_data
         )
 
+    def perform_destroy(self, instance):
+        services.delete_device(device=instance, actor=self.request.user, request=self.request)
+
     def _device_response(self, device):
         device = self.get_queryset().get(pk=device.pk)
         return Response(s.DeviceSerializer(device).data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
@@ -114,7 +116,7 @@ class PasswordChangeView(APIView):
             user=request.user,
             current_password=data["current_password"],
             new_password=data["new_password"],
-            keep_chain=sessions.uuid.UUID(hex=chain) if chain else None,
+            keep_chain=uuid.UUID(hex=chain) if chain else None,
             request=request,
         )
         return Response({"detail": "Password changed.", "sessions_ended": revoked})

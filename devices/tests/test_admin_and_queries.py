@@ -143,4 +143,7 @@ def test_staff_device_crud(staff_api):
     assert patched.json()["name"] == "Main gate" and patched.json()["state"] == "pending"  # state is read-only
     assert staff_api.get("/api/v1/devices?label=lab").json()["count"] == 1
     assert staff_api.delete(f"/api/v1/devices/{body['id']}").status_code == 204
+    from accounts.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="devices.deleted", target=f"device:{body['id']}").exists()
     assert staff_api.get("/api/v1/devices").json()["count"] == 0

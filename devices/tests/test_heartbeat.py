@@ -118,6 +118,18 @@ def test_device_credential_is_refused_on_staff_endpoints(device, device_api):
         assert "error" in response.json()
 
 
+def test_device_cannot_read_another_devices_config(device, device_api):
+    other = DeviceFactory(config_overrides={"secret_setting": "other"})
+
+    refused = device_api.get(f"/api/v1/devices/{other.pk}/config")
+    own = device_api.get(CONFIG)
+
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "not_authenticated"
+    assert own.status_code == 200
+    assert "secret_setting" not in own.json()["config"]
+
+
 def test_config_merges_defaults_group_and_device(settings, device, device_api):
     settings.DEVICE_CONFIG_DEFAULTS = {"heartbeat_interval_seconds": 30, "camera": {"fps": 5, "width": 640}}
     device.group = DeviceGroupFactory(config_overrides={"camera": {"fps": 10}, "log_level": "debug"})

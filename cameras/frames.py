@@ -7,6 +7,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
@@ -27,7 +28,7 @@ logger = logging.getLogger("cameras.frames")
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
 
 
-def check_image(data: bytes) -> tuple[str, int, int]:
+def check_image(data: bytes) -> tuple[str, int, int, np.ndarray]:
     """Format and size from the header (no full decode); 400 / 413 with the reason otherwise.
 
     A cheap 1/8-scale decode also runs, so bytes that are not a decodable image are
@@ -45,9 +46,10 @@ def check_image(data: bytes) -> tuple[str, int, int]:
             f"The image is {width}x{height} pixels; at most {settings.FACE_MAX_IMAGE_PIXELS} pixels are accepted.",
             code="image_too_large",
         )
-    if engine_images.motion_signature_from_bytes(data) is None:
+    signature = engine_images.motion_signature_from_bytes(data)
+    if signature is None:
         raise InvalidInput("The image data is corrupt and could not be decoded.", code="corrupt")
-    return fmt, width, height
+    return fmt, width, height, signature
 
 
 def check_push_rate(camera: Camera) -> None:
@@ -88,7 +90,7 @@ def receive_frame(
     """
     if not camera.enabled:
         raise Conflict("The camera is disabled.", code="camera_disabled")
-    fmt, width, height = check_image(data)
+    fmt, width, height, signature = check_image(data)
     if source == FrameSource.PUSH:
         check_push_rate(camera)
     captured_at = captured_at or timezone.now()
@@ -100,6 +102,16 @@ def receive_frame(
     frame = Frame(
         camera=camera, captured_at=captured_at, sha256=digest, source=source, width=width, height=height
     )
+    # The motion gate runs here too, on the thumbnail the check above decoded anyway: a
+    # static scene is recorded as skipped and never stored, queued or touched by a worker.
+    from .pipeline import motion_gate
+
+    static, score = motion_gate(camera.pk, signature, captured_at.timestamp())
+    if static:
+        frame.state, frame.reason, frame.motion, frame.processed_at = (
+            FrameState.SKIPPED, "no_motion", score, timezone.now()
+        )
+        store = enqueue = False
     if store:
         frame.image.save(f"{camera.pk}-{digest[:24]}.{EXTENSIONS[fmt]}", ContentFile(data), save=False)
     try:
@@ -112,6 +124,8 @@ def receive_frame(
         metrics.FRAMES_DUPLICATE.inc()
         return Frame.objects.get(camera=camera, sha256=digest), False
     metrics.FRAMES_RECEIVED.labels(source=source).inc()
+    if static:
+        metrics.FRAMES_SKIPPED.labels(reason="no_motion").inc()
     if camera.source_kind == SourceKind.PUSH:
         now = timezone.now()
         Camera.objects.filter(pk=camera.pk).update(last_frame_at=now)

@@ -121,7 +121,7 @@ def _motion_key(camera_id: int) -> str:
     return f"cameras:motion:{camera_id}"
 
 
-def _motion_gate(camera_id: int, signature: np.ndarray, at: float) -> tuple[bool, float]:
+def motion_gate(camera_id: int, signature: np.ndarray, at: float) -> tuple[bool, float]:
     """(skip, score). Compares with the last *processed* frame, so slow change adds up;
     a static camera is still looked at every FRAME_MOTION_MAX_SKIP_SECONDS."""
     previous = cache.get(_motion_key(camera_id))
@@ -172,7 +172,7 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
         signature = engine_images.motion_signature_from_bytes(data)
         if signature is None:
             raise PermanentFrameError("corrupt: OpenCV could not decode the image")
-        skip, score = _motion_gate(camera.pk, signature, at)
+        skip, score = motion_gate(camera.pk, signature, at)
     if skip:
         transition(frame, FrameState.SKIPPED, reason="no_motion", motion=score, **release_image(frame, write=False))
         metrics.FRAMES_SKIPPED.labels(reason="no_motion").inc()

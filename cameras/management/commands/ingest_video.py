@@ -144,6 +144,9 @@ def replay(*, camera: Camera, source: Path, start: datetime, every: float, fps: 
         if not created:
             counts["duplicates"] += 1
             continue
+        if frame.state == FrameState.SKIPPED:  # the motion gate at intake
+            counts["frames_skipped"] += 1
+            continue
         claimed = claim_frame(frame.pk)
         if claimed is None:
             continue

@@ -385,3 +385,20 @@ def blocking_probe(marker_dir: str, max_wait: float = 60.0) -> str:
 
 def lines(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
+
+
+def wait_for_other_sessions_to_end(connection, timeout: float = 10) -> None:
+    """Waits until no other backend uses our database (a killed child's session ends a moment later).
+
+    Otherwise pytest-django cannot drop the test database at the end of the run.
+    """
+
+    def alone() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0] == 0
+
+    with contextlib.suppress(TimeoutError):
+        wait_until(alone, timeout=timeout, interval=0.2, what="other database sessions to end")

@@ -26,6 +26,7 @@ from .fault_tools import (
     TcpProxy,
     database_url_for,
     lines,
+    wait_for_other_sessions_to_end,
     wait_until,
 )
 
@@ -135,6 +136,7 @@ def test_redis_down_reads_served_ready_503_login_and_reset_fail_closed(private_r
         login = http.post(LOGIN_PATH, json={"username": "fault-staff", "password": PASSWORD})
         assert login.status_code == 200, login.text[:500]
         assert login.json()["access"]
+    wait_for_other_sessions_to_end(connection)
 
 
 # --- PostgreSQL refusing connections ------------------------------------------
@@ -168,6 +170,7 @@ def test_postgres_refusing_gives_503_in_error_format_and_recovers(private_redis,
             wait_until(lambda: http.get(READ_PATH, headers=bearer(staff)).status_code == 200,
                        timeout=20, interval=0.5, what="reads to recover after PostgreSQL came back")
             assert http.get("/health/ready").status_code == 200
+    wait_for_other_sessions_to_end(connection)
 
 
 # --- A worker killed in the middle of a task ------------------------------------
@@ -290,6 +293,7 @@ def test_worker_killed_mid_frame_frame_is_processed_again_one_attendance_record(
     finally:
         first.kill()
         second.stop()
+        wait_for_other_sessions_to_end(connection)
 
 
 def open_session_now(*, room, section):

@@ -124,30 +124,44 @@ def capture_once(camera: Camera) -> str:
     return "captured" if created else "duplicate"
 
 
+def in_backoff(camera: Camera, now: datetime) -> bool:
+    """A camera whose last reads failed waits out its backoff; planned captures meanwhile are dropped."""
+    return camera.consecutive_failures > 0 and camera.next_poll_at is not None and camera.next_poll_at > now
+
+
 def capture_due_cameras(*, now: datetime) -> int:
-    """Queues a capture for each pulled camera whose time has come (claimed so overlapping beats send one)."""
+    """Plans the captures of every pulled camera whose time has come, until the next beat.
+
+    The beat runs every CAMERA_POLL_PERIOD_SECONDS (30); a camera sampled every 2 s
+    gets its captures for that period as tasks with a countdown, so it is read at
+    its own interval. The row's next_poll_at is claimed with a conditional UPDATE,
+    so overlapping beats plan a camera once. Returns the number of captures planned.
+    """
+    from .readers import has_live_reader
     from .tasks import capture_camera
 
+    period = settings.CAMERA_POLL_PERIOD_SECONDS
     due = list(
         Camera.objects.pulled()
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
         .values_list("pk", "sample_interval_seconds")
     )
-    from .readers import has_live_reader
-
-    sent = 0
+    planned = 0
     for camera_id, interval in due:
         if has_live_reader(camera_id):
             continue  # a long-running reader (run_camera_readers) already feeds this camera
-        # A generous hold; the capture itself sets the real next time (or the backoff).
-        hold = now + timedelta(seconds=max(interval, settings.CAMERA_CAPTURE_TIMEOUT_SECONDS))
+        # Held until the next beat; a capture moves it on success, or further on failure (backoff).
+        hold = now + timedelta(seconds=max(period, interval))
         claimed = Camera.objects.filter(pk=camera_id).filter(
             Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
         ).update(next_poll_at=hold)
-        if claimed:
-            capture_camera.delay(camera_id)
-            sent += 1
-    return sent
+        if not claimed:
+            continue
+        count = max(1, min(int(period // interval), settings.CAMERA_MAX_CAPTURES_PER_POLL))
+        for index in range(count):
+            capture_camera.apply_async((camera_id,), countdown=index * interval)
+            planned += 1
+    return planned
 
 
 def mark_silent_push_cameras(*, now: datetime) -> int:

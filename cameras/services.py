@@ -138,12 +138,8 @@ def set_camera_status(*, camera: Camera, status: str, reason: str = "", at=None)
 def record_capture_success(*, camera: Camera, at=None) -> None:
     """Frames are flowing: reset failures, schedule the next read, online."""
     at = at or timezone.now()
-    Camera.objects.filter(pk=camera.pk).update(
-        consecutive_failures=0,
-        last_frame_at=at,
-        last_error="",
-        next_poll_at=at + timedelta(seconds=camera.sample_interval_seconds),
-    )
+    # next_poll_at is left to the poller's plan (it holds the camera until the next beat).
+    Camera.objects.filter(pk=camera.pk).update(consecutive_failures=0, last_frame_at=at, last_error="")
     camera.consecutive_failures, camera.last_frame_at, camera.last_error = 0, at, ""
     set_camera_status(camera=camera, status=CameraStatus.ONLINE, at=at)
 

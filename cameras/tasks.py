@@ -85,12 +85,14 @@ def poll_cameras(self) -> dict:
 @shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True)
 def capture_camera(self, camera_id: int) -> dict:
     """Read one frame from a pulled camera (rtsp, http_snapshot, mjpeg, file) and queue it."""
-    from .capture import capture_once
+    from .capture import capture_once, in_backoff
     from .models import Camera
 
     camera = Camera.objects.filter(pk=camera_id, enabled=True).select_related("room").first()
     if camera is None:
         return {"camera": camera_id, "result": "gone"}
+    if in_backoff(camera, timezone.now()):
+        return {"camera": camera_id, "result": "backing_off"}
     return {"camera": camera_id, "result": capture_once(camera)}
 
 

@@ -491,6 +491,9 @@ UNKNOWN_FACE_GROUP_DISTANCE = float(env("UNKNOWN_FACE_GROUP_DISTANCE", "0.5") or
 CAMERA_OFFLINE_AFTER_FAILURES = env_int("CAMERA_OFFLINE_AFTER_FAILURES", 3)
 CAMERA_MAX_BACKOFF_SECONDS = env_int("CAMERA_MAX_BACKOFF_SECONDS", 300)
 CAMERA_CAPTURE_TIMEOUT_SECONDS = env_int("CAMERA_CAPTURE_TIMEOUT_SECONDS", 10)
+# The beat period of cameras.tasks.poll_cameras: each run plans the captures until the next one.
+CAMERA_POLL_PERIOD_SECONDS = env_int("CAMERA_POLL_PERIOD_SECONDS", 30)
+CAMERA_MAX_CAPTURES_PER_POLL = env_int("CAMERA_MAX_CAPTURES_PER_POLL", 60)
 # A pushing camera with no frame for this long is shown offline.
 CAMERA_PUSH_STALE_SECONDS = env_int("CAMERA_PUSH_STALE_SECONDS", 120)
 # Faces narrower than this (px, full frame) are counted but not matched: too few pixels to trust.

@@ -71,6 +71,7 @@ def free_port() -> int:
 def test_http_snapshot_camera_is_read_recognised_and_online(enrolled_obama, room, settings,
                                                              django_capture_on_commit_callbacks):
     settings.FACE_STRONG_MATCH_DISTANCE = 0.2
+    settings.CAMERA_POLL_PERIOD_SECONDS = 1  # one capture per beat here; eager Celery ignores countdowns
     with SnapshotServer(photo_bytes("obama_480p.jpg")) as server:
         camera = create_camera(
             name="door", room=room, source_kind="http_snapshot",
@@ -87,6 +88,26 @@ def test_http_snapshot_camera_is_read_recognised_and_online(enrolled_obama, room
     assert frame.source == FrameSource.PULL
     assert frame.sightings.get().student == enrolled_obama
     assert AttendanceRecord.objects.filter(student=enrolled_obama).count() == 1
+
+
+def test_each_beat_plans_captures_at_the_camera_interval(room, settings, monkeypatch):
+    settings.CAMERA_POLL_PERIOD_SECONDS = 30
+    planned = []
+    monkeypatch.setattr("cameras.tasks.capture_camera.apply_async",
+                        lambda args, countdown: planned.append((args[0], countdown)))
+    fast = create_camera(name="fast", room=room, source_kind="http_snapshot", url="http://127.0.0.1:9/a.jpg",
+                         sample_interval_seconds=2)
+    slow = create_camera(name="slow", room=room, source_kind="http_snapshot", url="http://127.0.0.1:9/b.jpg",
+                         sample_interval_seconds=60)
+    create_camera(name="pushed", room=room, source_kind="push")
+    now = timezone.now()
+    assert capture_due_cameras(now=now) == 16
+    assert [c for cam, c in planned if cam == fast.pk] == [2 * i for i in range(15)]
+    assert [c for cam, c in planned if cam == slow.pk] == [0]
+    # A second beat inside the period plans nothing more.
+    assert capture_due_cameras(now=now + dt.timedelta(seconds=5)) == 0
+    slow.refresh_from_db()
+    assert slow.next_poll_at == now + dt.timedelta(seconds=60)
 
 
 def test_failing_camera_backs_off_goes_offline_and_comes_back(enrolled_obama, room, settings):

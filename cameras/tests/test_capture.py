@@ -216,3 +216,19 @@ def test_rtsp_camera_fed_by_ffmpeg(enrolled_obama, room, settings, tmp_path, mon
     sighting = FaceSighting.objects.get(camera=camera)
     assert sighting.student == enrolled_obama
     assert AttendanceRecord.objects.filter(student=enrolled_obama).count() == 1
+
+
+def test_stream_password_never_reaches_logs_errors_or_the_api(room, caplog, admin_user, client_for):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    port = free_port()
+    camera = create_camera(name="secret", room=room, source_kind="mjpeg",
+                           url=f"http://admin:Zebra-Horse-77@127.0.0.1:{port}/video.mjpg")
+    assert capture_once(camera) == "failed"
+    camera.refresh_from_db()
+    logged = " ".join(str(record.__dict__) for record in caplog.records)
+    assert "Zebra-Horse-77" not in logged
+    assert "Zebra-Horse-77" not in camera.last_error
+    body = client_for(admin_user).get(f"/api/v1/cameras/{camera.pk}").content.decode()
+    assert "Zebra-Horse-77" not in body

@@ -99,31 +99,33 @@ def campus_with_history(make_user):
     return {"admin": admin, "room": room, "student": consenting}
 
 
-@pytest.mark.django_db(transaction=True)
-def test_admin_camera_enrolment_and_dashboard_in_a_real_browser(browser_page, campus_with_history, live_server):
-    from cameras.models import Camera, FaceEnrolment
-
-    page = browser_page
-    room, student = campus_with_history["room"], campus_with_history["student"]
-
-    # 1. Log into the admin.
+def log_in(page, shot_name: str | None = None) -> None:
     page.goto("/admin/login/")
     page.fill("#id_username", "browser-admin")
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url("**/admin/")
-    shot(page, "01-admin-home")
+    if shot_name:
+        shot(page, shot_name)
     assert page.locator("#site-name").is_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_adds_a_camera_in_a_real_browser(browser_page, campus_with_history):
+    from cameras.models import Camera
+
+    page = browser_page
+    room = campus_with_history["room"]
+    log_in(page, "01-admin-home")
     assert page.locator("a[href='/admin/cameras/camera/']").count() >= 1, "cameras are not in the admin"
 
-    # 2. Add a camera through its admin form.
     page.goto("/admin/cameras/camera/add/")
     page.fill("#id_name", "Front of lab")
-    room_select = page.locator("#id_room")
-    if room_select.evaluate("el => el.tagName") == "SELECT":
-        room_select.select_option(str(room.pk))
+    room_input = page.locator("#id_room")
+    if room_input.evaluate("el => el.tagName") == "SELECT":
+        room_input.select_option(str(room.pk))
     else:  # raw_id_fields / autocomplete: a plain input for the id
-        room_select.fill(str(room.pk))
+        room_input.fill(str(room.pk))
     if page.locator("#id_source_kind").count():
         page.select_option("#id_source_kind", "push")
     shot(page, "02-camera-form")
@@ -133,8 +135,23 @@ def test_admin_camera_enrolment_and_dashboard_in_a_real_browser(browser_page, ca
     assert page.locator("ul.messagelist li.success").count() == 1, page.inner_text("body")[:2000]
     camera = Camera.objects.get(name="Front of lab")
     assert camera.room_id == room.pk
+    assert camera.source_kind == "push"
+    # The change list shows it.
+    page.goto("/admin/cameras/camera/")
+    assert page.locator("#result_list", has_text="Front of lab").count() == 1
 
-    # 3. Enrol a face from the shared photo, as the signed-in admin (session + CSRF).
+
+@pytest.mark.django_db(transaction=True)
+def test_face_enrolment_and_attendance_dashboard_in_a_real_browser(browser_page, campus_with_history, live_server):
+    from cameras.models import FaceEnrolment
+    from cameras.tests.factories import CameraFactory
+
+    page = browser_page
+    student = campus_with_history["student"]
+    CameraFactory(room=campus_with_history["room"], name="Back of lab")
+    log_in(page)
+
+    # Enrol a face from the shared photo, as the signed-in admin (session + CSRF).
     assert FACE_PHOTO.exists(), f"missing shared photo {FACE_PHOTO}"
     page.goto(f"/admin/campus/student/{student.pk}/change/")
     csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
@@ -151,14 +168,13 @@ def test_admin_camera_enrolment_and_dashboard_in_a_real_browser(browser_page, ca
     # The student's admin page lists the new enrolment in its read-only face inline.
     assert page.locator("div.inline-group tbody tr.has_original").count() == 1
 
-    # 4. The attendance dashboard with its charts (server-rendered SVG, no CDN).
+    # The attendance dashboard with its charts (server-rendered SVG, no CDN).
     page.goto("/admin/attendance/classsession/dashboard/")
     page.wait_for_selector("div.chart svg")
     shot(page, "05-attendance-dashboard")
     assert page.locator("div.chart svg").count() >= 2
     assert page.locator("h1", has_text="Attendance dashboard").count() == 1
     body = page.inner_text("#content-main")
-    assert "/ 1 online" in body, "the camera added above is counted in the dashboard's camera status"
+    assert "/ 1 online" in body, "the room's camera is counted in the dashboard's camera status"
     # Two weeks of records: the charts draw marks, not an empty frame.
     assert page.locator("div.chart svg circle, div.chart svg rect, div.chart svg path, div.chart svg polyline").count()
-

@@ -16,7 +16,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 
 from accounts.permissions import IsStaffRole
@@ -126,6 +126,7 @@ def full(request) -> JsonResponse:
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
+@throttle_classes([])
 def ping(request) -> JsonResponse:
     """The cheapest DRF endpoint: the framework's own ceiling in load benchmarks."""
     return JsonResponse({"pong": True})

@@ -3,7 +3,8 @@
 For each operation in `/api/schema/` Schemathesis generates a bounded number of
 requests (valid and invalid data, deterministic so CI is repeatable) and sends
 them in-process through the WSGI app with a real JWT of an admin, a staff
-member, a student and a guest, and once anonymously. Every response must be
+member, a student and a guest, once anonymously, and as an edge device (its
+credential, on the device API and the frame push only). Every response must be
 free of 5xx, have the documented content type, and match the documented
 response schema when its status code is documented. A small seeded campus and
 the real ids of existing objects in path parameters let requests get past 404.
@@ -47,7 +48,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "5"))
 BUDGET_SECONDS = float(os.environ.get("CONTRACT_BUDGET_SECONDS", "420"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ROLES = ["admin", "staff", "student", "guest", "anonymous"]
+ROLES = ["admin", "staff", "student", "guest", "anonymous", "device"]
 # To reproduce one finding: CONTRACT_ONLY="/api/v1/users" runs only operations whose "METHOD path" contains it.
 ONLY = os.environ.get("CONTRACT_ONLY", "")
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
@@ -177,11 +178,34 @@ def fuzz(operation, headers: dict[str, str], mode: GenerationMode, **fixed) -> l
     return failures
 
 
+def device_credential() -> str:
+    """A registered edge device bound to a push camera: the device API's caller."""
+    from cameras.tests.factories import CameraFactory
+    from campus.tests.factories import RoomFactory
+    from devices.services import create_registration_token, register_device
+
+    room = RoomFactory(code="CONTRACT-ROOM")
+    _, token = create_registration_token(label="contract", room=room)
+    registration = register_device(token=token, serial="contract-device")
+    CameraFactory(room=room, device=registration.device)
+    return registration.credential
+
+
+def in_scope(role: str, label: str) -> bool:
+    """A device only calls the device API and the frame push; other operations would only answer 401/403."""
+    if role != "device":
+        return True
+    path = label.split(" ", 1)[1]
+    return path.startswith("/api/v1/devices/") or path.endswith("/frames")
+
+
 @pytest.fixture
 def auth_headers(request, make_user):
     role = request.param
     if role == "anonymous":
         return {}
+    if role == "device":
+        return {"Authorization": f"Device {device_credential()}"}
     user = make_user(role=role, username=f"contract-{role}")
     if role == "student":
         from campus.models import Student
@@ -203,7 +227,7 @@ def test_api_contract(auth_headers, wsgi_app, in_process_requests, request):
     for result in schema.get_all_operations():
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
-        if label in NOT_FUZZED or ONLY not in label:
+        if label in NOT_FUZZED or ONLY not in label or not in_scope(role, label):
             continue
         if time.monotonic() - started > BUDGET_SECONDS:
             skipped.append(label)

@@ -26,6 +26,7 @@ from .models import Camera, Frame
 logger = logging.getLogger("cameras.frames")
 
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
+LAST_FRAME_RESOLUTION = 5  # seconds
 
 
 def check_image(data: bytes) -> tuple[str, int, int, np.ndarray]:
@@ -128,7 +129,10 @@ def receive_frame(
         metrics.FRAMES_SKIPPED.labels(reason="no_motion").inc()
     if camera.source_kind == SourceKind.PUSH:
         now = timezone.now()
-        Camera.objects.filter(pk=camera.pk).update(last_frame_at=now)
+        # Seconds are enough for "last frame" and for the silent-camera check: one write per few frames.
+        if camera.last_frame_at is None or now - camera.last_frame_at >= timedelta(seconds=LAST_FRAME_RESOLUTION):
+            Camera.objects.filter(pk=camera.pk).update(last_frame_at=now)
+            camera.last_frame_at = now
         if camera.status != CameraStatus.ONLINE:
             from .services import set_camera_status
 

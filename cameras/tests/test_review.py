@@ -108,3 +108,22 @@ def test_dashboard_status_source_counts_cameras(camera):
     camera.status = "online"
     camera.save()
     assert status_sources()["cameras"] == {"online": 1, "offline": 0, "error": 0, "total": 1}
+
+
+def test_session_face_summary(enrolled_obama, camera, session, admin_user, client_for):
+    ingest(camera, photo_bytes("obama_and_biden.jpg"))
+    response = client_for(admin_user).get(f"/api/v1/sessions/{session.pk}/faces")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["students_recognised"] == 1
+    assert body["unrecognised_people"] == 1
+    assert (body["faces_detected"], body["faces_recognised"], body["faces_unrecognised"]) == (2, 1, 1)
+
+
+def test_camera_frames_list_for_staff(enrolled_obama, camera, staff_user, client_for):
+    frame = ingest(camera, photo_bytes("obama2.jpg"))
+    response = client_for(staff_user).get(f"/api/v1/cameras/{camera.pk}/frames")
+    assert response.status_code == 200
+    [row] = response.json()["results"]
+    assert row["id"] == frame.pk and row["state"] == "done" and row["faces_detected"] == 1
+    assert "image" not in row

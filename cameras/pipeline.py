@@ -33,7 +33,7 @@ from .engine import images as engine_images
 from .engine.tracking import FaceTracker
 from .frames import claim_frame, fail_frame, release_image, transition
 from .models import FaceSighting, Frame, SessionFaceCount, UnknownFace
-from .recognition import current_gallery, match_face
+from .recognition import current_gallery, gallery_version, match_face
 from .selectors import forget_open_sessions, open_session_for, session_student_ids
 from .services import group_unknown_face
 
@@ -195,13 +195,19 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
     faces = [FaceResult(box=box) for box in boxes]
     metrics.FACES_DETECTED.inc(len(faces))
 
+    # Tracks belong to one camera, one class session and one gallery: at a change of
+    # class a new student sitting where the last one sat must be matched afresh, and
+    # an erased student must not live on in a track.
+    session = open_session_for(camera.room_id, frame.captured_at)
+    track_key = (camera.pk, session.pk if session is not None else None, gallery_version())
+
     with _stage(report, "track"):
         to_embed: list[FaceResult] = []
         for face in faces:
             if min(face.box.width, face.box.height) < settings.FACE_MATCH_MIN_SIZE_PX:
                 face.outcome, face.reason = SightingOutcome.LOW_QUALITY, "too_small"
                 continue
-            track = tracker().lookup(camera.pk, face.box, at)
+            track = tracker().lookup(track_key, face.box, at)
             if track is not None:
                 face.student_id, face.distance, face.tracked, face.reason = (
                     track.student_id, track.distance, True, "tracked"
@@ -217,7 +223,6 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
             face.vector = np.asarray(vector, dtype=np.float32)
 
     with _stage(report, "match"):
-        session = open_session_for(camera.room_id, frame.captured_at)
         session_students = set(session_student_ids(session)) if session is not None else None
         if to_embed:
             gallery = current_gallery(engine)
@@ -239,7 +244,7 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
     # Only after the transaction: remember tracks and the motion baseline.
     for face in faces:
         if face.student_id is not None and not face.tracked and face.outcome != SightingOutcome.CONFLICT:
-            tracker().remember(camera.pk, face.box, at, student_id=face.student_id, distance=face.distance or 0.0)
+            tracker().remember(track_key, face.box, at, student_id=face.student_id, distance=face.distance or 0.0)
     _remember_motion(camera.pk, signature, at)
 
     recognised = sum(1 for face in faces if face.student_id is not None)

@@ -199,6 +199,25 @@ def test_recognised_face_in_the_next_frame_is_tracked_not_embedded(enrolled_obam
     assert sighting.student == enrolled_obama
 
 
+def test_a_track_does_not_outlive_a_change_of_the_gallery(enrolled_obama, camera, monkeypatch):
+    from cameras.engine import get_engine
+    from cameras.recognition import GALLERY_VERSION_KEY
+
+    engine = get_engine()
+    calls = []
+    original = engine.embed_many
+    monkeypatch.setattr(engine, "embed_many", lambda image, boxes: calls.append(len(boxes)) or original(image, boxes))
+    start = timezone.now()
+    ingest(camera, moved("obama_480p.jpg", mark=1), captured_at=start)
+    # An enrolment changed (or a student was erased) between the two frames.
+    from django.core.cache import cache
+
+    cache.set(GALLERY_VERSION_KEY, "another-version", None)
+    second = ingest(camera, moved("obama_480p.jpg", mark=2), captured_at=start + dt.timedelta(seconds=1))
+    assert calls == [1, 1]  # matched afresh, not carried over by the old track
+    assert second.sightings.get().tracked is False
+
+
 def test_corrupt_stored_frame_is_marked_failed_with_reason(enrolled_obama, camera):
     from django.core.files.base import ContentFile
 

@@ -15,6 +15,10 @@ class CamerasConfig(AppConfig):
 
         register_coverage_provider(selectors.session_camera_coverage)
         register_status_source("cameras", selectors.camera_status_counts)
+        # attendance may not import devices; cameras may import both, so it wires them.
+        from devices.selectors import fleet_status
+
+        register_status_source("devices", fleet_status)
         register_purger("camera_frames", retention.purge_frames)
         register_purger("unknown_face_crops", retention.purge_unknown_faces)
         register_purger("enrolment_photos", retention.purge_enrolment_photos)

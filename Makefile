@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make run   - virtualenv, dependencies, migrate, then web + Celery worker + beat
+#                (+ the RTSP/MJPEG camera readers)
 #   make test  - virtualenv, dependencies, then the whole test suite
 # With no DATABASE_URL / REDIS_URL, `run` uses embedded SQLite, a local cache and
 # a filesystem broker. `test` always uses real PostgreSQL and Redis (defaults
@@ -45,6 +46,7 @@ run: venv
 	trap 'kill 0' INT TERM EXIT; \
 	$(VENV)/bin/celery -A config worker -Q default,frames,maintenance --concurrency 2 --loglevel INFO & \
 	$(VENV)/bin/celery -A config beat --loglevel INFO & \
+	$(PY) manage.py run_camera_readers & \
 	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - & \
 	wait -n
 

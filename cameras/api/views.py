@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -27,8 +29,7 @@ from ..permissions import CanPushFrames
 from . import serializers
 
 CAMERA_PERMISSIONS = {"list": "view_cameras", "retrieve": "view_cameras", "*": "manage_cameras"}
-REVIEW_PERMISSIONS = {"list": "view_cameras", "retrieve": "view_cameras", "crop": "view_cameras",
-                      "*": "enroll_faces"}
+REVIEW_PERMISSIONS = {"list": "view_cameras", "retrieve": "view_cameras", "crop": "view_cameras", "*": "enroll_faces"}
 
 
 class CameraFilter(filters.FilterSet):
@@ -73,7 +74,9 @@ class CameraViewSet(viewsets.ModelViewSet):
         return super().get_permissions()
 
     @action(
-        detail=True, methods=["get", "post"], url_path="frames",
+        detail=True,
+        methods=["get", "post"],
+        url_path="frames",
         parser_classes=[MultiPartParser, FormParser, JSONParser],
         required_permissions={"frames": "view_cameras"},
     )
@@ -96,6 +99,21 @@ class CameraViewSet(viewsets.ModelViewSet):
         )
 
 
+SESSION_FACE_FIELDS = (
+    "session",
+    "students_recognised",
+    "unrecognised_people",
+    "faces_detected",
+    "faces_recognised",
+    "faces_unrecognised",
+    "marked",
+    "held_for_review",
+)
+ERASURE_COUNTS = inline_serializer(
+    "BiometricErasure", {"deleted": drf_serializers.DictField(child=drf_serializers.IntegerField())}
+)
+
+
 def _student_for(request, student_id: int) -> Student:
     student = Student.objects.visible_to(request.user).filter(pk=student_id).first()
     if student is None:
@@ -114,11 +132,15 @@ class StudentFacesView(APIView):
             return [IsAuthenticated(), require("view_students")()]
         return [IsAuthenticated(), require("enroll_faces")()]
 
+    @extend_schema(
+        responses=inline_serializer("FaceEnrolmentList", {"results": serializers.FaceEnrolmentSerializer(many=True)})
+    )
     def get(self, request, student_id: int):
         student = _student_for(request, student_id)
         enrolments = selectors.enrolments_of(student)
         return Response({"results": serializers.FaceEnrolmentSerializer(enrolments, many=True).data})
 
+    @extend_schema(request=serializers.EnrolmentUploadSerializer, responses={201: serializers.FaceEnrolmentSerializer})
     def post(self, request, student_id: int):
         student = _student_for(request, student_id)
         payload = serializers.EnrolmentUploadSerializer(data=request.data)
@@ -135,6 +157,7 @@ class StudentFaceDetailView(APIView):
     authentication_classes = [UserJWTAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, require("enroll_faces")]
 
+    @extend_schema(responses=ERASURE_COUNTS)
     def delete(self, request, student_id: int, enrolment_id: int):
         student = _student_for(request, student_id)
         enrolment = get_object_or_404(selectors.enrolments_of(student), pk=enrolment_id)
@@ -148,6 +171,7 @@ class StudentBiometricsEraseView(APIView):
     authentication_classes = [UserJWTAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, require("enroll_faces")]
 
+    @extend_schema(request=None, responses=ERASURE_COUNTS)
     def post(self, request, student_id: int):
         student = _student_for(request, student_id)
         counts = services.erase_biometrics(student=student, actor=request.user, request=request)
@@ -196,8 +220,9 @@ class UnknownFaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
         face = self.get_object()
-        return Response({"dismissed": services.dismiss_unknown_faces(faces=[face], actor=request.user,
-                                                                     request=request)})
+        return Response(
+            {"dismissed": services.dismiss_unknown_faces(faces=[face], actor=request.user, request=request)}
+        )
 
 
 class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -219,7 +244,9 @@ class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         payload = serializers.AssignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         enrolment = services.assign_unknown_faces(
-            faces=self._pending(group), student=payload.validated_data["student"], actor=request.user,
+            faces=self._pending(group),
+            student=payload.validated_data["student"],
+            actor=request.user,
             request=request,
         )
         return Response({"enrolment": serializers.FaceEnrolmentSerializer(enrolment).data})
@@ -227,19 +254,28 @@ class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
         group = self.get_object()
-        return Response({"dismissed": services.dismiss_unknown_faces(faces=self._pending(group),
-                                                                     actor=request.user, request=request)})
+        return Response(
+            {
+                "dismissed": services.dismiss_unknown_faces(
+                    faces=self._pending(group), actor=request.user, request=request
+                )
+            }
+        )
 
 
 class SessionFacesView(APIView):
-    """"31 students recognised, 3 faces unrecognised" for one class session."""
+    """ "31 students recognised, 3 faces unrecognised" for one class session."""
 
     authentication_classes = [UserJWTAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, require("view_attendance")]
 
+    @extend_schema(
+        responses=inline_serializer(
+            "SessionFaceSummary", {name: drf_serializers.IntegerField() for name in SESSION_FACE_FIELDS}
+        )
+    )
     def get(self, request, session_id: int):
         session = ClassSession.objects.visible_to(request.user).filter(pk=session_id).first()
         if session is None:
             raise NotFound("No such session.")
         return Response(selectors.session_face_summary(session))
-

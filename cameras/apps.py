@@ -21,6 +21,7 @@ class CamerasConfig(AppConfig):
         register_status_source("devices", fleet_status)
         register_purger("camera_frames", retention.purge_frames)
         register_purger("unknown_face_crops", retention.purge_unknown_faces)
+        register_purger("face_sightings", retention.purge_sightings)
         register_purger("enrolment_photos", retention.purge_enrolment_photos)
         register_purger("biometric_orphan_files", retention.purge_orphan_files)
         register_component("cameras", selectors.camera_health)

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 
 from .choices import FrameState
-from .models import FaceEnrolment, Frame, UnknownFace, UnknownFaceGroup
+from .models import FaceEnrolment, FaceSighting, Frame, UnknownFace, UnknownFaceGroup
 
 logger = logging.getLogger("cameras.retention")
 
@@ -56,6 +56,24 @@ def purge_frames(*, now: datetime, dry_run: bool) -> int:
             break
         _delete_files([image for _, image in batch])
         Frame.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+    return count
+
+
+def purge_sightings(*, now: datetime, dry_run: bool) -> int:
+    """Face sightings older than SIGHTING_RETENTION_DAYS (the evidence behind old attendance records)."""
+    cutoff = now - timedelta(days=settings.SIGHTING_RETENTION_DAYS)
+    old = FaceSighting.objects.filter(seen_at__lt=cutoff)
+    count = old.count()
+    if dry_run:
+        return count
+    while True:
+        batch = list(old.values_list("pk", flat=True)[:BATCH])
+        if not batch:
+            break
+        # Crops of unknown faces hang off their sighting; their files go first.
+        crops = UnknownFace.objects.filter(sighting_id__in=batch).exclude(crop="").values_list("crop", flat=True)
+        _delete_files(list(crops))
+        FaceSighting.objects.filter(pk__in=batch).delete()
     return count
 
 

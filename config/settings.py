@@ -470,6 +470,8 @@ FACE_TRACK_REVERIFY_SECONDS = float(env("FACE_TRACK_REVERIFY_SECONDS", "15") or 
 # Frames: bytes kept after processing only if set; rows (metadata) kept this many days.
 FRAME_KEEP_IMAGES = env_bool("FRAME_KEEP_IMAGES", default=False)
 FRAME_ROW_RETENTION_DAYS = env_int("FRAME_ROW_RETENTION_DAYS", 14)
+# Sightings are the evidence behind attendance records: kept for an academic year.
+SIGHTING_RETENTION_DAYS = env_int("SIGHTING_RETENTION_DAYS", 365)
 FRAME_PUSH_PER_MINUTE = env_int("FRAME_PUSH_PER_MINUTE", 120)
 FRAME_MAX_ATTEMPTS = env_int("FRAME_MAX_ATTEMPTS", 4)
 # A frame left `processing` this long by a dead worker may be claimed again.

@@ -82,3 +82,16 @@ def test_beat_task_runs_every_purger(camera):
 
     result = purge_biometric_leftovers.delay().result
     assert set(result) == {"frames", "unknown_faces", "enrolment_photos", "orphan_files"}
+
+
+def test_sightings_go_after_their_retention_days_and_dry_run_keeps_them(enrolled_obama, camera, settings):
+    settings.SIGHTING_RETENTION_DAYS = 30
+    frame = ingest(camera, photo_bytes("obama2.jpg"))
+    assert FaceSighting.objects.filter(frame=frame).count() == 1
+    now = timezone.now()
+    assert retention.purge_sightings(now=now + dt.timedelta(days=29), dry_run=False) == 0
+    assert retention.purge_sightings(now=now + dt.timedelta(days=31), dry_run=True) == 1
+    assert FaceSighting.objects.count() == 1
+    assert retention.purge_sightings(now=now + dt.timedelta(days=31), dry_run=False) == 1
+    assert not FaceSighting.objects.exists()
+    assert "face_sightings" in registered_purgers()

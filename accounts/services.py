@@ -245,29 +245,37 @@ def update_profile(*, user: User, changes: dict, request=None) -> User:
     return user
 
 
-def change_password(*, user: User, current_password: str, new_password: str, keep_chain=None, request=None) -> int:
-    """The owner's change: needs the current password; ends every other session. Returns sessions' tokens revoked."""
+def _replace_password(*, user: User, new_password: str, action: str, actor: User, request=None, keep_chain=None) -> int:
+    """Checks the rules, sets the password, ends the user's sessions (but `keep_chain`) and audits it."""
     from .sessions import revoke_user_sessions
 
-    if not user.check_password(current_password):
-        raise InvalidInput(
-            "The current password is wrong.",
-            code="wrong_password",
-            details={"current_password": ["The current password is wrong."]},
-        )
     _check_password_rules(new_password, user)
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
         revoked = revoke_user_sessions(user=user, reason=RevokeReason.PASSWORD, keep_chain=keep_chain)
         record_audit_event(
-            action=AuditAction.PASSWORD_CHANGED,
-            actor=user,
-            target=f"user:{user.pk}",
-            request=request,
-            details={"tokens_revoked": revoked},
+            action=action, actor=actor, target=f"user:{user.pk}", request=request, details={"tokens_revoked": revoked}
         )
     return revoked
+
+
+def change_password(*, user: User, current_password: str, new_password: str, keep_chain=None, request=None) -> int:
+    """The owner's change: needs the current password; ends every other session. Returns sessions' tokens revoked."""
+    if not user.check_password(current_password):
+        raise InvalidInput(
+            "The current password is wrong.",
+            code="wrong_password",
+            details={"current_password": ["The current password is wrong."]},
+        )
+    return _replace_password(
+        user=user,
+        new_password=new_password,
+        action=AuditAction.PASSWORD_CHANGED,
+        actor=user,
+        request=request,
+        keep_chain=keep_chain,
+    )
 
 
 def request_password_reset(*, email: str, request=None) -> None:
@@ -319,23 +327,12 @@ def _user_from_uid(uid: str) -> User | None:
 
 def confirm_password_reset(*, uid: str, token: str, new_password: str, request=None) -> User:
     """Sets a new password with an emailed link (one use: the token dies with the old hash); ends all sessions."""
-    from .sessions import revoke_user_sessions
-
     user = _user_from_uid(uid)
     if user is None or not default_token_generator.check_token(user, token):
         raise InvalidInput("The reset link is invalid or has expired.", code="invalid_reset_link")
-    _check_password_rules(new_password, user)
-    with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
-        revoked = revoke_user_sessions(user=user, reason=RevokeReason.PASSWORD)
-        record_audit_event(
-            action=AuditAction.PASSWORD_RESET,
-            actor=user,
-            target=f"user:{user.pk}",
-            request=request,
-            details={"tokens_revoked": revoked},
-        )
+    _replace_password(
+        user=user, new_password=new_password, action=AuditAction.PASSWORD_RESET, actor=user, request=request
+    )
     return user
 
 
@@ -431,18 +428,7 @@ def set_user_active(*, actor: User | None, user: User, active: bool, request=Non
 
 def admin_set_password(*, actor: User, user: User, new_password: str, request=None) -> User:
     """An admin sets a user's password; every session of that user ends."""
-    from .sessions import revoke_user_sessions
-
-    _check_password_rules(new_password, user)
-    with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
-        revoked = revoke_user_sessions(user=user, reason=RevokeReason.PASSWORD)
-        record_audit_event(
-            action=AuditAction.PASSWORD_SET,
-            actor=actor,
-            target=f"user:{user.pk}",
-            request=request,
-            details={"tokens_revoked": revoked},
-        )
+    _replace_password(
+        user=user, new_password=new_password, action=AuditAction.PASSWORD_SET, actor=actor, request=request
+    )
     return user

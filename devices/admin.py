@@ -12,6 +12,7 @@ from config.errors import DomainError
 from . import services
 from .choices import TargetState
 from .models import (
+    DEVICE_SYSTEM_FIELDS,
     Bundle,
     Deployment,
     DeploymentTarget,
@@ -81,25 +82,7 @@ class DeviceAdmin(admin.ModelAdmin):
     list_select_related = ["room", "group"]
     search_fields = ["serial", "name", "last_ip"]
     raw_id_fields = ["room"]
-    readonly_fields = [
-        "state",
-        "registered_at",
-        "disabled_at",
-        "last_heartbeat_at",
-        "last_ip",
-        "agent_version",
-        "bundle_version",
-        "hardware_info",
-        "uptime_seconds",
-        "cpu_percent",
-        "memory_percent",
-        "disk_percent",
-        "temperature_c",
-        "last_status",
-        "marked_online",
-        "created_at",
-        "updated_at",
-    ]
+    readonly_fields = [*DEVICE_SYSTEM_FIELDS, "marked_online"]
     inlines = [CredentialInline]
     actions = ["disable_devices", "enable_devices", "rotate_credentials"]
 

@@ -41,6 +41,27 @@ def online_since(now=None):
     return (now or timezone.now()) - timedelta(seconds=settings.DEVICE_ONLINE_WINDOW_SECONDS)
 
 
+# What the system and the device itself write: read-only for people, in the API and the admin.
+DEVICE_SYSTEM_FIELDS = (
+    "state",
+    "registered_at",
+    "disabled_at",
+    "last_heartbeat_at",
+    "last_ip",
+    "agent_version",
+    "bundle_version",
+    "hardware_info",
+    "uptime_seconds",
+    "cpu_percent",
+    "memory_percent",
+    "disk_percent",
+    "temperature_c",
+    "last_status",
+    "created_at",
+    "updated_at",
+)
+
+
 class Device(TimeStampedModel):
     serial = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=120, blank=True)

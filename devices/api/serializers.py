@@ -8,7 +8,16 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from ..choices import BundleChannel, DeviceKind, TargetSelector, TargetState
-from ..models import Bundle, Deployment, DeploymentTarget, Device, DeviceGroup, Heartbeat, RegistrationToken
+from ..models import (
+    DEVICE_SYSTEM_FIELDS,
+    Bundle,
+    Deployment,
+    DeploymentTarget,
+    Device,
+    DeviceGroup,
+    Heartbeat,
+    RegistrationToken,
+)
 
 # --- Device API --------------------------------------------------------------
 
@@ -117,43 +126,10 @@ class DeviceSerializer(serializers.ModelSerializer):
             "group_name",
             "labels",
             "config_overrides",
-            "state",
             "is_online",
-            "registered_at",
-            "disabled_at",
-            "last_heartbeat_at",
-            "last_ip",
-            "agent_version",
-            "bundle_version",
-            "hardware_info",
-            "uptime_seconds",
-            "cpu_percent",
-            "memory_percent",
-            "disk_percent",
-            "temperature_c",
-            "last_status",
-            "created_at",
-            "updated_at",
+            *DEVICE_SYSTEM_FIELDS,
         ]
-        read_only_fields = [
-            "id",
-            "state",
-            "registered_at",
-            "disabled_at",
-            "last_heartbeat_at",
-            "last_ip",
-            "agent_version",
-            "bundle_version",
-            "hardware_info",
-            "uptime_seconds",
-            "cpu_percent",
-            "memory_percent",
-            "disk_percent",
-            "temperature_c",
-            "last_status",
-            "created_at",
-            "updated_at",
-        ]
+        read_only_fields = ["id", *DEVICE_SYSTEM_FIELDS]
 
     def validate_labels(self, value):
         if not isinstance(value, list) or not all(isinstance(item, str) and 0 < len(item) <= 60 for item in value):

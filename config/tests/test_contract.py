@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import time
 import traceback
@@ -34,7 +35,7 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -88,15 +89,28 @@ def in_process_requests():
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     signals.got_request_exception.connect(_remember_server_error)
+    # 503s from database errors are answered by the API's exception handler, which
+    # logs them on campus.errors instead of sending got_request_exception.
+    handler = _ErrorLogHandler(level=logging.WARNING)
+    error_logger = logging.getLogger("campus.errors")
+    error_logger.addHandler(handler)
     try:
         yield
     finally:
+        error_logger.removeHandler(handler)
         signals.got_request_exception.disconnect(_remember_server_error)
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
 
 
 _server_errors: list[str] = []
+
+
+class _ErrorLogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            text = "".join(traceback.format_exception(*record.exc_info, limit=-6))
+            _server_errors.append(f"{record.getMessage()}\n{text}")
 
 
 def _remember_server_error(sender, request=None, **kwargs) -> None:
@@ -164,8 +178,15 @@ def fuzz(operation, headers: dict[str, str], mode: GenerationMode, statuses: Cou
     def run(case):
         response = None
         _server_errors.clear()
+        # Each request in its own savepoint, rolled back after: in production every
+        # request has its own transaction, so one request's SQL error must not abort
+        # the test's transaction for all the requests after it.
+        savepoint = transaction.savepoint()
         try:
-            response = case.call(headers=headers)
+            try:
+                response = case.call(headers=headers)
+            finally:
+                transaction.savepoint_rollback(savepoint)
             statuses[str(response.status_code)] += 1
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (Failure, FailureGroup) as exc:

@@ -90,7 +90,8 @@ class CameraAdmin(admin.ModelAdmin):
         return obj.has_password
 
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        # The admin subclasses the form with every field in its Meta; only ours are editable.
+        data = {name: form.cleaned_data[name] for name in CameraAdminForm.Meta.fields}
         password = form.cleaned_data.get("new_password") or None
         if form.cleaned_data.get("clear_password"):
             password = ""

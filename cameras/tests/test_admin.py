@@ -31,6 +31,34 @@ def test_camera_admin_never_shows_the_password(admin_web, room):
     assert b"rtsp://***@10.0.0.9/live" in admin_web.get(f"{base}{camera.pk}/change/").content
 
 
+def test_camera_added_and_changed_in_the_admin_keeps_the_password_write_only(admin_web, room):
+    from cameras.biometrics import decrypt_text
+    from cameras.models import Camera
+
+    base = f"/{settings.ADMIN_URL}cameras/camera/"
+    form = {
+        "name": "Room cam",
+        "room": room.pk,
+        "source_kind": "rtsp",
+        "url": "rtsp://10.0.0.9/live",
+        "username": "viewer",
+        "new_password": "s3cret-pass",
+        "sample_interval_seconds": 5,
+        "enabled": "on",
+        "device": "",
+    }
+    response = admin_web.post(f"{base}add/", form)
+    assert response.status_code == 302, response.content[:500]
+    camera = Camera.objects.get(name="Room cam")
+    assert decrypt_text(camera.password_ciphertext) == "s3cret-pass"
+    # Changing the name with an empty password field keeps the stored password.
+    response = admin_web.post(f"{base}{camera.pk}/change/", {**form, "name": "Renamed", "new_password": ""})
+    assert response.status_code == 302
+    camera.refresh_from_db()
+    assert camera.name == "Renamed"
+    assert decrypt_text(camera.password_ciphertext) == "s3cret-pass"
+
+
 def test_student_admin_shows_face_inline_with_thumbnail(admin_web, obama, settings, django_capture_on_commit_callbacks):
     from cameras.services import enrol_face
     from cameras.tests.conftest import photo_bytes

@@ -26,7 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FACE_PHOTO = Path(os.environ.get("SHARED_DIR", Path(__file__).resolve().parents[3] / "shared")) / "faces" / "obama.jpg"
+# The project's own copy of the shared public-domain photo (provenance note beside it).
+FACE_PHOTO = Path(__file__).resolve().parents[2] / "cameras" / "tests" / "fixtures" / "faces" / "obama.jpg"
 PASSWORD = "Browser-Test-2026-!x"
 
 pytestmark = [

@@ -236,7 +236,7 @@ def test_worker_killed_mid_frame_frame_is_processed_again_one_attendance_record(
 
     media = tmp_path / "media"
     settings.MEDIA_ROOT = str(media)
-    faces = Path(__file__).resolve().parents[3] / "shared" / "faces"
+    faces = Path(__file__).resolve().parents[2] / "cameras" / "tests" / "fixtures" / "faces"
     room = RoomFactory()
     session = open_session_now(room=room, section=SectionFactory())
     student = StudentFactory(face_consent_at=timezone.now(), first_name="Barack", last_name="Obama")

@@ -164,6 +164,8 @@ class AttendanceRecord(TimeStampedModel):
         indexes = [
             models.Index(fields=["student", "session"], name="attendance_record_student_idx"),
             models.Index(fields=["status"], name="attendance_record_status_idx"),
+            # The records list pages by (created_at, id) descending over millions of rows.
+            models.Index(fields=["-created_at", "-id"], name="attendance_record_page_idx"),
         ]
 
     def __str__(self) -> str:

@@ -44,7 +44,8 @@ run: venv
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py collectstatic --noinput --verbosity 0 && \
 	trap 'kill 0' INT TERM EXIT; \
-	$(VENV)/bin/celery -A config worker -Q default,frames,maintenance --concurrency 2 --loglevel INFO & \
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus-worker CELERY_METRICS_PORT=$${CELERY_METRICS_PORT:-9808} \
+	  $(VENV)/bin/celery -A config worker -Q default,frames,maintenance --concurrency 2 --loglevel INFO & \
 	$(VENV)/bin/celery -A config beat --loglevel INFO & \
 	$(PY) manage.py run_camera_readers & \
 	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - & \

@@ -114,3 +114,5 @@ app.conf.update(
     worker_hijack_root_logger=False,
 )
 app.autodiscover_tasks()
+
+from . import worker_metrics  # noqa: E402, F401  (connects the worker metrics signals)

@@ -342,6 +342,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 METRICS_TOKEN = env("METRICS_TOKEN")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1" if DEBUG else "")
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# The Celery worker serves its processes' metrics here when PROMETHEUS_MULTIPROC_DIR
+# is set in its environment (see config/worker_metrics.py); 0 = off.
+CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0)
+CELERY_METRICS_ADDR = env("CELERY_METRICS_ADDR", "127.0.0.1")
 
 # --- Static and media ------------------------------------------------------
 STATIC_URL = "static/"

@@ -115,9 +115,11 @@ class ClassSession(TimeStampedModel):
         return f"{self.section} {self.date:%Y-%m-%d} {self.scheduled_start:%H:%M}"
 
 
-class AttendanceRecordQuerySet(models.QuerySet):
-    def visible_to(self, user) -> AttendanceRecordQuerySet:
-        """Staff and admins see every record; a student only their own."""
+class StudentOwnedQuerySet(models.QuerySet):
+    """Rows that belong to one student: records and excuse requests."""
+
+    def visible_to(self, user) -> StudentOwnedQuerySet:
+        """Staff and admins see every row; a student only their own."""
         if not (user and user.is_authenticated):
             return self.none()
         if user.has_campus_perm("view_attendance"):
@@ -146,7 +148,7 @@ class AttendanceRecord(TimeStampedModel):
     note = models.TextField(blank=True)
     early_leave = models.BooleanField(default=False)
 
-    objects = AttendanceRecordQuerySet.as_manager()
+    objects = StudentOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -192,18 +194,6 @@ class AttendanceChange(models.Model):
         return f"{self.record_id}: {self.from_status or '-'} -> {self.to_status}"
 
 
-class ExcuseRequestQuerySet(models.QuerySet):
-    def visible_to(self, user) -> ExcuseRequestQuerySet:
-        if not (user and user.is_authenticated):
-            return self.none()
-        if user.has_campus_perm("view_attendance"):
-            return self
-        student = _student_of(user)
-        if student is not None and user.has_campus_perm("view_own_attendance"):
-            return self.filter(student=student)
-        return self.none()
-
-
 class ExcuseRequest(TimeStampedModel):
     """A student's request to be excused from one session, decided by staff."""
 
@@ -220,7 +210,7 @@ class ExcuseRequest(TimeStampedModel):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
 
-    objects = ExcuseRequestQuerySet.as_manager()
+    objects = StudentOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

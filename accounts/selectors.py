@@ -8,22 +8,25 @@ from django.db.models import Prefetch, QuerySet
 from .choices import ROLE_ORDER
 from .models import User
 
+# The columns the users API shows; the list query loads exactly these.
+USER_LIST_FIELDS = (
+    "id",
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "role",
+    "is_active",
+    "preferences",
+    "date_joined",
+    "last_login",
+)
+
 
 def users_for_admin() -> QuerySet[User]:
     """Users as the admin API lists them: flat rows, no per-row queries."""
-    return User.objects.only(
-        "id",
-        "username",
-        "email",
-        "first_name",
-        "last_name",
-        "phone",
-        "role",
-        "is_active",
-        "preferences",
-        "date_joined",
-        "last_login",
-    ).order_by("username")
+    return User.objects.only(*USER_LIST_FIELDS).order_by("username")
 
 
 def role_groups() -> list[Group]:

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from accounts.choices import Role
 from accounts.models import User
+from accounts.selectors import USER_LIST_FIELDS
 
 PASSWORD_MAX = 128
 TOKEN_MAX = 4096
@@ -50,19 +51,7 @@ class PreferencesSerializer(StrictSerializer):
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = [
-            "id",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
-            "phone",
-            "role",
-            "is_active",
-            "preferences",
-            "date_joined",
-            "last_login",
-        ]
+        fields = list(USER_LIST_FIELDS)
         read_only_fields = fields
 
 

@@ -107,11 +107,14 @@ def read_frame(camera: Camera) -> bytes:
 
 
 def capture_once(camera: Camera) -> str:
-    """Read, hand the frame to the pipeline, and keep the camera's health; returns what happened."""
+    """Read, hand the frame to the pipeline, and keep the camera's health.
+
+    Returns what happened: captured, static (dropped by the motion gate), duplicate or failed.
+    """
     now = timezone.now()
     try:
         data = read_frame(camera)
-        _frame, created = receive_frame(camera=camera, data=data, captured_at=now, source=FrameSource.PULL)
+        receipt = receive_frame(camera=camera, data=data, captured_at=now, source=FrameSource.PULL)
     except (CaptureError, DomainError, cv2.error, OSError) as exc:
         message = exc.message if isinstance(exc, DomainError) else str(exc)
         message = redact(message, camera.username, _password(camera))
@@ -121,7 +124,9 @@ def capture_once(camera: Camera) -> str:
                                                      "failures": camera.consecutive_failures})
         return "failed"
     record_capture_success(camera=camera, at=now)
-    return "captured" if created else "duplicate"
+    if receipt.frame is None:
+        return "static"
+    return "duplicate" if receipt.duplicate else "captured"
 
 
 def in_backoff(camera: Camera, now: datetime) -> bool:

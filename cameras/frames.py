@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -75,6 +76,29 @@ def check_push_rate(camera: Camera) -> None:
         )
 
 
+@dataclass(frozen=True)
+class FrameReceipt:
+    """What intake did with a frame. `frame` is None when the motion gate dropped it: a static
+    scene leaves no row, file or task behind, only the skipped-frames metric."""
+
+    frame: Frame | None
+    duplicate: bool = False
+    motion: float = 1.0
+
+    @property
+    def state(self) -> str:
+        return self.frame.state if self.frame is not None else FrameState.SKIPPED
+
+    @property
+    def reason(self) -> str:
+        return self.frame.reason if self.frame is not None else "no_motion"
+
+    @property
+    def queued(self) -> bool:
+        """A new frame waiting for a worker (or for the caller, with enqueue=False)."""
+        return self.frame is not None and not self.duplicate
+
+
 def receive_frame(
     *,
     camera: Camera,
@@ -83,8 +107,9 @@ def receive_frame(
     source: str = FrameSource.PUSH,
     store: bool = True,
     enqueue: bool = True,
-) -> tuple[Frame, bool]:
-    """Accepts a frame: (frame, created). The same bytes again return the first frame, unprocessed twice.
+) -> FrameReceipt:
+    """Accepts a frame. The same bytes again return the first frame, which is processed once;
+    a frame that barely differs from the camera's last processed one is dropped here.
 
     `store` keeps the bytes on disk for a worker; `enqueue` sends the processing task
     after commit. ingest_video passes neither and processes the bytes in-process.
@@ -95,24 +120,26 @@ def receive_frame(
     if source == FrameSource.PUSH:
         check_push_rate(camera)
     captured_at = captured_at or timezone.now()
+    from .pipeline import motion_gate
+
+    # The motion gate runs at intake, on the thumbnail the check above decoded anyway, and
+    # before any database work: a static scene costs a header read, a 1/8 decode and one
+    # cache read. Nothing is stored for it; the metric counts it.
+    static, score = motion_gate(camera.pk, signature, captured_at.timestamp())
+    if static:
+        metrics.FRAMES_RECEIVED.labels(source=source).inc()
+        metrics.FRAMES_SKIPPED.labels(reason="no_motion").inc()
+        _note_pushed_frame(camera)
+        return FrameReceipt(frame=None, motion=score)
     digest = hashlib.sha256(data).hexdigest()
     existing = Frame.objects.filter(camera=camera, sha256=digest).first()
     if existing is not None:
         metrics.FRAMES_DUPLICATE.inc()
-        return existing, False
+        return FrameReceipt(frame=existing, duplicate=True, motion=score)
     frame = Frame(
-        camera=camera, captured_at=captured_at, sha256=digest, source=source, width=width, height=height
+        camera=camera, captured_at=captured_at, sha256=digest, source=source, width=width, height=height,
+        motion=score,
     )
-    # The motion gate runs here too, on the thumbnail the check above decoded anyway: a
-    # static scene is recorded as skipped and never stored, queued or touched by a worker.
-    from .pipeline import motion_gate
-
-    static, score = motion_gate(camera.pk, signature, captured_at.timestamp())
-    if static:
-        frame.state, frame.reason, frame.motion, frame.processed_at = (
-            FrameState.SKIPPED, "no_motion", score, timezone.now()
-        )
-        store = enqueue = False
     if store:
         frame.image.save(f"{camera.pk}-{digest[:24]}.{EXTENSIONS[fmt]}", ContentFile(data), save=False)
     try:
@@ -123,26 +150,30 @@ def receive_frame(
         if store and frame.image.name:
             default_storage.delete(frame.image.name)
         metrics.FRAMES_DUPLICATE.inc()
-        return Frame.objects.get(camera=camera, sha256=digest), False
+        return FrameReceipt(frame=Frame.objects.get(camera=camera, sha256=digest), duplicate=True, motion=score)
     metrics.FRAMES_RECEIVED.labels(source=source).inc()
-    if static:
-        metrics.FRAMES_SKIPPED.labels(reason="no_motion").inc()
-    if camera.source_kind == SourceKind.PUSH:
-        now = timezone.now()
-        # Seconds are enough for "last frame" and for the silent-camera check: one write per few frames.
-        if camera.last_frame_at is None or now - camera.last_frame_at >= timedelta(seconds=LAST_FRAME_RESOLUTION):
-            Camera.objects.filter(pk=camera.pk).update(last_frame_at=now)
-            camera.last_frame_at = now
-        if camera.status != CameraStatus.ONLINE:
-            from .services import set_camera_status
-
-            set_camera_status(camera=camera, status=CameraStatus.ONLINE, reason="frames pushed", at=now)
+    _note_pushed_frame(camera)
     if enqueue:
         from .tasks import process_frame
 
         frame_id = frame.pk
         transaction.on_commit(lambda: process_frame.delay(frame_id))
-    return frame, True
+    return FrameReceipt(frame=frame, motion=score)
+
+
+def _note_pushed_frame(camera: Camera) -> None:
+    """A push camera is alive while frames arrive, static ones included (pulled cameras: capture.py)."""
+    if camera.source_kind != SourceKind.PUSH:
+        return
+    now = timezone.now()
+    # Seconds are enough for "last frame" and for the silent-camera check: one write per few frames.
+    if camera.last_frame_at is None or now - camera.last_frame_at >= timedelta(seconds=LAST_FRAME_RESOLUTION):
+        Camera.objects.filter(pk=camera.pk).update(last_frame_at=now)
+        camera.last_frame_at = now
+    if camera.status != CameraStatus.ONLINE:
+        from .services import set_camera_status
+
+        set_camera_status(camera=camera, status=CameraStatus.ONLINE, reason="frames pushed", at=now)
 
 
 def claim_frame(frame_id: int) -> Frame | None:

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from campus.models import Room, Student
 
-from ..choices import SourceKind
+from ..choices import FrameState, SourceKind
 from ..models import Camera, FaceEnrolment, FaceSighting, Frame, UnknownFace, UnknownFaceGroup
 from ..redaction import redact
 
@@ -47,6 +47,17 @@ class CameraSerializer(serializers.ModelSerializer):
 class FramePushSerializer(serializers.Serializer):
     image = serializers.FileField()
     captured_at = serializers.DateTimeField(required=False)
+
+
+class FrameReceiptSerializer(serializers.Serializer):
+    """The push endpoint's reply (`frames.FrameReceipt`)."""
+
+    frame = serializers.IntegerField(source="frame.pk", allow_null=True, read_only=True,
+                                     help_text="The frame's id; null when the motion gate dropped it.")
+    state = serializers.ChoiceField(choices=FrameState.choices, read_only=True)
+    reason = serializers.CharField(read_only=True)
+    duplicate = serializers.BooleanField(read_only=True)
+    motion = serializers.FloatField(read_only=True, help_text="Fraction of the picture that changed (0..1).")
 
 
 class FrameSerializer(serializers.ModelSerializer):

@@ -73,6 +73,15 @@ class CameraViewSet(viewsets.ModelViewSet):
             return [IsAuthenticated(), CanPushFrames()]
         return super().get_permissions()
 
+    @extend_schema(methods=["GET"], request=None, responses=serializers.FrameSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": serializers.FramePushSerializer},
+        responses={202: serializers.FrameReceiptSerializer, 200: serializers.FrameReceiptSerializer},
+        description="202 with the frame id when the frame is queued (or was already, `duplicate`); 200 with "
+        "`frame: null`, state `skipped`, reason `no_motion` when the scene has not changed since the "
+        "camera's last processed frame: nothing is stored for it.",
+    )
     @action(
         detail=True,
         methods=["get", "post"],
@@ -81,7 +90,7 @@ class CameraViewSet(viewsets.ModelViewSet):
         required_permissions={"frames": "view_cameras"},
     )
     def frames(self, request, pk=None):
-        """POST: a JPEG/PNG frame (multipart `image`, optional `captured_at`) -> 202 with the frame id."""
+        """GET: the camera's frames. POST: a JPEG/PNG frame (multipart `image`, optional `captured_at`)."""
         camera = self.get_object()
         if request.method == "GET":
             queryset = selectors.frame_list().filter(camera=camera)
@@ -90,12 +99,12 @@ class CameraViewSet(viewsets.ModelViewSet):
         payload = serializers.FramePushSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data["image"].read()
-        frame, created = frames.receive_frame(
+        receipt = frames.receive_frame(
             camera=camera, data=data, captured_at=payload.validated_data.get("captured_at"), source=FrameSource.PUSH
         )
         return Response(
-            {"frame": frame.pk, "state": frame.state, "duplicate": not created},
-            status=status.HTTP_202_ACCEPTED,
+            serializers.FrameReceiptSerializer(receipt).data,
+            status=status.HTTP_200_OK if receipt.frame is None else status.HTTP_202_ACCEPTED,
         )
 
 

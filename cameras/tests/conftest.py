@@ -124,10 +124,12 @@ def ingest(camera, data: bytes, *, captured_at=None):
     from cameras.models import Frame
     from cameras.tasks import process_frame
 
-    frame, created = receive_frame(camera=camera, data=data, captured_at=captured_at, enqueue=False)
-    if created:
-        process_frame.delay(frame.pk)
-    return Frame.objects.get(pk=frame.pk)
+    receipt = receive_frame(camera=camera, data=data, captured_at=captured_at, enqueue=False)
+    if receipt.frame is None:  # dropped by the motion gate at intake
+        return None
+    if receipt.queued:
+        process_frame.delay(receipt.frame.pk)
+    return Frame.objects.get(pk=receipt.frame.pk)
 
 
 @pytest.fixture

@@ -41,8 +41,8 @@ def run_in_threads(*jobs):
 def test_two_workers_same_student_one_record(enrolled_obama, camera, session, settings, consensus):
     settings.FACE_STRONG_MATCH_DISTANCE = 0.0
     settings.FACE_CONSENSUS_SIGHTINGS = consensus
-    first, _ = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False)
-    second, _ = receive_frame(camera=camera, data=photo_bytes("obama_480p.jpg"), enqueue=False)
+    first = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False).frame
+    second = receive_frame(camera=camera, data=photo_bytes("obama_480p.jpg"), enqueue=False).frame
     run_in_threads(lambda: process_frame_id(first.pk), lambda: process_frame_id(second.pk))
     assert FaceSighting.objects.filter(student=enrolled_obama).count() == 2
     # Both rules end with exactly one record: with 2 needed, the second worker sees the first's sighting.
@@ -51,7 +51,7 @@ def test_two_workers_same_student_one_record(enrolled_obama, camera, session, se
 
 
 def test_two_workers_same_frame_process_it_once(enrolled_obama, camera, settings):
-    frame, _ = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False)
+    frame = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False).frame
     results = []
     run_in_threads(lambda: results.append(process_frame_id(frame.pk)),
                    lambda: results.append(process_frame_id(frame.pk)))

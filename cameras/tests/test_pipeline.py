@@ -145,10 +145,17 @@ def test_same_student_in_two_rooms_is_flagged_on_both_and_marked_in_neither(enro
 
 
 def test_duplicate_frame_is_processed_once(enrolled_obama, camera):
+    from cameras.frames import receive_frame
+    from cameras.tasks import process_frame
+
     data = photo_bytes("obama2.jpg")
-    first = ingest(camera, data)
-    again = ingest(camera, data)
-    assert again.pk == first.pk
+    first = receive_frame(camera=camera, data=data, enqueue=False)
+    again = receive_frame(camera=camera, data=data, enqueue=False)  # sent again before a worker took it
+    assert again.duplicate and again.frame.pk == first.frame.pk
+    process_frame.delay(first.frame.pk)
+    process_frame.delay(again.frame.pk)
+    # Sent a third time after processing: the same picture as the last processed one, so dropped.
+    assert ingest(camera, data) is None
     assert Frame.objects.count() == 1
     assert FaceSighting.objects.count() == 1
 
@@ -163,16 +170,29 @@ def test_reprocessing_a_finished_frame_changes_nothing(enrolled_obama, camera):
     assert frame.attempts == 1
 
 
-def test_static_scene_is_skipped_by_the_motion_gate(enrolled_obama, camera):
+def test_static_scene_is_dropped_at_intake_and_leaves_nothing_stored(enrolled_obama, camera, settings, tmp_path):
+    from prometheus_client import REGISTRY
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    skipped_before = REGISTRY.get_sample_value("campus_frames_skipped_total", {"reason": "no_motion"}) or 0.0
     image = read_rgb("obama_480p.jpg")
     first = ingest(camera, jpeg(image, quality=90))
     assert first.state == FrameState.DONE
+    files = sorted(tmp_path.rglob("*"))
     # Same scene, different bytes (another JPEG quality): not a duplicate, but nothing moved.
     second = ingest(camera, jpeg(image, quality=80), captured_at=timezone.now() + dt.timedelta(seconds=1))
-    assert second.pk != first.pk
-    assert second.state == FrameState.SKIPPED
-    assert second.reason == "no_motion"
-    assert second.sightings.count() == 0
+    assert second is None
+    assert Frame.objects.count() == 1
+    assert FaceSighting.objects.count() == 1
+    assert sorted(tmp_path.rglob("*")) == files
+    assert REGISTRY.get_sample_value("campus_frames_skipped_total", {"reason": "no_motion"}) == skipped_before + 1
+
+
+def test_scene_that_changed_is_not_dropped_by_the_gate(enrolled_obama, camera):
+    ingest(camera, photo_bytes("obama_480p.jpg"))
+    moved = ingest(camera, photo_bytes("biden.jpg"), captured_at=timezone.now() + dt.timedelta(seconds=1))
+    assert moved is not None and moved.state == FrameState.DONE
+    assert moved.motion is not None and moved.motion > 0.5
 
 
 def test_static_camera_is_looked_at_again_after_the_longest_skip(enrolled_obama, camera, settings):
@@ -240,7 +260,7 @@ def test_transient_error_is_retried_then_the_frame_completes(enrolled_obama, cam
     from cameras.frames import receive_frame
     from cameras.tasks import process_frame
 
-    frame, _ = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False)
+    frame = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False).frame
     original = pipeline.open_session_for
     failures = []
 
@@ -272,7 +292,7 @@ def test_frame_failing_every_attempt_is_marked_failed_and_stops(enrolled_obama, 
     from cameras.tasks import process_frame
 
     settings.FRAME_MAX_ATTEMPTS = 3
-    frame, _ = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False)
+    frame = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False).frame
 
     def always(room_id, at):
         raise OperationalError("database down")

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from cameras.choices import CameraStatus, FrameState
 from cameras.models import Camera, FaceSighting, Frame
-from cameras.tests.conftest import photo_bytes
+from cameras.tests.conftest import jpeg, photo_bytes, read_rgb
 from cameras.tests.factories import CameraFactory
 from devices.tests.factories import DeviceFactory, give_credential
 
@@ -55,6 +55,27 @@ def test_same_frame_twice_gives_same_id_and_is_processed_once(admin_client, enro
     assert FaceSighting.objects.count() == 1
 
 
+def test_unchanged_scene_is_200_with_no_frame_and_keeps_the_camera_online(
+    admin_client, enrolled_obama, camera, django_capture_on_commit_callbacks, settings
+):
+    image = read_rgb("obama_480p.jpg")
+    with django_capture_on_commit_callbacks(execute=True):
+        first = push(admin_client, camera, jpeg(image, quality=90))
+    Camera.objects.filter(pk=camera.pk).update(last_frame_at=None, status=CameraStatus.OFFLINE)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = push(admin_client, camera, jpeg(image, quality=80))
+    assert first.status_code == 202
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    motion = body.pop("motion")
+    assert body == {"frame": None, "state": "skipped", "reason": "no_motion", "duplicate": False}
+    assert 0 <= motion < settings.FACE_MOTION_MIN_CHANGE
+    assert callbacks == []  # nothing queued
+    assert Frame.objects.count() == 1
+    camera.refresh_from_db()
+    assert camera.status == CameraStatus.ONLINE and camera.last_frame_at is not None
+
+
 def test_not_an_image_is_400_and_stores_nothing(admin_client, camera):
     response = push(admin_client, camera, b"hello, I am text", name="x.jpg")
     assert response.status_code == 400
@@ -91,7 +112,6 @@ def test_too_many_frames_per_camera_is_429(admin_client, camera, settings):
     settings.FRAME_PUSH_PER_MINUTE = 2
     import cv2
 
-    from cameras.tests.conftest import jpeg, read_rgb
 
     image = cv2.resize(read_rgb("obama_480p.jpg"), (160, 90))
     codes = [push(admin_client, camera, jpeg(image, quality=50 + i)).status_code for i in range(3)]

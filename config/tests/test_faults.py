@@ -243,8 +243,9 @@ def test_worker_killed_mid_frame_frame_is_processed_again_one_attendance_record(
     EnrolmentFactory(section=session.section, student=student, enrolled_on=session.date - dt.timedelta(days=30))
     enrol_face(student=student, image_bytes=(faces / "obama.jpg").read_bytes(), via="test")
     camera = CameraFactory(room=room)
-    frame, created = receive_frame(camera=camera, data=(faces / "obama_480p.jpg").read_bytes(), enqueue=False)
-    assert created and frame.state == "pending"
+    receipt = receive_frame(camera=camera, data=(faces / "obama_480p.jpg").read_bytes(), enqueue=False)
+    frame = receipt.frame
+    assert receipt.queued and frame.state == "pending"
 
     timeout = 3  # both the broker's visibility timeout and the frame claim timeout
     env = {

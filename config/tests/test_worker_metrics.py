@@ -44,8 +44,8 @@ def test_worker_exports_the_frame_metrics_its_children_count(settings, tmp_path)
     student = StudentFactory(face_consent_at=timezone.now())
     EnrolmentFactory(section=session.section, student=student, enrolled_on=session.date - dt.timedelta(days=30))
     enrol_face(student=student, image_bytes=(FACES / "obama.jpg").read_bytes(), via="test")
-    frame, _ = receive_frame(camera=CameraFactory(room=room), data=(FACES / "obama_480p.jpg").read_bytes(),
-                             enqueue=False)
+    frame = receive_frame(camera=CameraFactory(room=room), data=(FACES / "obama_480p.jpg").read_bytes(),
+                          enqueue=False).frame
 
     redis = PrivateRedis()
     redis.start()

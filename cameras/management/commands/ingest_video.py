@@ -134,20 +134,20 @@ def replay(*, camera: Camera, source: Path, start: datetime, every: float, fps: 
         data = item if isinstance(item, bytes) else engine_images.encode_jpeg(engine_images.from_bgr(item))
         counts["frames_sent"] += 1
         try:
-            frame, created = receive_frame(
+            receipt = receive_frame(
                 camera=camera, data=data, captured_at=start + timedelta(seconds=offset),
                 source=FrameSource.REPLAY, store=False, enqueue=False,
             )
         except DomainError:
             counts["frames_failed"] += 1
             continue
-        if not created:
-            counts["duplicates"] += 1
-            continue
-        if frame.state == FrameState.SKIPPED:  # the motion gate at intake
+        if receipt.frame is None:  # the motion gate at intake
             counts["frames_skipped"] += 1
             continue
-        claimed = claim_frame(frame.pk)
+        if receipt.duplicate:
+            counts["duplicates"] += 1
+            continue
+        claimed = claim_frame(receipt.frame.pk)
         if claimed is None:
             continue
         try:

@@ -254,7 +254,7 @@ class SimulatedDevice:
             response = await self.client.post(
                 f"{self.base}/api/v1/cameras/{camera_id}/frames", files=files, headers=self.headers
             )
-            if response.status_code == 202:
+            if response.status_code in (200, 202):  # 200: the scene had not changed (motion gate)
                 self.stats.frames_pushed += 1
             else:
                 self.stats.error(f"frame:{response.status_code}")

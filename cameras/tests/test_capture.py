@@ -7,9 +7,7 @@ import datetime as dt
 import http.server
 import shutil
 import socket
-import subprocess
 import threading
-import time
 
 import pytest
 from django.utils import timezone
@@ -20,6 +18,7 @@ from cameras.choices import CameraStatus, FrameSource
 from cameras.models import Camera, CameraStatusChange, FaceSighting, Frame
 from cameras.services import create_camera
 from cameras.tests.conftest import photo_bytes
+from cameras.tests.rtsp_server import RTSPRelay, ffmpeg_publishing
 from cameras.tests.videos import build_video
 
 pytestmark = pytest.mark.django_db
@@ -171,51 +170,55 @@ def test_coverage_follows_camera_status_history(room, session, db):
     assert value is not None and value <= 1.0
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (apt-get install ffmpeg)")
-def test_rtsp_camera_fed_by_ffmpeg(enrolled_obama, room, settings, tmp_path, monkeypatch,
-                                   django_capture_on_commit_callbacks):
-    """ffmpeg on 127.0.0.1 streams H.264 over RTSP (RTP over TCP) to the camera reader.
-
-    Debian's ffmpeg cannot serve RTSP to a client, so here the reader side listens
-    (FFmpeg's rtsp_flags=listen) and ffmpeg connects to it as the camera; the RTSP
-    session, RTP depacketising and H.264 decoding are the same as against a camera.
-    """
-    settings.FACE_STRONG_MATCH_DISTANCE = 0.2
+@pytest.fixture
+def published_stream(tmp_path):
+    """An RTSP server on 127.0.0.1 (user viewer) carrying Obama's photo, published by Debian's ffmpeg."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg)")
     video = tmp_path / "class.mp4"
     build_video(video, ["obama_480p.jpg"], hold_seconds=4, move_seconds=0.1, fps=15)
-    port = free_port()
-    monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_flags;listen|listen_timeout;20|rtsp_transport;tcp")
-    camera = create_camera(name="rtsp", room=room, source_kind="rtsp", url=f"rtsp://127.0.0.1:{port}/live",
+    relay = RTSPRelay(username="viewer", password="Lens:Cap-42").start()
+    try:
+        with ffmpeg_publishing(video, relay, tmp_path / "ffmpeg.log"):
+            yield relay
+    finally:
+        relay.stop()
+
+
+@pytest.mark.slow
+def test_rtsp_camera_fed_by_ffmpeg(enrolled_obama, room, settings, published_stream,
+                                   django_capture_on_commit_callbacks):
+    """The capture is an RTSP client: DESCRIBE, 401, Basic auth, SETUP over TCP, PLAY, H.264 decoding."""
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.2
+    camera = create_camera(name="rtsp", room=room, source_kind="rtsp",
+                           url=published_stream.url().replace("rtsp://", "rtsp://viewer:Lens%3ACap-42@"),
                            sample_interval_seconds=1)
-    feeder_log = tmp_path / "ffmpeg.log"
-
-    def feed():
-        # Keep offering the stream until the reader has accepted it.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with feeder_log.open("ab") as log:
-                done = subprocess.run(
-                    ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-i", str(video), "-c:v", "libx264",
-                     "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15", "-pix_fmt", "yuv420p",
-                     "-rtsp_transport", "tcp", "-f", "rtsp", f"rtsp://127.0.0.1:{port}/live"],
-                    stdout=log, stderr=log, timeout=30,
-                )
-            if done.returncode == 0:
-                return
-            time.sleep(0.2)
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
+    assert camera.username == "viewer" and "Lens" not in camera.url
     with django_capture_on_commit_callbacks(execute=True):
         result = capture_once(camera)
-    feeder.join(timeout=30)
-    assert result == "captured", feeder_log.read_text()[-500:]
+    assert result == "captured", camera.last_error
+    assert published_stream.refused_auth >= 1 and published_stream.plays == 1
     camera.refresh_from_db()
     assert camera.status == CameraStatus.ONLINE
     sighting = FaceSighting.objects.get(camera=camera)
     assert sighting.student == enrolled_obama
     assert AttendanceRecord.objects.filter(student=enrolled_obama).count() == 1
+
+
+@pytest.mark.slow
+def test_rtsp_camera_with_wrong_password_fails_without_showing_it(room, published_stream, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    camera = create_camera(name="rtsp", room=room, source_kind="rtsp", url=published_stream.url(),
+                           username="viewer", password="Wrong-Secret-9", sample_interval_seconds=1)
+    assert capture_once(camera) == "failed"
+    assert published_stream.plays == 0 and published_stream.refused_auth >= 1
+    camera.refresh_from_db()
+    assert camera.consecutive_failures == 1 and "Could not open" in camera.last_error
+    assert not Frame.objects.exists()
+    logged = " ".join(str(record.__dict__) for record in caplog.records)
+    assert "Wrong-Secret-9" not in logged + camera.last_error
 
 
 def test_stream_password_never_reaches_logs_errors_or_the_api(room, caplog, admin_user, client_for):

@@ -62,7 +62,8 @@ class CameraAdminForm(forms.ModelForm):
 
     class Meta:
         model = Camera
-        fields = ["name", "room", "source_kind", "url", "username", "sample_interval_seconds", "enabled", "device"]
+        fields = ["name", "room", "source_kind", "url", "username", "sample_interval_seconds", "detect_max_side",
+                  "enabled", "device"]
 
 
 @admin.register(Camera)

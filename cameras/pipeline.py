@@ -187,7 +187,7 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
     height, width = image.shape[:2]
 
     with _stage(report, "detect"):
-        small, scale = engine_images.downscale(image, settings.FACE_DETECT_MAX_SIDE)
+        small, scale = engine_images.downscale(image, camera.effective_detect_max_side)
         detected = engine.detect(small, upsample=settings.FACE_DETECT_UPSAMPLE)
         boxes = [
             (face.box.scaled(1 / scale) if scale != 1.0 else face.box).clipped(height, width) for face in detected

@@ -39,7 +39,9 @@ ENROLMENT_DETECT_SIDE = 1024
 
 # --- Cameras ------------------------------------------------------------------
 
-CAMERA_FIELDS = {"name", "room", "source_kind", "url", "sample_interval_seconds", "enabled", "device"}
+CAMERA_FIELDS = {
+    "name", "room", "source_kind", "url", "sample_interval_seconds", "detect_max_side", "enabled", "device",
+}
 
 
 def _apply_credentials(camera: Camera, *, url: str | None, username: str | None, password: str | None) -> None:

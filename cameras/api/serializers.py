@@ -24,8 +24,8 @@ class CameraSerializer(serializers.ModelSerializer):
         model = Camera
         fields = [
             "id", "name", "room", "source_kind", "url", "username", "password", "has_password",
-            "sample_interval_seconds", "enabled", "device", "status", "status_changed_at", "last_error",
-            "last_frame_at", "consecutive_failures", "created_at", "updated_at",
+            "sample_interval_seconds", "detect_max_side", "enabled", "device", "status", "status_changed_at",
+            "last_error", "last_frame_at", "consecutive_failures", "created_at", "updated_at",
         ]
         read_only_fields = [
             "status", "status_changed_at", "last_error", "last_frame_at", "consecutive_failures",

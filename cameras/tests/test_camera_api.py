@@ -45,6 +45,21 @@ def test_password_is_write_only_on_update(admin_user, client_for, room):
     assert decrypt_text(camera.password_ciphertext) == "another-secret"
 
 
+def test_detect_size_is_set_per_camera_within_limits(admin_user, client_for, room):
+    camera = CameraFactory(room=room)
+    client = client_for(admin_user)
+    response = client.patch(f"/api/v1/cameras/{camera.pk}", {"detect_max_side": 0}, format="json")
+    assert response.status_code == 200 and response.json()["detect_max_side"] == 0
+    too_big = client.patch(f"/api/v1/cameras/{camera.pk}", {"detect_max_side": 9000}, format="json")
+    assert too_big.status_code == 400
+    assert "detect_max_side" in str(too_big.json())
+    camera.refresh_from_db()
+    assert camera.detect_max_side == 0
+    assert client.patch(f"/api/v1/cameras/{camera.pk}", {"detect_max_side": None}, format="json").status_code == 200
+    camera.refresh_from_db()
+    assert camera.detect_max_side is None
+
+
 def test_rtsp_camera_needs_rtsp_url(admin_user, client_for, room):
     response = client_for(admin_user).post(
         "/api/v1/cameras", {"name": "x", "room": room.pk, "source_kind": "rtsp", "url": "http://a/b"}, format="json"

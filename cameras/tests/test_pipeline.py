@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import cv2
+import numpy as np
 import pytest
 from celery.exceptions import Retry
 from django.utils import timezone
@@ -325,3 +326,27 @@ def test_consent_withdrawn_after_gallery_load_stops_face_marking(enrolled_obama,
     assert sighting.student is None
     assert sighting.match_reason == "no_consent"
     assert not AttendanceRecord.objects.exists()
+
+
+def lecture_hall_frame(face_px: int) -> bytes:
+    """A 1920x1080 frame with Obama's face `face_px` wide: a student far from the camera."""
+    from cameras.engine import detect_faces
+
+    portrait = read_rgb("obama2.jpg")
+    box = detect_faces(portrait, max_side=0)[0].box
+    scale = face_px / box.width
+    small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((1080, 1920, 3), 120, np.uint8)
+    canvas[400 : 400 + small.shape[0], 800 : 800 + small.shape[1]] = small
+    return jpeg(canvas)
+
+
+@pytest.mark.parametrize(("detect_max_side", "found"), [(None, 0), (0, 1), (1920, 1)])
+def test_camera_detect_size_decides_whether_a_small_face_is_found(enrolled_obama, camera, detect_max_side, found):
+    # FACE_DETECT_MAX_SIDE is 960: a 90-px face in 1080p shrinks to 45 px, below what HOG finds.
+    camera.detect_max_side = detect_max_side
+    camera.save(update_fields=["detect_max_side"])
+    frame = ingest(camera, lecture_hall_frame(90))
+    assert frame.state == FrameState.DONE
+    assert frame.faces_detected == found
+    assert [s.student for s in frame.sightings.all()] == [enrolled_obama] * found

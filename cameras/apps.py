@@ -11,7 +11,7 @@ class CamerasConfig(AppConfig):
         from config.health import register_component
         from config.retention import register_purger
 
-        from . import metrics, retention, selectors
+        from . import metrics, retention, selectors, services
 
         register_coverage_provider(selectors.session_camera_coverage)
         register_status_source("cameras", selectors.camera_status_counts)
@@ -26,3 +26,9 @@ class CamerasConfig(AppConfig):
         register_purger("biometric_orphan_files", retention.purge_orphan_files)
         register_component("cameras", selectors.camera_health)
         metrics.register_collectors()
+
+        from campus.signals import face_consent_withdrawn
+
+        face_consent_withdrawn.connect(
+            services.erase_biometrics_on_withdrawal, dispatch_uid="cameras.erase_on_withdrawal"
+        )

@@ -333,6 +333,11 @@ def erase_biometrics(*, student, actor=None, request=None) -> dict[str, int]:
     return counts
 
 
+def erase_biometrics_on_withdrawal(*, student, actor=None, request=None, **_signal) -> None:
+    """Receiver of campus' face_consent_withdrawn: runs inside the withdrawal's transaction."""
+    erase_biometrics(student=student, actor=actor, request=request)
+
+
 # --- Unknown faces ------------------------------------------------------------
 
 

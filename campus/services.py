@@ -21,6 +21,7 @@ from config.errors import Conflict, InvalidInput, NotAllowed
 
 from .choices import COMPLAINT_FINAL_STATUSES, COMPLAINT_TRANSITIONS, ComplaintStatus
 from .models import Complaint, ComplaintComment, Room, Section, Student, TimetableSlot
+from .signals import face_consent_withdrawn
 
 # --- Plain records ----------------------------------------------------------
 
@@ -175,6 +176,9 @@ def record_face_consent(*, student: Student, given: bool, actor, request=None) -
         target=f"student:{student.pk}",
         request=request,
     )
+    if not given:
+        # Biometric data rests on consent alone (GDPR art. 9(2)(a), 17(1)(b)): withdrawing it erases them.
+        face_consent_withdrawn.send(sender=Student, student=student, actor=actor, request=request)
     return student
 
 

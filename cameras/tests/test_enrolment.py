@@ -185,3 +185,46 @@ def test_enrol_faces_of_same_person_embed_close(enrolled_obama):
     stored = decrypt_vector(FaceEnrolment.objects.get(student=enrolled_obama).embedding_ciphertext)
     found = single_face(decode_or_400(photo_bytes("obama.jpg")), get_engine())
     assert np.linalg.norm(stored - found.vector) < 1e-4
+
+
+def test_withdrawing_consent_erases_the_students_biometrics(admin_client, enrolled_obama, settings, camera,
+                                                             django_capture_on_commit_callbacks):
+    from cameras.recognition import current_gallery
+    from cameras.tests.conftest import ingest
+
+    settings.FACE_ENROLMENT_PHOTO_RETENTION_DAYS = 30
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(admin_client, enrolled_obama, "obama2.jpg").status_code == 201
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(camera, photo_bytes("obama_480p.jpg"))
+    assert FaceEnrolment.objects.filter(student=enrolled_obama).count() == 2
+    assert _all_files(settings.MEDIA_ROOT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/api/v1/students/{enrolled_obama.pk}/face-consent", {"given": False},
+                                     format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["has_face_consent"] is False
+    assert not FaceEnrolment.objects.filter(student=enrolled_obama).exists()
+    assert _all_files(settings.MEDIA_ROOT) == []
+    assert enrolled_obama.pk not in current_gallery().students.tolist()
+    withdrawn = AuditEvent.objects.get(action="campus.student.face_consent_withdrawn")
+    erased = AuditEvent.objects.get(action="face.biometrics_erased")
+    assert erased.target == withdrawn.target == f"student:{enrolled_obama.pk}"
+    assert erased.details["enrolments"] == 2
+
+
+def test_withdrawal_is_rolled_back_when_erasure_fails(enrolled_obama, admin_user, monkeypatch):
+    from campus.models import Student
+    from campus.services import record_face_consent
+
+    def broken(**kwargs):
+        raise OSError("storage unavailable")
+
+    monkeypatch.setattr("cameras.services.erase_biometrics", broken)
+    with pytest.raises(OSError):
+        record_face_consent(student=enrolled_obama, given=False, actor=admin_user)
+    # Consent stays recorded while the data it covers still exists.
+    assert Student.objects.get(pk=enrolled_obama.pk).face_consent_at is not None
+    assert FaceEnrolment.objects.filter(student=enrolled_obama).exists()
+    assert not AuditEvent.objects.filter(action="campus.student.face_consent_withdrawn").exists()

@@ -171,8 +171,9 @@ class ClassSessionAdmin(admin.ModelAdmin):
 
 @admin.register(AttendanceRecord)
 class AttendanceRecordAdmin(admin.ModelAdmin):
-    list_display = ["session", "student", "status", "source", "first_seen_at", "early_leave", "marked_by"]
-    list_filter = ["status", "source", "early_leave", ("session__date", admin.DateFieldListFilter)]
+    list_display = ["session", "student", "status", "source", "first_seen_at", "early_leave", "needs_review",
+                    "marked_by"]
+    list_filter = ["needs_review", "status", "source", "early_leave", ("session__date", admin.DateFieldListFilter)]
     list_select_related = ["session__section__course", "session__section__term", "student", "marked_by"]
     search_fields = ["student__student_number", "student__last_name"]
     raw_id_fields = ["session", "student", "marked_by"]

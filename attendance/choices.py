@@ -60,3 +60,4 @@ class MarkOutcome(models.TextChoices):
     NO_SESSION = "no_session", "No session"
     NOT_ENROLLED = "not_enrolled", "Not enrolled"
     UNCHANGED = "unchanged", "Unchanged"
+    HELD = "held", "Held for review"

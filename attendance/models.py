@@ -147,6 +147,9 @@ class AttendanceRecord(TimeStampedModel):
     )
     note = models.TextField(blank=True)
     early_leave = models.BooleanField(default=False)
+    # Set when the evidence contradicts itself (the same face in two rooms at once): the
+    # status is then held (unverified unless a person set it) and only a person changes it.
+    needs_review = models.BooleanField(default=False)
 
     objects = StudentOwnedQuerySet.as_manager()
 
@@ -168,6 +171,7 @@ class AttendanceRecord(TimeStampedModel):
             models.Index(fields=["status"], name="attendance_record_status_idx"),
             # The records list pages by (created_at, id) descending over millions of rows.
             models.Index(fields=["-created_at", "-id"], name="attendance_record_page_idx"),
+            models.Index(fields=["session"], condition=Q(needs_review=True), name="attendance_record_review_idx"),
         ]
 
     def __str__(self) -> str:

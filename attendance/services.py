@@ -171,6 +171,50 @@ def mark_seen(
     return MarkResult(MarkOutcome.NOT_ENROLLED, None, candidates[0][0])
 
 
+@transaction.atomic
+def hold_for_review(*, student, at: dt.datetime, room, reason: str) -> MarkResult:
+    """The evidence that `student` was in `room` at `at` is in doubt (seen in two rooms at once).
+
+    The record of the session there is held: created or set `unverified` (a person's
+    decision stands) with `needs_review`, and no later automatic sighting changes its
+    status; a person resolves it by marking it (`mark_manually`, `mark_bulk`).
+    """
+    candidates = _candidate_sessions(room=room, at=at)
+    session = next(
+        (candidate for candidate, _ in candidates if _is_enrolled(student, candidate.section_id, candidate.date)),
+        None,
+    )
+    if session is None:
+        outcome = MarkOutcome.NOT_ENROLLED if candidates else MarkOutcome.NO_SESSION
+        return MarkResult(outcome, None, candidates[0][0] if candidates else None)
+    record = AttendanceRecord.objects.select_for_update().filter(session=session, student=student).first()
+    if record is None:
+        record = AttendanceRecord(
+            session=session, student=student, status=RecordStatus.UNVERIFIED, source=RecordSource.FACE,
+            needs_review=True, note=reason,
+        )
+        try:
+            with transaction.atomic():
+                record.save(force_insert=True)
+        except IntegrityError:  # a sighting created it meanwhile: hold that one
+            record = AttendanceRecord.objects.select_for_update().get(session=session, student=student)
+        else:
+            _log_change(record=record, by=None, from_status="", to_status=record.status, reason=reason)
+            _invalidate_dashboard_on_commit()
+            return MarkResult(MarkOutcome.HELD, record, session)
+    if record.needs_review:
+        return MarkResult(MarkOutcome.UNCHANGED, record, session)
+    from_status = record.status
+    record.needs_review = True
+    record.note = f"{record.note}\n{reason}".strip()
+    if record.marked_by_id is None and record.status in (RecordStatus.PRESENT, RecordStatus.LATE):
+        record.status = RecordStatus.UNVERIFIED
+    record.save(update_fields=["needs_review", "note", "status", "updated_at"])
+    _log_change(record=record, by=None, from_status=from_status, to_status=record.status, reason=reason)
+    _invalidate_dashboard_on_commit()
+    return MarkResult(MarkOutcome.HELD, record, session)
+
+
 def _record_sighting(
     *, session: ClassSession, policy: EffectivePolicy, student, at: dt.datetime, source: str, confidence: float | None
 ) -> MarkResult:
@@ -229,8 +273,8 @@ def _apply_sighting(
     if confidence is not None and (record.confidence is None or confidence > record.confidence):
         record.confidence = confidence
         changed.append("confidence")
-    # A person's decision (marked_by set) stands; the evidence is still kept.
-    if record.marked_by_id is None and record.status != RecordStatus.EXCUSED:
+    # A person's decision (marked_by set) stands, and so does a hold for review; the evidence is still kept.
+    if record.marked_by_id is None and record.status != RecordStatus.EXCUSED and not record.needs_review:
         status = policy.status_for(session, record.first_seen_at)
         if status != record.status:
             record.status = status
@@ -324,15 +368,16 @@ def _set_status(
             )
         _log_change(record=record, by=by, from_status="", to_status=status, reason=reason)
         return record, True
-    if not overriding and (note is None or note == record.note):
+    if not overriding and not record.needs_review and (note is None or note == record.note):
         return record, False
     from_status = record.status
     record.status = status
     record.marked_by = by
+    record.needs_review = False  # a person has looked at it
     if note is not None:
         record.note = note
     record.full_clean(validate_unique=False, validate_constraints=False)
-    record.save(update_fields=["status", "marked_by", "note", "updated_at"])
+    record.save(update_fields=["status", "marked_by", "note", "needs_review", "updated_at"])
     if overriding:
         _log_change(record=record, by=by, from_status=from_status, to_status=status, reason=reason)
     return record, True

@@ -2,7 +2,8 @@
 
 One function, `process_frame_data`, is the pipeline for every way a frame comes in
 (pushed, pulled, replayed by ingest_video); the Celery task claims a stored frame
-and calls it. Attendance is only ever marked through `attendance.services.mark_seen`.
+and calls it. Attendance is only ever marked through `attendance.services.mark_seen`
+(and held for review, on a two-room conflict, through `hold_for_review`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from attendance.choices import RecordSource
-from attendance.services import mark_seen
+from attendance.services import hold_for_review, mark_seen
 from campus.models import Student
 
 from . import metrics
@@ -331,10 +332,18 @@ def _decide(*, face: FaceResult, sighting: FaceSighting, student, camera, at) ->
     in_conflict_window = [row for row in nearby if abs(row[2] - at) <= conflict_window]
     elsewhere = [row[0] for row in in_conflict_window if row[1] != camera.room_id]
     if elsewhere:
-        # The same face in two rooms at once: a proxy, a photo, or a wrong match. Nobody is marked.
+        # The same face in two rooms at once: a proxy, a photo, or a wrong match. Nobody is marked,
+        # and a mark an earlier sighting already made in the other room is held for review too.
         FaceSighting.objects.filter(pk__in=[*elsewhere, sighting.pk]).update(needs_review=True)
         FaceSighting.objects.filter(pk=sighting.pk).update(outcome=SightingOutcome.CONFLICT)
         face.outcome, face.needs_review = SightingOutcome.CONFLICT, True
+        reason = f"Seen by face in two rooms within {settings.FACE_CONFLICT_WINDOW_SECONDS} s; check who was where."
+        first_seen = {camera.room_id: at}  # per room, the earliest sighting in the conflict
+        for _pk, room_id, seen_at, _review, _tracked in in_conflict_window:
+            if room_id != camera.room_id:
+                first_seen[room_id] = min(seen_at, first_seen.get(room_id, seen_at))
+        for room_id, seen_at in sorted(first_seen.items()):
+            hold_for_review(student=student, at=seen_at, room=room_id, reason=reason)
         logger.warning("student seen in two rooms", extra={"student_id": student.pk, "camera_id": camera.pk})
         return
     if any(row[3] for row in in_conflict_window):

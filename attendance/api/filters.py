@@ -26,6 +26,7 @@ class AttendanceRecordFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=RecordStatus.choices)
     source = filters.MultipleChoiceFilter(choices=RecordSource.choices)
     early_leave = filters.BooleanFilter()
+    needs_review = filters.BooleanFilter()
 
     class Meta:
         model = AttendanceRecord

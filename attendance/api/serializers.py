@@ -76,6 +76,7 @@ class RecordSerializer(serializers.ModelSerializer):
             "sightings_count",
             "confidence",
             "early_leave",
+            "needs_review",
             "marked_by",
             "note",
             "created_at",

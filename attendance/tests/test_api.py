@@ -251,6 +251,17 @@ def test_records_list_is_cursor_paginated(client_for, teacher, session, students
     assert sorted(ids) == sorted(AttendanceRecord.objects.values_list("pk", flat=True))
 
 
+def test_records_held_for_review_are_listed_with_the_flag(client_for, teacher, session, students, room):
+    from attendance.services import hold_for_review
+
+    AttendanceRecordFactory(session=session, student=students[0], status=RecordStatus.PRESENT)
+    hold_for_review(student=students[1], at=session.scheduled_start, room=room, reason="Seen in two rooms.")
+    body = client_for(teacher).get(RECORDS, {"needs_review": "true"}).json()
+    assert [(row["student"]["id"], row["status"], row["needs_review"]) for row in body["results"]] == [
+        (students[1].pk, "unverified", True)
+    ]
+
+
 def test_records_filters(client_for, teacher, session, students, room):
     AttendanceRecordFactory(session=session, student=students[0], status=RecordStatus.PRESENT)
     AttendanceRecordFactory(

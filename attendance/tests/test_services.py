@@ -124,6 +124,72 @@ def test_sighting_does_not_override_a_persons_mark(session, room, students, teac
     assert record.first_seen_at == at(9, 0)
 
 
+# --- Held for review --------------------------------------------------------
+
+REVIEW_REASON = "Seen by face in two rooms at once."
+
+
+def hold(student, when, room):
+    return services.hold_for_review(student=student, at=when, room=room, reason=REVIEW_REASON)
+
+
+def test_hold_without_a_record_creates_an_unverified_one_for_review(session, room, students):
+    result = hold(students[0], at(9, 5), room)
+    assert result.outcome == MarkOutcome.HELD
+    record = AttendanceRecord.objects.get()
+    assert (record.status, record.needs_review, record.note) == (RecordStatus.UNVERIFIED, True, REVIEW_REASON)
+    assert AttendanceChange.objects.get(record=record).to_status == RecordStatus.UNVERIFIED
+
+
+def test_hold_takes_back_a_mark_made_by_sightings(session, room, students):
+    seen(students[0], at(8, 55), room)
+    hold(students[0], at(8, 55), room)
+    record = AttendanceRecord.objects.get()
+    assert (record.status, record.needs_review) == (RecordStatus.UNVERIFIED, True)
+    assert AttendanceChange.objects.filter(record=record, from_status="present", to_status="unverified").exists()
+
+
+def test_held_record_is_not_changed_by_later_sightings(session, room, students):
+    hold(students[0], at(9, 5), room)
+    result = seen(students[0], at(9, 20), room)
+    record = AttendanceRecord.objects.get()
+    assert result.record == record
+    assert (record.status, record.needs_review, record.last_seen_at) == (RecordStatus.UNVERIFIED, True, at(9, 20))
+
+
+def test_hold_keeps_a_persons_mark_but_flags_it(session, room, students, teacher):
+    services.mark_manually(session=session, student=students[0], status=RecordStatus.PRESENT, by=teacher)
+    hold(students[0], at(9, 5), room)
+    record = AttendanceRecord.objects.get()
+    assert (record.status, record.needs_review) == (RecordStatus.PRESENT, True)
+
+
+def test_holding_twice_changes_nothing_the_second_time(session, room, students):
+    hold(students[0], at(9, 5), room)
+    assert hold(students[0], at(9, 6), room).outcome == MarkOutcome.UNCHANGED
+    assert AttendanceChange.objects.count() == 1
+
+
+def test_hold_for_a_student_not_enrolled_writes_nothing(session, room, outsider):
+    assert hold(outsider, at(9, 5), room).outcome == MarkOutcome.NOT_ENROLLED
+    assert not AttendanceRecord.objects.exists()
+
+
+def test_a_person_confirming_the_same_status_clears_the_review(session, room, students, teacher):
+    services.mark_manually(session=session, student=students[0], status=RecordStatus.PRESENT, by=teacher)
+    hold(students[0], at(9, 5), room)
+    services.mark_manually(session=session, student=students[0], status=RecordStatus.PRESENT, by=teacher)
+    assert not AttendanceRecord.objects.get().needs_review
+
+
+def test_closing_leaves_a_held_record_for_review(session, room, students):
+    hold(students[0], at(9, 5), room)
+    services.close_session(session=session, now=at(10, 5))
+    record = AttendanceRecord.objects.get(student=students[0])
+    assert (record.status, record.needs_review) == (RecordStatus.UNVERIFIED, True)
+    assert AttendanceRecord.objects.filter(status=RecordStatus.ABSENT).count() == 2
+
+
 def test_naive_time_is_refused(session, room, students):
     with pytest.raises(InvalidInput):
         services.mark_seen(student=students[0], at=dt.datetime(2026, 11, 16, 9), source="face", room=room)

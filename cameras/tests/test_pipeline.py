@@ -142,7 +142,46 @@ def test_same_student_in_two_rooms_is_flagged_on_both_and_marked_in_neither(enro
     assert sightings.count() == 4
     assert all(s.needs_review for s in sightings)
     assert {s.room_id for s in sightings} == {camera.room_id, other_room.pk}
-    assert not AttendanceRecord.objects.filter(student=enrolled_obama).exists()
+    # Marked in neither: each session's record is held, unverified, for a person to decide.
+    records = AttendanceRecord.objects.filter(student=enrolled_obama)
+    assert sorted((r.session.room_id, r.status, r.needs_review) for r in records) == sorted(
+        [(camera.room_id, "unverified", True), (other_room.pk, "unverified", True)]
+    )
+
+
+def test_a_mark_made_before_the_conflict_is_held_and_stays_held(enrolled_obama, session, camera, other_room,
+                                                                 settings, admin_user):
+    from attendance.services import mark_manually
+    from cameras.tests.conftest import enrol_in, open_session
+
+    other_session = open_session(other_room)
+    enrol_in(other_session, enrolled_obama)
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.2  # obama_480p is a strong match: marked at once
+    start = timezone.now()
+    ingest(camera, photo_bytes("obama_480p.jpg"), captured_at=start)
+    record = AttendanceRecord.objects.get(student=enrolled_obama, session=session)
+    marked_as = record.status  # late: the session started ten minutes ago
+    assert marked_as == "late" and not record.needs_review
+
+    # A minute later the same face in another room: the earlier mark is no longer trusted.
+    ingest(CameraFactory(room=other_room), photo_bytes("obama_480p.jpg"), captured_at=start + dt.timedelta(minutes=1))
+    record.refresh_from_db()
+    assert (record.status, record.needs_review) == ("unverified", True)
+    assert "two rooms" in record.note
+    assert record.changes.filter(from_status=marked_as, to_status="unverified", changed_by=None).exists()
+    assert AttendanceRecord.objects.get(session=other_session, student=enrolled_obama).needs_review
+
+    # Well after the conflict window, strong sightings in the first room change nothing by themselves.
+    later = start + dt.timedelta(seconds=settings.FACE_CONFLICT_WINDOW_SECONDS + 120)
+    ingest(camera, moved("obama_480p.jpg", mark=7), captured_at=later)
+    record.refresh_from_db()
+    assert (record.status, record.needs_review) == ("unverified", True)
+
+    # A person resolves it.
+    mark_manually(session=session, student=enrolled_obama, status="present", by=admin_user,
+                  reason="Checked the class list: he was here.")
+    record.refresh_from_db()
+    assert (record.status, record.needs_review, record.marked_by) == ("present", False, admin_user)
 
 
 def test_duplicate_frame_is_processed_once(enrolled_obama, camera):

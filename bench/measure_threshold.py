@@ -10,6 +10,10 @@ re-detected as a camera frame would be. Pairs are then grouped:
 - same person, same shot (variants of one photo): how much a camera's treatment moves a vector;
 - different people: what the threshold must stay below (only two people here, see README).
 
+`--strangers DIR` adds every face of every photo in DIR as a person of its own (a
+group photo of different people, say): more different-person pairs, and probes
+that must all come out unknown. Nothing from DIR is stored or committed.
+
 The photo families below are facts about the shared folder: the 480p/720p/1080p,
 small and partial-face files are crops and resizes of obama.jpg; obama3.jpg is the
 two-person photo's Obama and biden.jpg its Biden (distances of 0.04-0.08 between the
@@ -109,16 +113,27 @@ def variants(image: np.ndarray, box: FaceBox):
     yield "rot10", cv2.warpAffine(image, rotation, (width, height), borderMode=cv2.BORDER_REPLICATE), box
 
 
-def collect(faces_dir: Path) -> list[Sample]:
+def stranger_photos(folder: Path | None) -> dict[Path, list[tuple[str, str]] | None]:
+    """Each photo of `folder` with no known people: its faces are labelled as found."""
+    if folder is None:
+        return {}
+    return {path: None for path in sorted(folder.iterdir()) if path.suffix.lower() in (".jpg", ".jpeg", ".png")}
+
+
+def collect(faces_dir: Path, strangers: Path | None = None) -> list[Sample]:
     engine = get_engine()
     samples = []
-    for photo, people in PHOTOS.items():
-        path = faces_dir / photo
+    photos = {faces_dir / photo: people for photo, people in PHOTOS.items()} | stranger_photos(strangers)
+    for path, people in photos.items():
+        photo = path.name
         if not path.exists():
             print(f"  (missing {photo}, skipped)")
             continue
         image = decode_image(path.read_bytes(), max_pixels=settings.FACE_MAX_IMAGE_PIXELS)
         found = sorted(engine.detect(image, upsample=0), key=lambda f: f.box.left)
+        if people is None:  # a stranger photo: every face is somebody else
+            people = [(f"{path.stem}-{index}", f"stranger:{path.stem}-{index}") for index in range(len(found))]
+            print(f"  {photo}: {len(found)} strangers")
         if len(found) != len(people):
             print(f"  {photo}: {len(found)} faces found, {len(people)} expected; skipped")
             continue
@@ -147,11 +162,14 @@ def describe(label: str, values: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=Path, default=DEFAULT_FACES, help="folder of the shared face photos")
+    parser.add_argument("--strangers", type=Path, help="folder of photos of other people (each face its own person)")
     args = parser.parse_args()
     if not args.faces.is_dir():
         parser.error(f"{args.faces} is not a folder")
+    if args.strangers is not None and not args.strangers.is_dir():
+        parser.error(f"{args.strangers} is not a folder")
     print(f"Embedding faces from {args.faces} ...")
-    samples = collect(args.faces)
+    samples = collect(args.faces, args.strangers)
     print(f"{len(samples)} face vectors from {len({s.photo for s in samples})} photos\n")
 
     same_shot, same_person, different = [], [], []
@@ -220,6 +238,13 @@ def main() -> None:
         f" {len(probes)} faces from other shots: {outcomes['right']} right ({outcomes['strong']} strong),"
         f" {outcomes['unknown']} unknown, {outcomes['wrong']} wrong"
     )
+    strangers = [s for s in samples if s.person.startswith("stranger:")]
+    if strangers:
+        to_enrolled = [float(np.linalg.norm(s.vector - e.vector)) for s in strangers for e in enrol]
+        describe("strangers to the enrolled photos", to_enrolled)
+        matched = sum(1 for s in strangers if gallery.match(s.vector, threshold=threshold, margin=margin).student_id
+                      is not None)
+        print(f"{len(strangers)} stranger faces (with variants) matched to an enrolled student: {matched}")
 
 
 if __name__ == "__main__":

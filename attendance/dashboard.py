@@ -53,7 +53,7 @@ def invalidate_summary() -> None:
 
 
 def build_summary(day: dt.date) -> dict[str, Any]:
-    from .selectors import open_complaints_count, sessions_on, status_counts
+    from .selectors import open_complaints_count, records_held_for_review_count, sessions_on, status_counts
 
     sessions = list(sessions_on(day))
     counts = status_counts(record_filter={"session__date": day})
@@ -80,6 +80,7 @@ def build_summary(day: dt.date) -> dict[str, Any]:
         ],
         "counts": counts,
         "rate": counts["rate"],
+        "held_for_review": records_held_for_review_count(day),
         "status_sources": status_sources(),
         "open_complaints": open_complaints_count(),
     }

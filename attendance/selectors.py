@@ -73,6 +73,11 @@ def status_counts(*, record_filter: dict[str, Any] | None = None, records=None) 
     return _with_rate(row)
 
 
+def records_held_for_review_count(day: dt.date) -> int:
+    """Records of `day`'s sessions waiting for a person (`needs_review`)."""
+    return AttendanceRecord.objects.filter(session__date=day, needs_review=True).count()
+
+
 def open_complaints_count() -> int:
     from campus.choices import ComplaintStatus
     from campus.models import Complaint

@@ -34,6 +34,20 @@ def test_dashboard_page_draws_svg_charts_without_any_external_asset(admin_client
     assert students[1].student_number in html  # 0% rate: listed below the threshold
 
 
+def test_dashboard_links_to_the_records_held_for_review(admin_client_for, admin_user, session, room, students,
+                                                        time_machine):
+    from attendance import services
+    from attendance.tests.conftest import at
+
+    time_machine.move_to(at(9, 30), tick=False)
+    services.hold_for_review(student=students[0], at=at(9, 5), room=room, reason="Seen in two rooms.")
+    html = admin_client_for(admin_user).get(reverse("admin:attendance_dashboard")).content.decode()
+    link = reverse("admin:attendance_attendancerecord_changelist") + "?needs_review__exact=1"
+    assert f'<a href="{link}">1</a>' in html
+    listed = admin_client_for(admin_user).get(link).content.decode()
+    assert students[0].student_number in listed or str(students[0]) in listed
+
+
 def test_dashboard_page_needs_view_reports(admin_client_for, make_user):
     guest = make_user(role="guest")
     response = admin_client_for(guest).get(reverse("admin:attendance_dashboard"))

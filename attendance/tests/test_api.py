@@ -474,6 +474,7 @@ def test_dashboard_summary(client_for, teacher, session, room, students, status_
     ComplaintFactory()
     services.mark_seen(student=students[0], at=at(9, 1), source=RecordSource.FACE, room=room)
     services.mark_seen(student=students[1], at=at(9, 20), source=RecordSource.FACE, room=room)
+    services.hold_for_review(student=students[2], at=at(9, 25), room=room, reason="Seen in two rooms.")
     body = client_for(teacher).get("/api/v1/dashboard/summary").json()
     assert body["date"] == DAY.isoformat()
     assert body["sessions"]["total"] == 1
@@ -481,6 +482,7 @@ def test_dashboard_summary(client_for, teacher, session, room, students, status_
     assert body["rate"] == 1.0
     assert body["status_sources"] == {"cameras": {"online": 3, "total": 4}}
     assert body["open_complaints"] == 1
+    assert body["held_for_review"] == 1 and body["counts"]["unverified"] == 1
     assert body["today"][0]["id"] == session.pk
 
 

@@ -3,13 +3,16 @@
 Every change to enrolments (or to a student's consent) writes a new random token
 under one cache key. Each process compares the token with the one its matrix
 was built from, one cache read per frame, and rebuilds on a difference. A token,
-not a counter, so a cache that lost the key also forces a reload.
+not a counter, so a cache that lost the key also forces a reload. A token that
+could not be written (Redis unreachable at that moment) is covered by the age
+limit: no process keeps a gallery longer than FACE_GALLERY_MAX_AGE_SECONDS.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 
 import numpy as np
@@ -18,6 +21,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from campus.choices import StudentStatus
+from config.errors import CACHE_OR_BROKER_DOWN
 
 from .biometrics import decrypt_vector
 from .engine import FaceEngine, get_engine
@@ -29,7 +33,7 @@ logger = logging.getLogger("cameras.recognition")
 GALLERY_VERSION_KEY = "cameras:gallery:version"
 
 _lock = threading.Lock()
-_loaded: dict[str, Gallery] = {}
+_loaded: dict[str, tuple[Gallery, float]] = {}  # "campus" -> (gallery, monotonic time loaded)
 
 
 def gallery_version() -> str:
@@ -42,7 +46,16 @@ def gallery_version() -> str:
 
 def gallery_changed() -> None:
     """Tell every worker to rebuild its gallery (after the current transaction commits)."""
-    transaction.on_commit(lambda: cache.set(GALLERY_VERSION_KEY, uuid.uuid4().hex, None))
+
+    def publish() -> None:
+        try:
+            cache.set(GALLERY_VERSION_KEY, uuid.uuid4().hex, None)
+        except CACHE_OR_BROKER_DOWN:
+            # The change is committed; failing the request now would only hide that.
+            logger.error("gallery change not published; processes reload within the age limit",
+                         extra={"max_age_seconds": settings.FACE_GALLERY_MAX_AGE_SECONDS})
+
+    transaction.on_commit(publish)
 
 
 def load_gallery(engine: FaceEngine, version: str) -> Gallery:
@@ -64,18 +77,26 @@ def load_gallery(engine: FaceEngine, version: str) -> Gallery:
 
 
 def current_gallery(engine: FaceEngine | None = None) -> Gallery:
-    """This process's gallery, rebuilt if the version token moved."""
+    """This process's gallery, rebuilt if the version token moved or it reached the age limit."""
     engine = engine or get_engine()
     version = gallery_version()
-    gallery = _loaded.get("campus")
-    if gallery is not None and gallery.version == version:
-        return gallery
+    if (fresh := _fresh(version)) is not None:
+        return fresh
     with _lock:
-        gallery = _loaded.get("campus")
-        if gallery is None or gallery.version != version:
-            gallery = load_gallery(engine, version)
-            _loaded["campus"] = gallery
+        if (fresh := _fresh(version)) is not None:
+            return fresh
+        gallery = load_gallery(engine, version)
+        _loaded["campus"] = (gallery, time.monotonic())
         return gallery
+
+
+def _fresh(version: str) -> Gallery | None:
+    gallery, loaded_at = _loaded.get("campus", (None, 0.0))
+    if gallery is None or gallery.version != version:
+        return None
+    if time.monotonic() - loaded_at > settings.FACE_GALLERY_MAX_AGE_SECONDS:
+        return None
+    return gallery
 
 
 def forget_gallery() -> None:

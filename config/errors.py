@@ -15,6 +15,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
+from django_redis.exceptions import ConnectionInterrupted
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf
 from rest_framework.views import set_rollback
 
@@ -118,6 +122,9 @@ def _drf_code(exc: drf.APIException) -> str:
     return exc.default_code or "error"
 
 
+CACHE_OR_BROKER_DOWN = (ConnectionInterrupted, RedisConnectionError, RedisTimeoutError, BrokerUnavailable)
+
+
 def _describe(exc: Exception) -> tuple[int, str, str, Any, dict]:
     """status, code, message, details, extra headers for any exception."""
     if isinstance(exc, DomainError):
@@ -150,6 +157,13 @@ def _describe(exc: Exception) -> tuple[int, str, str, Any, dict]:
     if isinstance(exc, (OperationalError, DatabaseError)):
         logger.error("database unavailable", exc_info=exc)
         return 503, "service_unavailable", "The database is unavailable; try again shortly.", {}, {"Retry-After": "5"}
+    if isinstance(exc, CACHE_OR_BROKER_DOWN):
+        # Redis (cache, rate limits, broker) unreachable: the request wrote nothing it needs, or
+        # left work the periodic jobs pick up again (a stored frame is re-queued); retry later.
+        logger.error("cache or broker unavailable", exc_info=exc)
+        return 503, "service_unavailable", "A backing service is unavailable; try again shortly.", {}, {
+            "Retry-After": "5"
+        }
     logger.error("unhandled error", exc_info=exc)
     return 500, "server_error", "An unexpected error occurred.", {}, {}
 

@@ -450,6 +450,8 @@ FACE_ENGINE = env("FACE_ENGINE", "cameras.engine.dlib_engine.DlibFaceEngine")
 # at least MARGIN farther; STRONG is "far inside the threshold" (one sighting is enough).
 FACE_MATCH_THRESHOLD = float(env("FACE_MATCH_THRESHOLD", "0.45") or 0.45)
 FACE_MATCH_MARGIN = float(env("FACE_MATCH_MARGIN", "0.08") or 0.08)
+# Each process rebuilds its gallery at least this often, even if a change notice was lost.
+FACE_GALLERY_MAX_AGE_SECONDS = env_int("FACE_GALLERY_MAX_AGE_SECONDS", 300)
 FACE_STRONG_MATCH_DISTANCE = float(env("FACE_STRONG_MATCH_DISTANCE", "0.35") or 0.35)
 # Quality: minimum face size (px across, full-resolution image) and sharpness
 # (variance of the Laplacian of the face resized to 128x128).

@@ -228,3 +228,35 @@ def test_withdrawal_is_rolled_back_when_erasure_fails(enrolled_obama, admin_user
     assert Student.objects.get(pk=enrolled_obama.pk).face_consent_at is not None
     assert FaceEnrolment.objects.filter(student=enrolled_obama).exists()
     assert not AuditEvent.objects.filter(action="campus.student.face_consent_withdrawn").exists()
+
+
+@pytest.fixture
+def redis_down(settings):
+    from django.core.cache import caches
+
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    caches["default"].close()
+    yield
+    caches["default"].close()
+
+
+def test_erasure_completes_while_redis_is_down(enrolled_obama, redis_down, django_capture_on_commit_callbacks,
+                                               caplog):
+    from cameras.services import erase_biometrics
+
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = erase_biometrics(student=enrolled_obama)
+    assert counts["enrolments"] == 1
+    assert not FaceEnrolment.objects.exists()
+    assert "gallery change not published" in caplog.text
+
+
+def test_a_process_rebuilds_its_gallery_at_the_age_limit_without_a_change_notice(enrolled_obama, settings):
+    from cameras.recognition import current_gallery
+
+    assert current_gallery().students.tolist() == [enrolled_obama.pk]
+    FaceEnrolment.objects.all().delete()  # as if the change notice had been lost
+    settings.FACE_GALLERY_MAX_AGE_SECONDS = 3600
+    assert current_gallery().students.tolist() == [enrolled_obama.pk]
+    settings.FACE_GALLERY_MAX_AGE_SECONDS = 0
+    assert current_gallery().students.tolist() == []

@@ -162,3 +162,21 @@ def test_staff_without_manage_cameras_cannot_push(staff_user, client_for, camera
 def test_anonymous_cannot_push(camera):
     response = push(APIClient(), camera, photo_bytes("obama_480p.jpg"))
     assert response.status_code == 401
+
+
+@pytest.fixture
+def redis_down(settings):
+    from django.core.cache import caches
+
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    caches["default"].close()
+    yield
+    caches["default"].close()
+
+
+def test_push_while_redis_is_down_is_503_and_stores_nothing(admin_client, camera, redis_down):
+    response = push(admin_client, camera, photo_bytes("obama_480p.jpg"))
+    assert response.status_code == 503, response.content[:300]
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert response["Retry-After"]
+    assert not Frame.objects.exists()

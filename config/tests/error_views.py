@@ -61,6 +61,18 @@ def crash(request):
     raise RuntimeError("secret internal detail")
 
 
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def backing_service_down(request):
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import ConnectionError
+
+    if request.query_params.get("what") == "broker":
+        raise OperationalError("[Errno 111] Connection refused")
+    raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
 def plain_crash(request):
     raise RuntimeError("secret internal detail in a plain view")
 
@@ -76,6 +88,7 @@ urlpatterns = [
     path("api/v1/test/conflict", conflict),
     path("api/v1/test/throttled", throttled),
     path("api/v1/test/crash", crash),
+    path("api/v1/test/backing-service-down", backing_service_down),
     path("api/v1/test/plain-crash", plain_crash),
     path("plain", plain_ok),
 ]

@@ -100,3 +100,12 @@ def test_non_api_paths_keep_html_errors():
     response = Client().get("/no-such-page")
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("what", ["redis", "broker"])
+def test_redis_or_broker_unreachable_is_503_with_retry_after_not_500(api_client, what):
+    response = api_client.get("/api/v1/test/backing-service-down", {"what": what})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert response["Retry-After"] == "5"
+    assert "6379" not in response.content.decode()

@@ -9,19 +9,16 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
+from config.errors import CACHE_OR_BROKER_DOWN
+
 from .choices import FrameState
 
 logger = logging.getLogger("cameras.tasks")
 
-try:  # the cache may be Redis; its outages are transient too
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    TRANSIENT: tuple[type[BaseException], ...] = (
-        OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError,
-    )
-except ImportError:  # pragma: no cover
-    TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+# Database and Redis (cache, broker) outages are transient: the frame waits and is retried.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError, InterfaceError, ConnectionError, TimeoutError, *CACHE_OR_BROKER_DOWN,
+)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, ignore_result=True)

@@ -324,6 +324,30 @@ def test_transient_error_is_retried_then_the_frame_completes(enrolled_obama, cam
     assert frame.sightings.count() == 1
 
 
+def test_redis_going_away_mid_processing_leaves_the_frame_waiting_not_failed(enrolled_obama, camera, settings):
+    from django.core.cache import caches
+
+    from cameras.frames import receive_frame
+    from cameras.tasks import process_frame
+
+    frame = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False).frame
+    reachable = settings.CACHES
+    settings.CACHES = {"default": {**reachable["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    caches["default"].close()
+    with pytest.raises(Retry):
+        process_frame.delay(frame.pk)
+    frame.refresh_from_db()
+    assert (frame.state, frame.attempts) == (FrameState.PENDING, 1)
+    assert "ConnectionError" in frame.reason
+
+    settings.CACHES = reachable
+    caches["default"].close()
+    process_frame.delay(frame.pk)
+    frame.refresh_from_db()
+    assert frame.state == FrameState.DONE
+    assert frame.sightings.get().student == enrolled_obama
+
+
 def test_frame_failing_every_attempt_is_marked_failed_and_stops(enrolled_obama, camera, monkeypatch, settings):
     from django.db import OperationalError
 

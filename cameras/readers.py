@@ -11,6 +11,7 @@ HTTP snapshot and file cameras stay on short captures (`poll_cameras`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from config.errors import DomainError
+from config.errors import BACKING_SERVICE_DOWN, DomainError
 
 from .capture import open_stream
 from .choices import FrameSource, SourceKind
@@ -60,25 +61,39 @@ class CameraReader(threading.Thread):
     def run(self) -> None:
         failures = 0
         while not self.stop.is_set():
-            camera = self._camera()
-            if camera is None:
-                return
-            capture = open_stream(camera)
             try:
-                if not capture.isOpened():
-                    raise OSError(f"Could not open the stream at {redact(camera.url)}.")
-                failures = 0
-                self._read(camera, capture)
-            except (OSError, DomainError) as exc:
+                camera = self._camera()
+                if camera is None:
+                    break
+                failures = self._session(camera, failures)
+            except BACKING_SERVICE_DOWN as exc:
+                # PostgreSQL or Redis went away: wait and open the stream again once they are back.
+                # No frame is accepted meanwhile, so none is lost; the thread itself must not die.
                 failures += 1
-                message = exc.message if isinstance(exc, DomainError) else str(exc)
-                record_capture_failure(camera=camera, error=message)
-                logger.warning("camera reader error", extra={"camera_id": camera.pk, "error": redact(message)})
-                self.stop.wait(min(camera.sample_interval_seconds * 2 ** failures, 300))
-            finally:
-                capture.release()
-        cache.delete(reader_key(self.camera_id))
+                logger.warning("camera reader waiting for the database or cache",
+                               extra={"camera_id": self.camera_id, "error": type(exc).__name__})
+                self.stop.wait(min(2 ** failures, 60))
+        with contextlib.suppress(*BACKING_SERVICE_DOWN):
+            cache.delete(reader_key(self.camera_id))
         connection.close()  # this thread's own database connection
+
+    def _session(self, camera: Camera, failures: int) -> int:
+        """One open stream, read until it ends or the camera changes; returns the failure count."""
+        capture = open_stream(camera)
+        try:
+            if not capture.isOpened():
+                raise OSError(f"Could not open the stream at {redact(camera.url)}.")
+            failures = 0
+            self._read(camera, capture)
+        except (OSError, DomainError) as exc:
+            failures += 1
+            message = exc.message if isinstance(exc, DomainError) else str(exc)
+            record_capture_failure(camera=camera, error=message)
+            logger.warning("camera reader error", extra={"camera_id": camera.pk, "error": redact(message)})
+            self.stop.wait(min(camera.sample_interval_seconds * 2 ** failures, 300))
+        finally:
+            capture.release()
+        return failures
 
     def _read(self, camera: Camera, capture) -> None:
         next_sample = 0.0
@@ -135,7 +150,10 @@ class ReaderPool:
 
     def run(self, *, rescan_seconds: float = RELOAD_SECONDS) -> None:
         while not self.stop.is_set():
-            self.sync()
+            try:
+                self.sync()
+            except BACKING_SERVICE_DOWN as exc:  # the readers already running carry on
+                logger.warning("camera readers could not rescan", extra={"error": type(exc).__name__})
             self.stop.wait(rescan_seconds)
         self.shutdown()
 

@@ -6,19 +6,17 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.utils import timezone
 
-from config.errors import CACHE_OR_BROKER_DOWN
+from config.errors import BACKING_SERVICE_DOWN
 
 from .choices import FrameState
 
 logger = logging.getLogger("cameras.tasks")
 
 # Database and Redis (cache, broker) outages are transient: the frame waits and is retried.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OperationalError, InterfaceError, ConnectionError, TimeoutError, *CACHE_OR_BROKER_DOWN,
-)
+TRANSIENT: tuple[type[BaseException], ...] = (*BACKING_SERVICE_DOWN, ConnectionError, TimeoutError)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, ignore_result=True)

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, OperationalError
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
 from django_redis.exceptions import ConnectionInterrupted
@@ -123,6 +123,8 @@ def _drf_code(exc: drf.APIException) -> str:
 
 
 CACHE_OR_BROKER_DOWN = (ConnectionInterrupted, RedisConnectionError, RedisTimeoutError, BrokerUnavailable)
+# What a long-running loop waits out and retries: PostgreSQL or Redis unreachable.
+BACKING_SERVICE_DOWN = (OperationalError, InterfaceError, *CACHE_OR_BROKER_DOWN)
 
 
 def _describe(exc: Exception) -> tuple[int, str, str, Any, dict]:

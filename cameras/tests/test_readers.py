@@ -14,13 +14,13 @@ from cameras.services import create_camera
 from cameras.tests.rtsp_server import RTSPRelay, ffmpeg_publishing
 from cameras.tests.videos import build_video
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (apt-get install ffmpeg)"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None,
+                                  reason="ffmpeg is not installed (apt-get install ffmpeg)")
 
 
+@pytest.mark.slow
+@needs_ffmpeg
 def test_reader_keeps_the_stream_open_and_samples_at_the_interval(room, tmp_path, monkeypatch):
     video = tmp_path / "stream.mp4"
     build_video(video, ["obama_480p.jpg", "biden.jpg"], hold_seconds=2.5, move_seconds=0.3, fps=15)
@@ -53,3 +53,50 @@ def test_reader_keeps_the_stream_open_and_samples_at_the_interval(room, tmp_path
     assert sorted(queued) == sorted(Frame.objects.filter(camera=camera).values_list("pk", flat=True))
     camera.refresh_from_db()
     assert camera.last_frame_at is not None and camera.status == "online"
+
+
+def test_reader_waits_out_a_database_outage_instead_of_dying(room, monkeypatch):
+    from django.db import OperationalError
+
+    from cameras import readers
+
+    monkeypatch.setattr(readers.CameraReader, "_camera", flaky(OperationalError("server closed the connection"),
+                                                                 then=None))
+    waits = []
+    stop = threading.Event()
+    monkeypatch.setattr(stop, "wait", waits.append)
+    reader = CameraReader(12345, stop)
+    reader.run()  # returns (the camera is gone) instead of raising
+    assert waits == [2]
+
+
+def test_reader_pool_keeps_running_when_a_rescan_fails(monkeypatch):
+    from redis.exceptions import ConnectionError
+
+    from cameras.readers import ReaderPool
+
+    pool = ReaderPool()
+    calls = []
+
+    def sync():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("Redis went away")
+        pool.stop.set()
+
+    monkeypatch.setattr(pool, "sync", sync)
+    pool.run(rescan_seconds=0)
+    assert len(calls) == 2
+
+
+def flaky(error: Exception, *, then):
+    """A method that raises `error` on its first call and returns `then` afterwards."""
+    calls = []
+
+    def method(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return then
+
+    return method

@@ -41,22 +41,6 @@ def bearer():
     return make
 
 
-@pytest.fixture
-def redis_down(settings):
-    """Points the default cache at a closed port (django-redis connections are reset too)."""
-    from django.core.cache import caches
-
-    settings.CACHES = {
-        "default": {
-            **settings.CACHES["default"],
-            "LOCATION": "redis://127.0.0.1:1/0",
-        }
-    }
-    caches["default"].close()
-    yield
-    caches["default"].close()
-
-
 @pytest.fixture(autouse=True)
 def _clean_cache():
     cache.clear()

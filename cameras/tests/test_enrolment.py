@@ -230,16 +230,6 @@ def test_withdrawal_is_rolled_back_when_erasure_fails(enrolled_obama, admin_user
     assert not AuditEvent.objects.filter(action="campus.student.face_consent_withdrawn").exists()
 
 
-@pytest.fixture
-def redis_down(settings):
-    from django.core.cache import caches
-
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
-    caches["default"].close()
-    yield
-    caches["default"].close()
-
-
 def test_erasure_completes_while_redis_is_down(enrolled_obama, redis_down, django_capture_on_commit_callbacks,
                                                caplog):
     from cameras.services import erase_biometrics

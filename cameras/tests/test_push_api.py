@@ -164,16 +164,6 @@ def test_anonymous_cannot_push(camera):
     assert response.status_code == 401
 
 
-@pytest.fixture
-def redis_down(settings):
-    from django.core.cache import caches
-
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
-    caches["default"].close()
-    yield
-    caches["default"].close()
-
-
 def test_push_while_redis_is_down_is_503_and_stores_nothing(admin_client, camera, redis_down):
     response = push(admin_client, camera, photo_bytes("obama_480p.jpg"))
     assert response.status_code == 503, response.content[:300]

@@ -160,12 +160,11 @@ def _describe(exc: Exception) -> tuple[int, str, str, Any, dict]:
         logger.error("database unavailable", exc_info=exc)
         return 503, "service_unavailable", "The database is unavailable; try again shortly.", {}, {"Retry-After": "5"}
     if isinstance(exc, CACHE_OR_BROKER_DOWN):
-        # Redis (cache, rate limits, broker) unreachable: the request wrote nothing it needs, or
-        # left work the periodic jobs pick up again (a stored frame is re-queued); retry later.
+        # Redis (cache, rate limits, broker) unreachable. The request's transaction is rolled
+        # back; work queued after a commit is found again by the periodic jobs (stale frames).
         logger.error("cache or broker unavailable", exc_info=exc)
-        return 503, "service_unavailable", "A backing service is unavailable; try again shortly.", {}, {
-            "Retry-After": "5"
-        }
+        message = "A backing service is unavailable; try again shortly."
+        return 503, "service_unavailable", message, {}, {"Retry-After": "5"}
     logger.error("unhandled error", exc_info=exc)
     return 500, "server_error", "An unexpected error occurred.", {}, {}
 

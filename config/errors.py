@@ -160,8 +160,9 @@ def _describe(exc: Exception) -> tuple[int, str, str, Any, dict]:
         logger.error("database unavailable", exc_info=exc)
         return 503, "service_unavailable", "The database is unavailable; try again shortly.", {}, {"Retry-After": "5"}
     if isinstance(exc, CACHE_OR_BROKER_DOWN):
-        # Redis (cache, rate limits, broker) unreachable. The request's transaction is rolled
-        # back; work queued after a commit is found again by the periodic jobs (stale frames).
+        # Redis (cache, rate limits, broker) unreachable. Services take their Redis steps before
+        # they write (rate limits, the motion gate) or after commit, where the periodic jobs
+        # find the work again (a stored frame whose task was not queued is re-queued).
         logger.error("cache or broker unavailable", exc_info=exc)
         message = "A backing service is unavailable; try again shortly."
         return 503, "service_unavailable", message, {}, {"Retry-After": "5"}

@@ -12,6 +12,22 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from config.celery import app as celery_app
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _end_leftover_test_db_sessions(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end sessions other threads left open (a live
+    server's request thread keeps its pooled connection checked out), so the drop succeeds."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), contextlib.suppress(Exception), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     # Fast hashing for tests only; tests that check Argon2 set it back themselves.

@@ -14,6 +14,7 @@ from collections import Counter as Tally
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
@@ -122,24 +123,32 @@ def _motion_key(camera_id: int) -> str:
     return f"cameras:motion:{camera_id}"
 
 
-def motion_gate(camera_id: int, signature: np.ndarray, at: float) -> tuple[bool, float]:
-    """(skip, score). Compares with the last *processed* frame, so slow change adds up;
-    a static camera is still looked at every FRAME_MOTION_MAX_SKIP_SECONDS."""
+class GateVerdict(NamedTuple):
+    skip: bool
+    score: float
+    # (byte length, sha256) of the last processed frame: intake recognises a resend of it.
+    last_processed: tuple[int, str] | None = None
+
+
+def motion_gate(camera_id: int, signature: np.ndarray, at: float) -> GateVerdict:
+    """Compares with the last *processed* frame, so slow change adds up; a static camera
+    is still looked at every FRAME_MOTION_MAX_SKIP_SECONDS."""
     previous = cache.get(_motion_key(camera_id))
     if not previous:
-        return False, 1.0
-    shape, raw, processed_at = previous
+        return GateVerdict(False, 1.0)
+    shape, raw, processed_at, *identity = previous
+    last = tuple(identity) if len(identity) == 2 else None
     prev_sig = np.frombuffer(raw, dtype=np.uint8).reshape(shape)
     score = engine_images.motion_score(prev_sig, signature)
     if score >= settings.FACE_MOTION_MIN_CHANGE:
-        return False, score
+        return GateVerdict(False, score, last)
     if abs(at - processed_at) >= settings.FRAME_MOTION_MAX_SKIP_SECONDS:
-        return False, score
-    return True, score
+        return GateVerdict(False, score, last)
+    return GateVerdict(True, score, last)
 
 
-def _remember_motion(camera_id: int, signature: np.ndarray, at: float) -> None:
-    cache.set(_motion_key(camera_id), (signature.shape, signature.tobytes(), at), 3600)
+def _remember_motion(camera_id: int, signature: np.ndarray, at: float, *, size: int, sha256: str) -> None:
+    cache.set(_motion_key(camera_id), (signature.shape, signature.tobytes(), at, size, sha256), 3600)
 
 
 # --- The pipeline -----------------------------------------------------------------
@@ -173,7 +182,7 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
         signature = engine_images.motion_signature_from_bytes(data)
         if signature is None:
             raise PermanentFrameError("corrupt: OpenCV could not decode the image")
-        skip, score = motion_gate(camera.pk, signature, at)
+        skip, score, _ = motion_gate(camera.pk, signature, at)
     if skip:
         transition(frame, FrameState.SKIPPED, reason="no_motion", motion=score, **release_image(frame, write=False))
         metrics.FRAMES_SKIPPED.labels(reason="no_motion").inc()
@@ -246,7 +255,7 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
     for face in faces:
         if face.student_id is not None and not face.tracked and face.outcome != SightingOutcome.CONFLICT:
             tracker().remember(track_key, face.box, at, student_id=face.student_id, distance=face.distance or 0.0)
-    _remember_motion(camera.pk, signature, at)
+    _remember_motion(camera.pk, signature, at, size=len(data), sha256=frame.sha256)
 
     recognised = sum(1 for face in faces if face.student_id is not None)
     metrics.FACES_RECOGNISED.inc(recognised)

@@ -76,6 +76,20 @@ def test_unchanged_scene_is_200_with_no_frame_and_keeps_the_camera_online(
     assert camera.status == CameraStatus.ONLINE and camera.last_frame_at is not None
 
 
+def test_frame_resent_after_processing_gets_its_id_back(admin_client, enrolled_obama, camera,
+                                                       django_capture_on_commit_callbacks):
+    data = photo_bytes("obama2.jpg")
+    with django_capture_on_commit_callbacks(execute=True):
+        first = push(admin_client, camera, data)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        again = push(admin_client, camera, data)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["frame"] == first.json()["frame"] and again.json()["duplicate"] is True
+    assert again.json()["state"] == "done"
+    assert callbacks == []
+    assert FaceSighting.objects.count() == 1
+
+
 def test_not_an_image_is_400_and_stores_nothing(admin_client, camera):
     response = push(admin_client, camera, b"hello, I am text", name="x.jpg")
     assert response.status_code == 400

@@ -20,7 +20,8 @@ from django.core.cache import cache
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from config.errors import BACKING_SERVICE_DOWN, DomainError
+from config.errors import DomainError
+from config.outages import BACKING_SERVICE_DOWN
 
 from .capture import open_stream
 from .choices import FrameSource, SourceKind

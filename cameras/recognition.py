@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from campus.choices import StudentStatus
-from config.errors import CACHE_OR_BROKER_DOWN
+from config.outages import CACHE_OR_BROKER_DOWN
 
 from .biometrics import decrypt_vector
 from .engine import FaceEngine, get_engine

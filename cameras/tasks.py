@@ -9,15 +9,11 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from config.errors import BACKING_SERVICE_DOWN
+from config.outages import TRANSIENT_ERRORS
 
 from .choices import FrameState
 
 logger = logging.getLogger("cameras.tasks")
-
-# Database and Redis (cache, broker) outages are transient: the frame waits and is retried.
-TRANSIENT: tuple[type[BaseException], ...] = (*BACKING_SERVICE_DOWN, ConnectionError, TimeoutError)
-
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, ignore_result=True)
 def process_frame(self, frame_id: int) -> dict | None:
@@ -32,7 +28,7 @@ def process_frame(self, frame_id: int) -> dict | None:
 
     try:
         report = pipeline.process_frame_id(frame_id)
-    except TRANSIENT as exc:
+    except TRANSIENT_ERRORS as exc:  # the frame waits and is retried
         try:
             frame = Frame.objects.filter(pk=frame_id).first()
         except DatabaseError:  # the database itself is what failed

@@ -16,32 +16,17 @@ from celery.contrib.django.task import DjangoTask
 from celery.exceptions import Reject
 from kombu import Queue
 
+from config.outages import TRANSIENT_ERRORS
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 logger = logging.getLogger("campus.tasks")
 
 
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    """Errors a retry can cure: the database, Redis or the broker was briefly away."""
-    import kombu.exceptions
-    import redis.exceptions
-    from django.db import InterfaceError, OperationalError
-
-    return (
-        OperationalError,
-        InterfaceError,
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        kombu.exceptions.OperationalError,
-        ConnectionError,
-        TimeoutError,
-    )
-
-
 class CampusTask(DjangoTask):
     """Base class of every task in the project (see the module docstring)."""
 
-    autoretry_for = _transient_errors()
+    autoretry_for = TRANSIENT_ERRORS  # the database, Redis or the broker was briefly away
     retry_backoff = True  # 1 s, 2 s, 4 s ... with jitter
     retry_backoff_max = 600
     retry_jitter = True

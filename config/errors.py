@@ -12,17 +12,14 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db import DatabaseError, IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
-from django_redis.exceptions import ConnectionInterrupted
-from kombu.exceptions import OperationalError as BrokerUnavailable
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf
 from rest_framework.views import set_rollback
 
 from .logging import current_request_id
+from .outages import CACHE_OR_BROKER_DOWN
 
 logger = logging.getLogger("campus.errors")
 
@@ -120,11 +117,6 @@ def _drf_code(exc: drf.APIException) -> str:
     if isinstance(exc, drf.ValidationError):
         return "invalid"
     return exc.default_code or "error"
-
-
-CACHE_OR_BROKER_DOWN = (ConnectionInterrupted, RedisConnectionError, RedisTimeoutError, BrokerUnavailable)
-# What a long-running loop waits out and retries: PostgreSQL or Redis unreachable.
-BACKING_SERVICE_DOWN = (OperationalError, InterfaceError, *CACHE_OR_BROKER_DOWN)
 
 
 def _describe(exc: Exception) -> tuple[int, str, str, Any, dict]:

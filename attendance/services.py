@@ -160,14 +160,24 @@ def mark_seen(
         candidates = [(session, policy)]
     else:
         candidates = _candidate_sessions(room=room, at=at)
-        if not candidates:
-            return MarkResult(MarkOutcome.NO_SESSION, None, None)
+    found = _enrolled_candidate(student, candidates)
+    if found is None:
+        return _not_found(candidates)
+    return _record_sighting(
+        session=found[0], policy=found[1], student=student, at=at, source=source, confidence=confidence
+    )
 
-    for candidate, policy in candidates:
-        if _is_enrolled(student, candidate.section_id, candidate.date):
-            return _record_sighting(
-                session=candidate, policy=policy, student=student, at=at, source=source, confidence=confidence
-            )
+
+def _enrolled_candidate(
+    student, candidates: list[tuple[ClassSession, EffectivePolicy]]
+) -> tuple[ClassSession, EffectivePolicy] | None:
+    """The first candidate session whose section has the student enrolled on its date."""
+    return next(((s, p) for s, p in candidates if _is_enrolled(student, s.section_id, s.date)), None)
+
+
+def _not_found(candidates: list[tuple[ClassSession, EffectivePolicy]]) -> MarkResult:
+    if not candidates:
+        return MarkResult(MarkOutcome.NO_SESSION, None, None)
     return MarkResult(MarkOutcome.NOT_ENROLLED, None, candidates[0][0])
 
 
@@ -180,13 +190,10 @@ def hold_for_review(*, student, at: dt.datetime, room, reason: str) -> MarkResul
     status; a person resolves it by marking it (`mark_manually`, `mark_bulk`).
     """
     candidates = _candidate_sessions(room=room, at=at)
-    session = next(
-        (candidate for candidate, _ in candidates if _is_enrolled(student, candidate.section_id, candidate.date)),
-        None,
-    )
-    if session is None:
-        outcome = MarkOutcome.NOT_ENROLLED if candidates else MarkOutcome.NO_SESSION
-        return MarkResult(outcome, None, candidates[0][0] if candidates else None)
+    found = _enrolled_candidate(student, candidates)
+    if found is None:
+        return _not_found(candidates)
+    session = found[0]
     record = AttendanceRecord.objects.select_for_update().filter(session=session, student=student).first()
     if record is None:
         record = AttendanceRecord(

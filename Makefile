@@ -1,10 +1,13 @@
 # Two commands set everything up on a fresh machine:
-#   make run   - virtualenv, dependencies, migrate, then web + Celery worker + beat
-#                (+ the RTSP/MJPEG camera readers)
+#   make run   - virtualenv, dependencies, folders, migrate, then every process of
+#                the Procfile under honcho: web, the three Celery workers (frames;
+#                default+polling; maintenance), beat and the camera readers.
+#                Ctrl-C (or SIGTERM) stops them all, and so does any one exiting.
 #   make test  - virtualenv, dependencies, then the whole test suite
-# With no DATABASE_URL / REDIS_URL, `run` uses embedded SQLite, a local cache and
-# a filesystem broker. `test` always uses real PostgreSQL and Redis (defaults
-# below) and fails loudly if they are not reachable.
+# With no DATABASE_URL / REDIS_URL, `run` uses embedded SQLite, a disk cache that
+# every process shares and a filesystem broker, all in var/. `test` always uses
+# real PostgreSQL and Redis (defaults below) and fails loudly if they are not
+# reachable. `make run PORT=8001 CELERY_METRICS_PORT=9809` moves the two ports.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,6 +15,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CELERY_METRICS_PORT ?= 9808
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/campus
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
@@ -40,16 +44,12 @@ system-deps:
 	fi
 
 run: venv
-	export DEBUG=$${DEBUG:-1}; \
+	export DEBUG=$${DEBUG:-1} PYTHONUNBUFFERED=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	  HOST=$(HOST) CELERY_METRICS_PORT=$(CELERY_METRICS_PORT); \
+	$(PY) -m config.prepare && \
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py collectstatic --noinput --verbosity 0 && \
-	trap 'kill 0' INT TERM EXIT; \
-	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus-worker CELERY_METRICS_PORT=$${CELERY_METRICS_PORT:-9808} \
-	  $(VENV)/bin/celery -A config worker -Q default,frames,maintenance --concurrency 2 --loglevel INFO & \
-	$(VENV)/bin/celery -A config beat --loglevel INFO & \
-	$(PY) manage.py run_camera_readers & \
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - & \
-	wait -n
+	exec $(VENV)/bin/honcho start --env /dev/null --port $(PORT)
 
 test: venv system-deps
 	export DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} DEBUG=$${DEBUG:-1}; \

@@ -1,4 +1,4 @@
-"""Celery tasks of the cameras app (routed to the `frames` queue). Thin: they call services."""
+"""Celery tasks of the cameras app (queues: see config/celery.py). Thin: they call services."""
 
 from __future__ import annotations
 

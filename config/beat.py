@@ -113,6 +113,7 @@ class BeatLock:
         return Path(settings.VAR_DIR) / (self.key.replace(":", "-") + ".lock")
 
     def _acquire_file(self) -> bool:
+        self._lock_path().parent.mkdir(parents=True, exist_ok=True)
         handle = open(self._lock_path(), "a+")  # noqa: SIM115 - held open for the beat's life
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,4 +1,7 @@
-"""The Celery app. Queues: `frames` (camera frames), `default`, `maintenance`.
+"""The Celery app. Queues by kind of work, each served by its own worker (see the Procfile):
+`frames` (frame processing only), `polling` (camera polling and camera housekeeping),
+`maintenance` (backups, purges, retention, reports) and `default` (everything else),
+so a backup or a slow camera never takes frame capacity.
 
 Every task gets `CampusTask` as its base: JSON only, late acknowledgement,
 retries with exponential backoff on transient errors, a cap on redeliveries
@@ -79,10 +82,16 @@ app.conf.update(
     timezone="UTC",
     enable_utc=True,
     task_default_queue="default",
-    task_queues=(Queue("default"), Queue("frames"), Queue("maintenance")),
+    task_queues=(Queue("default"), Queue("frames"), Queue("polling"), Queue("maintenance")),
     task_routes={
-        "cameras.tasks.*": {"queue": "frames"},
+        "cameras.tasks.process_frame": {"queue": "frames"},
+        "cameras.tasks.poll_cameras": {"queue": "polling"},
+        "cameras.tasks.capture_camera": {"queue": "polling"},
+        "cameras.tasks.purge_biometric_leftovers": {"queue": "maintenance"},
         "config.tasks.*": {"queue": "maintenance"},
+        "devices.tasks.prune_heartbeats": {"queue": "maintenance"},
+        "accounts.tasks.flush_expired_tokens": {"queue": "maintenance"},
+        "attendance.tasks.daily_summary": {"queue": "maintenance"},
     },
     # A task is acknowledged only after it finishes, so a worker that dies
     # mid-task leaves it on the queue for another worker.

@@ -1,8 +1,10 @@
 """Settings for Campus Automation: one module, driven by environment variables.
 
-With nothing set, everything runs embedded (SQLite file, local-memory cache, a
-filesystem Celery broker) so web, worker and beat start on a bare machine.
-`DATABASE_URL`, `REDIS_URL` and `CELERY_BROKER_URL` switch to real services.
+With nothing set, everything runs embedded (SQLite file, a disk cache shared by
+every process, a filesystem Celery broker) so web, workers and beat start on a
+bare machine. `DATABASE_URL`, `REDIS_URL` and `CELERY_BROKER_URL` switch to real
+services. Importing settings creates no folder: `python -m config.prepare`
+(run by `make run`) does that before any process starts.
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", default=False)
 VAR_DIR = Path(env("VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Secrets and hosts: production refuses to start without real values -----
 _DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
@@ -197,17 +198,30 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "campus"}}
-    # Without Redis there is one web process; the local cache is enough for rate limits.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+    # Embedded: one cache on disk for every process (web workers, Celery children,
+    # beat, readers), so rate limits, the gallery version, the motion gate and the
+    # dashboard cache hold across processes as they do on Redis. diskcache's
+    # increments are atomic across processes (SQLite transactions); Django's
+    # DatabaseCache and FileBasedCache are not, and django-ratelimit refuses them.
+    CACHES = {
+        "default": {
+            "BACKEND": "diskcache.DjangoCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "campus"),
+            # Seconds one SQLite transaction may wait for a lock before diskcache retries it.
+            "DATABASE_TIMEOUT": 1.0,
+            "OPTIONS": {"size_limit": 256 * 1024 * 1024},
+        }
+    }
+    # django-ratelimit lists only Redis and memcached as officially supported.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 
 # --- Celery ----------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Both folders must exist before a worker starts (`python -m config.prepare`).
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("out", "processed"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
@@ -350,7 +364,6 @@ CELERY_METRICS_ADDR = env("CELERY_METRICS_ADDR", "127.0.0.1")
 # --- Static and media ------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {

@@ -6,6 +6,10 @@ mode: with `PROMETHEUS_MULTIPROC_DIR` in the worker's environment (it must be
 set before the process starts), every child writes its counters to files in
 that folder, and the worker's main process serves their sum on
 `CELERY_METRICS_PORT`. Both unset: nothing changes.
+
+prometheus_client opens a file in that folder for every metric it creates, and
+Django's import creates metrics before any Celery signal fires, so the folder
+is made when this module is imported (by `config`, before Django is set up).
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ logger = logging.getLogger("campus.metrics")
 def multiproc_dir() -> Path | None:
     value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     return Path(value) if value else None
+
+
+def ensure_multiproc_dir() -> None:
+    """Makes the metrics folder if the environment names one; a missing folder must not kill the process."""
+    folder = multiproc_dir()
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+ensure_multiproc_dir()
 
 
 def start_exporter(port: int, folder: Path, addr: str = "127.0.0.1") -> int:

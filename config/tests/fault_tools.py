@@ -292,7 +292,7 @@ class ServedApp:
 class CeleryWorker:
     """A real `celery worker` child process; `kill()` SIGKILLs its whole process group."""
 
-    def __init__(self, env: dict[str, str], *, app: str = "config", queues: str = "default,frames,maintenance",
+    def __init__(self, env: dict[str, str], *, app: str = "config", queues: str = "default,frames,polling,maintenance",
                  name: str = "proof"):
         self.env = {**os.environ, **env}
         self.app = app

@@ -67,8 +67,38 @@ def test_late_ack_and_one_message_per_worker_process():
     assert celery_app.conf.task_acks_late is True
     assert celery_app.conf.task_reject_on_worker_lost is True
     assert celery_app.conf.worker_prefetch_multiplier == 1
-    assert celery_app.amqp.router.route({}, "cameras.tasks.poll_cameras")["queue"].name == "frames"
-    assert celery_app.amqp.router.route({}, "config.tasks.nightly_backup")["queue"].name == "maintenance"
+
+
+def queue_of(task_name: str) -> str:
+    return celery_app.amqp.router.route({}, task_name)["queue"].name
+
+
+def test_work_is_split_into_queues_by_kind():
+    # Frames alone on `frames`, so a backup or a slow camera never takes frame capacity.
+    celery_app.loader.import_default_modules()
+    assert queue_of("cameras.tasks.process_frame") == "frames"
+    assert queue_of("cameras.tasks.poll_cameras") == "polling"
+    assert queue_of("cameras.tasks.capture_camera") == "polling"
+    for name in ("config.tasks.nightly_backup", "config.tasks.purge_expired", "cameras.tasks.purge_biometric_leftovers",
+                 "devices.tasks.prune_heartbeats", "accounts.tasks.flush_expired_tokens",
+                 "attendance.tasks.daily_summary"):
+        assert queue_of(name) == "maintenance", name
+    for name in ("attendance.tasks.open_due_sessions", "attendance.tasks.close_finished_sessions",
+                 "devices.tasks.mark_offline_devices", "devices.tasks.expire_registration_tokens"):
+        assert queue_of(name) == "default", name
+    assert {queue.name for queue in celery_app.conf.task_queues} == {"frames", "polling", "maintenance", "default"}
+
+
+
+def test_every_queue_has_exactly_one_worker_in_the_procfile():
+    consumers: dict[str, list[str]] = {}
+    for line in (Path(__file__).resolve().parents[2] / "Procfile").read_text().splitlines():
+        if " worker " in line and " -Q " in line:
+            process = line.split(":", 1)[0]
+            for queue in line.split(" -Q ", 1)[1].split()[0].split(","):
+                consumers.setdefault(queue, []).append(process)
+    assert consumers == {"frames": ["worker-frames"], "default": ["worker"], "polling": ["worker"],
+                         "maintenance": ["worker-maintenance"]}
 
 
 def test_every_task_has_a_time_limit():

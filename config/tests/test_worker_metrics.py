@@ -88,3 +88,31 @@ def test_worker_exports_the_frame_metrics_its_children_count(settings, tmp_path)
     finally:
         worker.stop()
         redis.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_metrics_folder_is_missing_makes_it_and_serves(tmp_path):
+    # What `make run` and compose hand the worker: a folder nothing has created yet.
+    folder = tmp_path / "not" / "yet" / "there"
+    redis = PrivateRedis()
+    redis.start()
+    port = free_port()
+    worker = CeleryWorker(
+        {
+            "DATABASE_URL": database_url_for(connection.settings_dict),
+            "CELERY_BROKER_URL": redis.url(2),
+            "REDIS_URL": redis.url(3),
+            "PROMETHEUS_MULTIPROC_DIR": str(folder),
+            "CELERY_METRICS_PORT": str(port),
+        },
+        queues="frames",
+        name="missing-folder",
+    )
+    try:
+        worker.start()
+        worker.wait_ready()
+        assert folder.is_dir()
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
+    finally:
+        worker.stop()
+        redis.close()

@@ -81,3 +81,48 @@ class BodySizeLimitMiddleware:
                 details={"limit_bytes": limit},
             )
         return self.get_response(request)
+
+
+class ApiErrorFormatMiddleware:
+    """Every error on an /api/ path leaves in the error format, with DEBUG on too.
+
+    With DEBUG on, Django answers an unknown URL or an uncaught exception with its
+    HTML debug pages instead of calling handler404/handler500, and a plain Django
+    view's 405 is HTML whatever DEBUG says. On /api/ paths such a response is
+    replaced by the project's handler for its status (Django logged the exception
+    already). JSON responses, and every other path, are left alone.
+    """
+
+    KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path.startswith("/api/")
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        return self.in_error_format(request, response)
+
+    def in_error_format(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        from . import errors
+
+        status = response.status_code
+        handler = {400: errors.handler400, 403: errors.handler403, 404: errors.handler404}.get(status)
+        if handler is not None:
+            replacement = handler(request)
+        elif status == 405:
+            replacement = error_response(405, "method_not_allowed", f"Method {request.method} is not allowed here.")
+        elif status >= 500:
+            replacement = errors.handler500(request)
+            replacement.status_code = status
+        else:
+            replacement = error_response(status, "error", response.reason_phrase or "The request failed.")
+        for name in self.KEPT_HEADERS:
+            if name in response:
+                replacement[name] = response[name]
+        return replacement

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import errors, health
@@ -16,6 +17,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The site root, where the admin's "View site" link leads: links to the admin, the API docs and health.
+    path("", TemplateView.as_view(template_name="landing.html"), name="landing"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

@@ -230,7 +230,9 @@ class TcpProxy:
 class ServedApp:
     """Our Django project under gunicorn in a child process, on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 1, threads: int = 4, timeout: int = 30):
+    def __init__(self, env: dict[str, str], *, workers: int = 1, threads: int = 4, timeout: int = 30,
+                 args: tuple[str, ...] = ()):
+        self.args = args
         self.port = free_port()
         self.env = {**os.environ, **env}
         self.workers = workers
@@ -248,7 +250,7 @@ class ServedApp:
             self.process = subprocess.Popen(
                 [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
                  "--workers", str(self.workers), "--threads", str(self.threads),
-                 "--timeout", str(self.timeout), "--graceful-timeout", "5"],
+                 "--timeout", str(self.timeout), "--graceful-timeout", "5", *self.args],
                 cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
 

@@ -23,7 +23,7 @@ def needed_folders() -> list[Path]:
         Path(settings.BACKUP_DIR),
     ]
     broker = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    for option in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for option in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if broker.get(option):
             folders.append(Path(broker[option]))
     if settings.CACHES["default"]["BACKEND"] == "diskcache.DjangoCache":

@@ -29,7 +29,8 @@ def test_prepare_makes_every_folder_of_the_embedded_configuration(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     var = tmp_path / "var"
-    for folder in ("media", "static", "backups", "broker/out", "broker/processed", "cache", "prometheus-worker"):
+    for folder in ("media", "static", "backups", "broker/out", "broker/processed", "broker/control", "cache",
+                   "prometheus-worker"):
         assert (var / folder).is_dir(), folder
     again = subprocess.run([sys.executable, "-m", "config.prepare"], cwd=BASE_DIR, env=embedded(tmp_path),
                            capture_output=True, text=True, timeout=120)

@@ -39,9 +39,13 @@ if ! have "$base"; then
   rootfs="$(mktemp -d /var/tmp/campus-bookworm.XXXXXX)"
   trap 'rm -rf "$rootfs"' EXIT
   echo "offline-images: debootstrap bookworm ($mirror)"
-  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
-  # As in Debian's official images: no services start during `apt-get install`,
-  # no apt lists or docs are kept.
+  # As in Debian's official images, dpkg does not fsync every file (a failed build
+  # is thrown away anyway); set between the two stages, it speeds up the second.
+  debootstrap --variant=minbase --foreign bookworm "$rootfs" "$mirror" >/dev/null
+  mkdir -p "$rootfs/etc/dpkg/dpkg.cfg.d"
+  echo force-unsafe-io > "$rootfs/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+  chroot "$rootfs" /debootstrap/debootstrap --second-stage >/dev/null
+  # No services start during `apt-get install`, no recommended packages.
   printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"
   chmod 755 "$rootfs/usr/sbin/policy-rc.d"
   printf 'APT::Install-Recommends "false";\n' > "$rootfs/etc/apt/apt.conf.d/90campus-offline"

@@ -90,6 +90,20 @@ def test_missing_worker_and_beat_fail_the_command(fresh_backup, settings, capsys
 
 
 @pytest.mark.django_db
+def test_only_runs_the_named_checks(beat_running, settings, capsys):
+    settings.DOCTOR_WORKER_PING_TIMEOUT = 0.3  # no worker runs: the report would fail if it asked
+    call_command("doctor", "--only", "beat", "--only", "database")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines[:-1]] == [["OK", "database"], ["OK", "beat"]]
+    assert lines[-1] == "All checks passed."
+    settings.BEAT_HEARTBEAT_STALE_SECONDS = -1
+    with pytest.raises(CommandError, match=r"1 check\(s\) failed: beat"):
+        call_command("doctor", "--only", "beat")
+    with pytest.raises(CommandError, match="Unknown check"):
+        call_command("doctor", "--only", "coffee")
+
+
+@pytest.mark.django_db
 def test_stale_beat_heartbeat_fails(beat_running, settings):
     settings.BEAT_HEARTBEAT_STALE_SECONDS = -1
     status, detail = doctor.check_beat()

@@ -14,13 +14,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--skip", action="append", default=[], metavar="CHECK",
                             help=f"Skip a check (repeatable): {', '.join(CHECKS)}.")
+        parser.add_argument("--only", action="append", default=[], metavar="CHECK",
+                            help="Run only this check (repeatable); the compose health checks use it.")
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
-    def handle(self, *args, skip, **options):
-        unknown = sorted(set(skip) - set(CHECKS))
+    def handle(self, *args, skip, only, **options):
+        unknown = sorted((set(skip) | set(only)) - set(CHECKS))
         if unknown:
             raise CommandError(f"Unknown check(s): {', '.join(unknown)}. Known: {', '.join(CHECKS)}.")
-        findings = run_checks(skip=set(skip))
+        findings = run_checks(skip=set(skip), only=set(only))
         failed = [f.name for f in findings if f.status == FAIL]
         if options["json"]:
             self.stdout.write(json.dumps({"ok": not failed, "checks": [f.__dict__ for f in findings]}, indent=2))

@@ -18,7 +18,7 @@ class StaffLoginForm(AdminAuthenticationForm):
     def confirm_login_allowed(self, user):
         if user.is_active and not user.is_staff:
             raise ValidationError(
-                "You signed in as %(username)s, a %(role)s account. This admin is for campus staff; "
+                "%(username)s is a %(role)s account, and this admin is for campus staff; "
                 "students and guests use the campus app. Ask an administrator if you need staff access.",
                 code="not_staff",
                 params={"username": user.get_username(), "role": user.get_role_display().lower()},

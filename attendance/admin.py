@@ -152,8 +152,22 @@ class ClassSessionAdmin(RoleModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:  # a session's class, room and times are fixed once it exists
-            return [*self.readonly_fields, "section", "room", "date", "scheduled_start", "scheduled_end"]
+            return [*self.readonly_fields, "section", "room", "when", "date", "scheduled_start", "scheduled_end"]
         return self.readonly_fields
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["section", "room", "date", "scheduled_start", "scheduled_end"]})]
+        # Compact, so the records below are on the first screen at 1366x768.
+        return [
+            (None, {"fields": [("section", "room"), ("when", "status"), ("timetable_slot", "coverage")]}),
+            ("Details", {"classes": ["collapse"], "fields": ["opened_at", "closed_at", "unverified_reason"]}),
+        ]
+
+    @admin.display(description="when")
+    def when(self, obj) -> str:
+        start, end = timezone.localtime(obj.scheduled_start), timezone.localtime(obj.scheduled_end)
+        return f"{start:%a %d %b %Y}, {start:%H:%M}–{end:%H:%M}"
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Teachers use the actions and the marking page; the form itself stays read-only for them.

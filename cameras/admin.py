@@ -56,12 +56,14 @@ def thumbnail(field_file, side: int = THUMB_SIDE) -> str:
     return format_html('<img src="data:image/jpeg;base64,{}" alt="face" style="max-height:{}px">', encoded, side)
 
 
-class NoCountPaginator(Paginator):
-    """Huge tables: no COUNT(*) over the whole table for every page."""
+class CappedCountPaginator(Paginator):
+    """Huge tables: count at most COUNT_CAP rows (a LIMITed count), never the whole table per page."""
+
+    COUNT_CAP = 10_000
 
     @cached_property
     def count(self) -> int:
-        return 10_000_000
+        return self.object_list[: self.COUNT_CAP].count()
 
 
 class CameraAdminForm(forms.ModelForm):
@@ -214,24 +216,29 @@ class AssignFaceForm(forms.Form):
     def __init__(self, *args, request, **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["student"]
-        field.queryset = Student.objects.visible_to(request.user)
+        # The widget first: setting the queryset hands the widget its choices.
         field.widget = AutocompleteSelect(UnknownFace._meta.get_field("assigned_student"), admin.site)
+        field.queryset = Student.objects.visible_to(request.user)
         field.help_text = "Type a name or student number. The face is enrolled if the student has consented."
 
 
 @admin.register(UnknownFace)
 class UnknownFaceAdmin(RoleModelAdmin):
     view_permission = change_permission = "review_faces"
-    list_display = ["crop_thumbnail", "seen_at", "where", "session_seen", "status", "assigned_student",
-                    "review_link"]
+    list_display = ["crop_thumbnail", "review_link", "seen_at", "where", "session_seen", "status",
+                    "assigned_student"]
     list_display_links = None
     list_filter = ["status", ("seen_at", admin.DateFieldListFilter)]
     list_select_related = ["camera__room", "assigned_student", "sighting__session__section__course"]
     actions = ["dismiss"]
-    paginator = NoCountPaginator
+    paginator = CappedCountPaginator
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user).defer("embedding_ciphertext")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "title": "Unknown faces: who is this?"}
+        return super().changelist_view(request, extra_context=extra_context)
 
     @admin.display(description="face")
     def crop_thumbnail(self, obj):
@@ -313,7 +320,7 @@ class FrameAdmin(RoleModelAdmin):
     readonly_fields = [f.name for f in Frame._meta.fields if f.name != "image"]
     exclude = ["image"]
     show_full_result_count = False
-    paginator = NoCountPaginator
+    paginator = CappedCountPaginator
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -332,7 +339,7 @@ class FaceSightingAdmin(RoleModelAdmin):
     raw_id_fields = ["frame", "student", "session", "record"]
     readonly_fields = [f.name for f in FaceSighting._meta.fields]
     show_full_result_count = False
-    paginator = NoCountPaginator
+    paginator = CappedCountPaginator
 
     def has_add_permission(self, request) -> bool:
         return False

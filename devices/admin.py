@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.db.models import Count, Q
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -253,7 +254,7 @@ class BundleAdmin(DevicesAdmin):
 
     @admin.display(description="size", ordering="size_bytes")
     def size(self, bundle) -> str:
-        return f"{bundle.size_bytes / 1_048_576:.1f} MiB" if bundle.size_bytes >= 104_858 else f"{bundle.size_bytes} B"
+        return filesizeformat(bundle.size_bytes)
 
     @admin.display(description="SHA-256")
     def checksum(self, bundle) -> str:
@@ -310,16 +311,8 @@ class DeploymentForm(forms.ModelForm):
 @admin.register(Deployment)
 class DeploymentAdmin(DevicesAdmin):
     form = DeploymentForm
-    list_display = [
-        "__str__",
-        "bundle",
-        "state",
-        "progress",
-        "current_batch",
-        "targets_total",
-        *[f"targets_{state.value}" for state in TargetState],
-        "created_at",
-    ]
+    # The rollout column sums up the per-state counts, so the list fits 1366 px.
+    list_display = ["__str__", "bundle", "state", "progress", "current_batch", "created_at"]
     list_filter = ["state"]
     list_select_related = ["bundle"]
     autocomplete_fields = ["bundle", "group"]

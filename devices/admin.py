@@ -325,15 +325,24 @@ class DeploymentAdmin(DevicesAdmin):
         }
         return super().get_queryset(request).annotate(targets_total=Count("targets"), **counts).order_by("-created_at")
 
-    def get_fields(self, request, obj=None):
+    SHOWN = ["name", "bundle", "selector", "group", "label", "batch_size", "failure_threshold_percent",
+             "max_attempts", "state", "progress", "state_reason", "current_batch", "started_at", "finished_at",
+             "created_by"]
+
+    def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return DeploymentForm.Meta.fields
-        return ["name", "bundle", "selector", "group", "label", "batch_size", "failure_threshold_percent",
-                "max_attempts", "state", "progress", "state_reason", "current_batch", "started_at", "finished_at",
-                "created_by"]
+            return [(None, {"fields": DeploymentForm.Meta.fields})]
+        # The rollout first, on one screen at 1366x768; the settings fold away.
+        return [
+            ("Rollout", {"fields": [("state", "progress"), ("current_batch", "started_at", "finished_at"),
+                                    "state_reason"]}),
+            ("What goes where", {"fields": [("name", "bundle"), ("selector", "group", "label")]}),
+            ("Settings", {"classes": ["collapse"], "fields": ["batch_size", "failure_threshold_percent",
+                                                              "max_attempts", "created_by"]}),
+        ]
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.get_fields(request, obj)
+        return [] if obj is None else self.SHOWN
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []

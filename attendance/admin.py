@@ -286,12 +286,12 @@ class ClassSessionAdmin(RoleModelAdmin):
             raise PermissionDenied
         today = timezone.localdate()
         try:
-            days = min(365, max(7, int(request.GET.get("days", 0))))
-        except ValueError:
+            days = min(365, max(7, int(request.GET["days"])))
+        except (KeyError, ValueError):
             days = 0
         if days:
             date_from = today - dt.timedelta(days=days - 1)
-        else:  # day one: the current week, Monday to Sunday, with its empty days
+        else:  # by default (and on day one): the current week, Monday to Sunday, with its empty days
             date_from = today - dt.timedelta(days=today.weekday())
             days = 7
         threshold = settings.ATTENDANCE_LOW_RATE_THRESHOLD
@@ -300,7 +300,7 @@ class ClassSessionAdmin(RoleModelAdmin):
         by_day = {row["date"]: row["rate"] for row in trend["daily"]}
         points = [
             (
-                (date_from + dt.timedelta(days=n)).strftime("%a %d %b" if days <= 14 else "%d %b"),
+                (date_from + dt.timedelta(days=n)).strftime("%a %d" if days <= 14 else "%d %b"),
                 by_day.get((date_from + dt.timedelta(days=n)).isoformat()),
             )
             for n in range(days)
@@ -318,7 +318,7 @@ class ClassSessionAdmin(RoleModelAdmin):
             "threshold": threshold,
             "days_with_data": days_with_data,
             "daily_chart": charts.rate_line_chart(
-                points, title=f"Daily attendance rate, {date_from:%d %b} to {today:%d %b}", threshold=threshold
+                points, title=f"Daily attendance rate from {date_from:%d %b}, {days} days", threshold=threshold
             ),
             "weekday_chart": charts.rate_bar_chart(
                 _weekday_bars(trend["weekday"]),

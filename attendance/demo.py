@@ -106,13 +106,21 @@ def seed_demo_attendance(*, teacher, seed: int, now: dt.datetime | None = None, 
     untouched = ClassSession.objects.filter(
         status=SessionStatus.SCHEDULED, scheduled_start__lte=now, date__gte=today - dt.timedelta(days=HISTORY_DAYS)
     ).select_related("section").order_by("scheduled_start")
-    records, finished, running = [], [], []
-    for session in untouched:
-        if session.records.exists():
+    pending: list[AttendanceRecord] = []
+    made, finished, running = 0, [], []
+    with_records = set(
+        AttendanceRecord.objects.filter(session__in=untouched).values_list("session_id", flat=True).distinct()
+    )
+    for session in untouched.iterator(chunk_size=500):
+        if session.pk in with_records:
             continue
-        records.extend(_records_for(session, seed=seed, until=now))
+        pending.extend(_records_for(session, seed=seed, until=now))
         (finished if session.scheduled_end <= now else running).append(session.pk)
-    AttendanceRecord.objects.bulk_create(records, batch_size=2000, ignore_conflicts=True)
+        if len(pending) >= 5000:  # a 10,000-student campus makes ~300,000 records: insert as we go
+            AttendanceRecord.objects.bulk_create(pending, batch_size=5000, ignore_conflicts=True)
+            made, pending = made + len(pending), []
+    AttendanceRecord.objects.bulk_create(pending, batch_size=5000, ignore_conflicts=True)
+    made += len(pending)
     ClassSession.objects.filter(pk__in=finished).update(
         status=SessionStatus.CLOSED, opened_at=F("scheduled_start"), closed_at=F("scheduled_end")
     )
@@ -121,7 +129,7 @@ def seed_demo_attendance(*, teacher, seed: int, now: dt.datetime | None = None, 
     transaction.on_commit(dashboard.invalidate_summary)
     return (
         f"attendance: {len(finished)} past sessions closed, {len(running)} running now, {demo} demo-teacher "
-        f"sessions around now, {len(records)} records over {HISTORY_DAYS} days, {held} held for review."
+        f"sessions around now, {made} records over {HISTORY_DAYS} days, {held} held for review."
     )
 
 

@@ -101,3 +101,15 @@ def test_a_missing_admin_page_is_a_readable_404_and_api_paths_keep_json(admin_cl
     assert page.status_code == 404
     api = admin_client.get("/api/v1/no-such-thing")
     assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
+def test_the_dashboard_opens_on_the_current_week_and_says_when_data_is_thin(admin_client):
+    from django.utils import timezone
+
+    page = admin_client.get("/admin/attendance/classsession/dashboard/")
+    assert page.status_code == 200
+    today = timezone.localdate()
+    assert page.context["date_from"].weekday() == 0 and (today - page.context["date_from"]).days < 7
+    assert page.context["days"] == 7
+    assert "Not enough data yet" in page.content.decode()
+    assert admin_client.get("/admin/attendance/classsession/dashboard/?days=30").context["days"] == 30

@@ -203,9 +203,20 @@ def test_a_teachers_day_in_the_admin(page, teaching_day):
     assert UnknownFace.objects.get(pk=teaching_day["face"].pk).status == "assigned"
     assert FaceEnrolment.objects.filter(student=students[3]).count() == 1
 
+    # Their students and their dashboard fit the screen.
+    page.goto("/admin/campus/student/")
+    shot(page, "teacher-10-students")
+    assert page.locator("#result_list tbody tr").count() == 4
+    for header in ("th.column-status", "th.column-has_face_consent", "th.column-user"):
+        box = page.locator(header).bounding_box()
+        assert box and box["x"] + box["width"] <= 1366, f"{header} is off-screen at 1366 px"
+    page.goto("/admin/attendance/classsession/dashboard/")
+    page.wait_for_selector("div.chart svg")
+    shot(page, "teacher-11-dashboard")
+
     # Off their ground: the device fleet is for admins; the page says so plainly.
     page.goto("/admin/devices/device/")
-    shot(page, "teacher-10-refused")
+    shot(page, "teacher-12-refused")
     body = page.inner_text("body")
     assert "You are not allowed to open this page" in body and "t.morgan" in body
 

@@ -18,7 +18,7 @@ from . import dashboard, services
 from .choices import RecordSource, RecordStatus, SessionStatus
 from .models import AttendanceRecord, ClassSession
 
-HISTORY_DAYS = 28
+HISTORY_DAYS = 28  # the default of seed_demo --history-days
 # The demo teacher's own day, in minutes from now: ended, running, upcoming.
 DEMO_DAY = [(-150, -60), (-30, 60), (75, 165)]
 # Fridays and Mondays a little emptier, so the weekday chart has a shape.
@@ -96,15 +96,17 @@ def _records_for(session: ClassSession, *, seed: int, until: dt.datetime) -> lis
 
 
 @transaction.atomic
-def seed_demo_attendance(*, teacher, seed: int, now: dt.datetime | None = None, **_signal) -> str:
-    """Receiver of campus' demo_campus_seeded: plans four weeks and today, then fills what has happened."""
+def seed_demo_attendance(
+    *, teacher, seed: int, history_days: int = HISTORY_DAYS, now: dt.datetime | None = None, **_signal
+) -> str:
+    """Receiver of campus' demo_campus_seeded: plans the history and today, then fills what has happened."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    for days_ago in range(HISTORY_DAYS, -1, -1):
+    for days_ago in range(history_days, -1, -1):
         services.plan_sessions(day=today - dt.timedelta(days=days_ago))
     demo = _demo_day(teacher=teacher, now=now) if teacher is not None else 0
     untouched = ClassSession.objects.filter(
-        status=SessionStatus.SCHEDULED, scheduled_start__lte=now, date__gte=today - dt.timedelta(days=HISTORY_DAYS)
+        status=SessionStatus.SCHEDULED, scheduled_start__lte=now, date__gte=today - dt.timedelta(days=history_days)
     ).select_related("section").order_by("scheduled_start")
     pending: list[AttendanceRecord] = []
     made, finished, running = 0, [], []
@@ -129,7 +131,7 @@ def seed_demo_attendance(*, teacher, seed: int, now: dt.datetime | None = None, 
     transaction.on_commit(dashboard.invalidate_summary)
     return (
         f"attendance: {len(finished)} past sessions closed, {len(running)} running now, {demo} demo-teacher "
-        f"sessions around now, {made} records over {HISTORY_DAYS} days, {held} held for review."
+        f"sessions around now, {made} records over {history_days} days and today, {held} held for review."
     )
 
 

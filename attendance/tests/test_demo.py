@@ -59,3 +59,13 @@ def test_running_it_again_adds_no_attendance():
     counts = (ClassSession.objects.count(), AttendanceRecord.objects.count())
     seed()
     assert (ClassSession.objects.count(), AttendanceRecord.objects.count()) == counts
+
+
+def test_history_days_zero_keeps_only_today(time_machine):
+    now = timezone.make_aware(dt.datetime(2026, 11, 18, 14, 0))
+    time_machine.move_to(now, tick=False)
+    out = io.StringIO()
+    call_command("seed_demo", "--students", "20", "--history-days", "0", stdout=out, stderr=io.StringIO())
+    dates = set(ClassSession.objects.values_list("date", flat=True))
+    assert dates <= {now.date(), (now + dt.timedelta(hours=3)).date()}
+    assert not ClassSession.objects.filter(scheduled_end__lte=now, status=SessionStatus.SCHEDULED).exists()

@@ -163,10 +163,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--students", type=int, default=200, help="number of students (default 200)")
         parser.add_argument("--seed", type=int, default=2026, help="random seed for names and enrolments")
+        parser.add_argument(
+            "--history-days", type=int, default=28,
+            help="days of closed classes with attendance before today (default 28; 0: only today)",
+        )
 
-    def handle(self, *args, students: int, seed: int, **options):
+    def handle(self, *args, students: int, seed: int, history_days: int = 28, **options):
         if not 1 <= students <= 100_000:
             raise CommandError("--students must be between 1 and 100000.")
+        if not 0 <= history_days <= 120:
+            raise CommandError("--history-days must be between 0 and 120.")
         self.seed = seed
         self.today = timezone.localdate()
         with transaction.atomic():
@@ -181,7 +187,8 @@ class Command(BaseCommand):
             self.complaints(rooms)
         # Apps above campus (attendance) add four weeks of history and a demo day around now.
         teacher = User.objects.filter(username__iexact="demo.staff").first()
-        reports = demo_campus_seeded.send(sender=self.__class__, teacher=teacher, seed=seed)
+        reports = demo_campus_seeded.send(sender=self.__class__, teacher=teacher, seed=seed,
+                                          history_days=history_days)
         for username, password in passwords:
             self.stdout.write(f"  {username:14} password: {password}")
         if passwords:

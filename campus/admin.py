@@ -375,14 +375,19 @@ class ComplaintAdmin(RolePermissionsMixin, admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not ComplaintComment:
             return super().save_formset(request, form, formset, change)
+        # The admin's change message reads these, as if formset.save() had run.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for comment_form in formset.forms:
             if comment_form.instance.pk is None and comment_form.has_changed() and comment_form.cleaned_data:
                 try:
-                    services.add_complaint_comment(
-                        complaint=form.instance, author=request.user, body=comment_form.cleaned_data["body"]
+                    comment = services.add_complaint_comment(
+                        complaint=form.instance, author=request.user, body=comment_form.cleaned_data["body"],
+                        request=request,
                     )
                 except DomainError as exc:
                     self.message_user(request, exc.message, messages.ERROR)
+                else:
+                    formset.new_objects.append(comment)
 
     def _move(self, request, queryset, to_status):
         moved, refused = 0, []

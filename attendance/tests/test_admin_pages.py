@@ -77,3 +77,29 @@ def test_a_teacher_cannot_open_another_sections_pages(lesson, make_user):
     assert client.get(f"/admin/attendance/classsession/{other.pk}/mark/").status_code == 404
     assert client.get(f"/admin/attendance/attendancerecord/{record.pk}/correct/").status_code == 404
     assert client.get(f"/admin/attendance/classsession/{other.pk}/change/").status_code == 302  # "not found" redirect
+
+
+def test_staff_handle_a_complaint_in_the_admin(make_user):
+    from campus.models import Complaint, ComplaintComment
+    from campus.tests.factories import ComplaintFactory
+
+    handler = make_user(role="staff", username="handler")
+    complaint = ComplaintFactory()
+    client = Client()
+    client.force_login(handler)
+    url = f"/admin/campus/complaint/{complaint.pk}/change/"
+    form = client.get(url)
+    assert form.status_code == 200
+    data = {
+        "priority": complaint.priority, "room": "", "assignee": handler.pk,
+        "comments-TOTAL_FORMS": "1", "comments-INITIAL_FORMS": "0", "comments-MIN_NUM_FORMS": "0",
+        "comments-MAX_NUM_FORMS": "1000", "comments-0-body": "A technician comes on Monday.",
+        "_save": "Save",
+    }
+    saved = client.post(url, data)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    comment = ComplaintComment.objects.get(complaint=complaint)
+    assert comment.author == handler and comment.body == "A technician comes on Monday."
+    moved = client.post("/admin/campus/complaint/", {"action": "start_work", "_selected_action": [complaint.pk]})
+    assert moved.status_code == 302
+    assert Complaint.objects.get(pk=complaint.pk).status == "in_progress"

@@ -1,15 +1,42 @@
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from config.errors import DomainError
 
 from . import services, sessions
+from .admin_permissions import RolePermissionsMixin
 from .choices import RevokeReason
 from .models import AuditEvent, User
 
 
+class StaffLoginForm(AdminAuthenticationForm):
+    """A student or guest with the right password is told plainly that the admin is for staff."""
+
+    def confirm_login_allowed(self, user):
+        if user.is_active and not user.is_staff:
+            raise ValidationError(
+                "%(username)s is a %(role)s account, and this admin is for campus staff; "
+                "students and guests use the campus app. Ask an administrator if you need staff access.",
+                code="not_staff",
+                params={"username": user.get_username(), "role": user.get_role_display().lower()},
+            )
+        super().confirm_login_allowed(user)
+
+
+admin.site.login_form = StaffLoginForm
+# Refresh tokens are handled per user (the "End all sessions" action and the sessions API), not row by row.
+for _model in (OutstandingToken, BlacklistedToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(RolePermissionsMixin, DjangoUserAdmin):
+    view_permission = "view_users"
+    change_permission = add_permission = "manage_users"
     list_display = ("username", "email", "first_name", "last_name", "role", "is_active", "last_login")
     list_filter = ("role", "is_active", "is_staff", "date_joined")
     search_fields = ("username", "email", "first_name", "last_name")
@@ -79,8 +106,10 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(RolePermissionsMixin, admin.ModelAdmin):
     """Read-only: the audit log is written by services only."""
+
+    view_permission = "manage_system"
 
     list_display = ("occurred_at", "action", "actor_label", "target", "ip", "request_id")
     list_filter = ("action", "occurred_at")

@@ -13,6 +13,15 @@ class CampusUserManager(UserManager):
     def get_by_natural_key(self, username: str) -> User:
         return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
 
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        """`createsuperuser`: a superuser holds the admin role and sits in its group, like any admin."""
+        from .services import apply_role
+
+        extra_fields["role"] = Role.ADMIN
+        user = super().create_superuser(username, email, password, **extra_fields)
+        apply_role(user=user, role=Role.ADMIN)
+        return user
+
 
 class User(AbstractUser):
     """A person who signs in: admin, staff, student or guest."""
@@ -42,7 +51,7 @@ class User(AbstractUser):
         return self.is_active and role_rank(self.role) >= role_rank(role)
 
     def has_campus_perm(self, codename: str) -> bool:
-        """One of the eighteen named permissions, through the role's group."""
+        """One of the twenty named permissions, through the role's group."""
         return self.is_active and self.has_perm(f"accounts.{codename}")
 
 

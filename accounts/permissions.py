@@ -1,4 +1,4 @@
-"""DRF permission classes built on the eighteen named permissions.
+"""DRF permission classes built on the twenty named permissions.
 
 Views declare what each action needs:
 

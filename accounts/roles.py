@@ -1,4 +1,4 @@
-"""The eighteen named permissions and which role first receives each.
+"""The twenty named permissions and which role first receives each.
 
 The matrix is data; `sync_roles` turns it into one Django Group per role with
 the group's permissions, so admins see (and may adjust) it in the admin.
@@ -16,14 +16,16 @@ PERMISSIONS: dict[str, str] = {
     "view_students": "View student records",
     "manage_students": "Create and edit student records and enrolments",
     "view_own_attendance": "View one's own attendance",
-    "view_attendance": "View attendance of sections and students",
+    "view_attendance": "View attendance of the sections one teaches",
+    "view_all_students": "See every student and every section's attendance (campus-wide duties)",
     "mark_attendance": "Mark attendance by hand",
     "edit_attendance": "Override attendance records",
     "view_reports": "View attendance reports, dashboard and trends",
     "file_complaint": "File and comment on one's own complaints",
     "handle_complaints": "See, assign and resolve all complaints",
     "view_cameras": "View cameras and their status",
-    "manage_cameras": "Add, edit and remove cameras; review unknown faces",
+    "manage_cameras": "Add, edit and remove cameras",
+    "review_faces": "Review unknown faces: dismiss, or assign to a consenting student (enrols the face)",
     "enroll_faces": "Enrol and erase students' face data (biometric)",
     "manage_devices": "Manage edge devices, bundles and deployments",
     "manage_system": "Operations: backups, schedules, system settings",
@@ -43,8 +45,10 @@ ROLE_GRANTS: dict[str, list[str]] = {
         "view_reports",
         "handle_complaints",
         "view_cameras",
+        "review_faces",
     ],
     Role.ADMIN: [
+        "view_all_students",
         "manage_users",
         "manage_campus",
         "manage_students",

@@ -52,11 +52,17 @@ def invalidate_summary() -> None:
         logger.warning("could not drop the dashboard cache", exc_info=True)
 
 
-def build_summary(day: dt.date) -> dict[str, Any]:
+def build_summary(day: dt.date, user=None) -> dict[str, Any]:
+    """The day's summary over what `user` may see (everything when no user is given)."""
+    from .models import AttendanceRecord, ClassSession
     from .selectors import open_complaints_count, records_held_for_review_count, sessions_on, status_counts
 
-    sessions = list(sessions_on(day))
-    counts = status_counts(record_filter={"session__date": day})
+    records = AttendanceRecord.objects.all() if user is None else AttendanceRecord.objects.visible_to(user)
+    sessions = sessions_on(day)
+    if user is not None:
+        sessions = sessions.filter(pk__in=ClassSession.objects.visible_to(user).values("pk"))
+    sessions = list(sessions)
+    counts = status_counts(records=records, record_filter={"session__date": day})
     by_status: dict[str, int] = {}
     for session in sessions:
         by_status[session.status] = by_status.get(session.status, 0) + 1
@@ -80,15 +86,20 @@ def build_summary(day: dt.date) -> dict[str, Any]:
         ],
         "counts": counts,
         "rate": counts["rate"],
-        "held_for_review": records_held_for_review_count(day),
+        "held_for_review": records_held_for_review_count(day, records),
         "status_sources": status_sources(),
         "open_complaints": open_complaints_count(),
     }
 
 
-def summary(*, day: dt.date | None = None) -> dict[str, Any]:
-    """Today's summary, from the cache when fresh."""
+def summary(*, day: dt.date | None = None, user=None) -> dict[str, Any]:
+    """Today's summary over what `user` sees: the campus-wide one from the cache when fresh, a
+    teacher's own (a few sessions) built each time."""
+    from campus.models import sees_whole_campus
+
     day = day or timezone.localdate()
+    if user is not None and not sees_whole_campus(user):
+        return build_summary(day, user)
     key = _cache_key(day)
     try:
         cached = cache.get(key)

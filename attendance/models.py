@@ -51,18 +51,22 @@ class AttendancePolicy(TimeStampedModel):
 
 class ClassSessionQuerySet(models.QuerySet):
     def visible_to(self, user) -> ClassSessionQuerySet:
-        """Staff and admins see every session; a student only those of sections they are enrolled in."""
-        if not (user and user.is_authenticated):
+        """view_all_students: every session; view_attendance (a teacher): the sessions of the
+        sections they teach; a student: those of sections they are enrolled in."""
+        from campus.models import Enrolment, sees_whole_campus, taught_section_ids
+
+        if not (user and user.is_authenticated and getattr(user, "pk", None)):
             return self.none()
-        if user.has_campus_perm("view_attendance"):
+        if user.has_campus_perm("view_attendance") and sees_whole_campus(user):
             return self
+        # Subqueries, not joins: no duplicate rows, and annotated counts stay right.
+        scope = Q(pk__in=[])
+        if user.has_campus_perm("view_attendance"):
+            scope |= Q(section_id__in=taught_section_ids(user))
         student = _student_of(user)
         if student is not None and user.has_campus_perm("view_own_attendance"):
-            # A subquery, not a join: no duplicate rows, and annotated counts stay right.
-            from campus.models import Enrolment
-
-            return self.filter(section_id__in=Enrolment.objects.filter(student=student).values("section_id"))
-        return self.none()
+            scope |= Q(section_id__in=Enrolment.objects.filter(student=student).values("section_id"))
+        return self.filter(scope)
 
 
 class ClassSession(TimeStampedModel):
@@ -119,15 +123,21 @@ class StudentOwnedQuerySet(models.QuerySet):
     """Rows that belong to one student: records and excuse requests."""
 
     def visible_to(self, user) -> StudentOwnedQuerySet:
-        """Staff and admins see every row; a student only their own."""
-        if not (user and user.is_authenticated):
+        """view_all_students: every row; view_attendance (a teacher): the rows of sessions of the
+        sections they teach; a student: their own."""
+        from campus.models import sees_whole_campus, taught_section_ids
+
+        if not (user and user.is_authenticated and getattr(user, "pk", None)):
             return self.none()
-        if user.has_campus_perm("view_attendance"):
+        if user.has_campus_perm("view_attendance") and sees_whole_campus(user):
             return self
+        scope = Q(pk__in=[])
+        if user.has_campus_perm("view_attendance"):
+            scope |= Q(session__section_id__in=taught_section_ids(user))
         student = _student_of(user)
         if student is not None and user.has_campus_perm("view_own_attendance"):
-            return self.filter(student=student)
-        return self.none()
+            scope |= Q(student=student)
+        return self.filter(scope)
 
 
 class AttendanceRecord(TimeStampedModel):

@@ -73,9 +73,10 @@ def status_counts(*, record_filter: dict[str, Any] | None = None, records=None) 
     return _with_rate(row)
 
 
-def records_held_for_review_count(day: dt.date) -> int:
+def records_held_for_review_count(day: dt.date, records: QuerySet[AttendanceRecord] | None = None) -> int:
     """Records of `day`'s sessions waiting for a person (`needs_review`)."""
-    return AttendanceRecord.objects.filter(session__date=day, needs_review=True).count()
+    records = records if records is not None else AttendanceRecord.objects.all()
+    return records.filter(session__date=day, needs_review=True).count()
 
 
 def open_complaints_count() -> int:

@@ -9,22 +9,33 @@ import cv2
 import numpy as np
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin
+from accounts.permissions import user_has
 from campus.admin import StudentAdmin as CampusStudentAdmin
 from campus.models import Student
+from config.errors import DomainError
 
 from . import services
+from .choices import UnknownFaceStatus
 from .models import Camera, FaceEnrolment, FaceSighting, Frame, UnknownFace
 from .redaction import redact
 
 THUMB_SIDE = 96
 
 
-def thumbnail(field_file) -> str:
-    """An <img> of at most 96 px from a stored face image, or a dash."""
+def thumbnail(field_file, side: int = THUMB_SIDE) -> str:
+    """An <img> of at most `side` px from a stored face image, or a dash."""
     if not field_file:
         return "—"
     try:
@@ -35,22 +46,24 @@ def thumbnail(field_file) -> str:
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         return "(unreadable)"
-    scale = THUMB_SIDE / max(image.shape[:2])
+    scale = side / max(image.shape[:2])
     if scale < 1:
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:
         return "(unreadable)"
     encoded = base64.b64encode(buffer.tobytes()).decode()
-    return format_html('<img src="data:image/jpeg;base64,{}" alt="face" style="max-height:96px">', encoded)
+    return format_html('<img src="data:image/jpeg;base64,{}" alt="face" style="max-height:{}px">', encoded, side)
 
 
-class NoCountPaginator(Paginator):
-    """Huge tables: no COUNT(*) over the whole table for every page."""
+class CappedCountPaginator(Paginator):
+    """Huge tables: count at most COUNT_CAP rows (a LIMITed count), never the whole table per page."""
+
+    COUNT_CAP = 10_000
 
     @cached_property
     def count(self) -> int:
-        return 10_000_000
+        return self.object_list[: self.COUNT_CAP].count()
 
 
 class CameraAdminForm(forms.ModelForm):
@@ -67,14 +80,16 @@ class CameraAdminForm(forms.ModelForm):
 
 
 @admin.register(Camera)
-class CameraAdmin(admin.ModelAdmin):
+class CameraAdmin(RoleModelAdmin):
+    view_permission = "view_cameras"
+    change_permission = add_permission = delete_permission = "manage_cameras"
     form = CameraAdminForm
     list_display = ["name", "room", "source_kind", "safe_url", "enabled", "status", "last_frame_at",
                     "consecutive_failures"]
     list_filter = ["status", "source_kind", "enabled"]
     list_select_related = ["room"]
     search_fields = ["name", "room__code"]
-    raw_id_fields = ["room", "device"]
+    autocomplete_fields = ["room", "device"]
     readonly_fields = ["status", "status_changed_at", "safe_last_error", "last_frame_at", "consecutive_failures",
                        "next_poll_at", "password_stored", "created_at", "updated_at"]
 
@@ -106,12 +121,14 @@ class CameraAdmin(admin.ModelAdmin):
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
 
 
-class FaceEnrolmentInline(admin.TabularInline):
+class FaceEnrolmentInline(RolePermissionsMixin, admin.TabularInline):
+    view_permission = "enroll_faces"
     model = FaceEnrolment
     extra = 0
     can_delete = False  # deleting goes through the service (audit, erasure of the last one)
-    fields = ["photo_thumbnail", "engine_name", "engine_version", "face_size_px", "sharpness", "created_at"]
+    fields = ["photo_thumbnail", "face_size_px", "sharpness", "created_at", "created_by"]
     readonly_fields = fields
+    verbose_name = "enrolled face"
 
     @admin.display(description="photo")
     def photo_thumbnail(self, obj):
@@ -121,15 +138,66 @@ class FaceEnrolmentInline(admin.TabularInline):
         return False
 
 
+class EnrolFaceForm(forms.Form):
+    photo = forms.ImageField(
+        help_text="A clear, front-facing photo of this student alone (JPEG or PNG). The photo is checked for "
+        "exactly one face, its size and sharpness, and that it is not someone else's."
+    )
+
+
 admin.site.unregister(Student)
 
 
 @admin.register(Student)
 class StudentAdmin(CampusStudentAdmin):
-    """The campus student admin with the student's face enrolments inline, and erasure as an action."""
+    """The campus student admin with the student's face enrolments inline, enrolment from a photo, and erasure."""
 
     inlines = [*CampusStudentAdmin.inlines, FaceEnrolmentInline]
     actions = [*CampusStudentAdmin.actions, "erase_face_data"]
+    change_form_template = "admin/cameras/student/change_form.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.enrol_face_view)
+        return [path("<int:pk>/enrol-face/", view, name="campus_student_enrol_face"), *super().get_urls()]
+
+    def enrol_face_view(self, request, pk: int):
+        """Enrols one photo through `services.enrol_face` (consent, one face, quality, no duplicate)."""
+        if not user_has(request.user, "enroll_faces"):
+            raise PermissionDenied
+        student = get_object_or_404(Student.objects.visible_to(request.user), pk=pk)
+        form = EnrolFaceForm(request.POST or None, request.FILES or None)
+        verdict = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["photo"]
+            upload.seek(0)
+            try:
+                enrolment = services.enrol_face(
+                    student=student, image_bytes=upload.read(), actor=request.user, request=request, via="admin"
+                )
+            except DomainError as exc:
+                verdict = {"ok": False, "message": exc.message, "reasons": (exc.details or {}).get("reasons", [])}
+            else:
+                self.message_user(
+                    request,
+                    f"Enrolled a face for {student.full_name}: {enrolment.face_size_px} px across, "
+                    f"sharpness {enrolment.sharpness:.0f}. Good enough to recognise.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:campus_student_change", args=[student.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Enrol a face for {student.full_name}",
+            "opts": self.opts,
+            "student": student,
+            "form": form,
+            "verdict": verdict,
+            "enrolled": student.face_enrolments.count(),
+        }
+        return TemplateResponse(request, "admin/cameras/student/enrol_face.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_enrol_faces": user_has(request.user, "enroll_faces")}
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
     @admin.action(description="Erase all face data (embeddings, photos, crops)")
     def erase_face_data(self, request, queryset):
@@ -142,23 +210,99 @@ class StudentAdmin(CampusStudentAdmin):
         self.message_user(request, f"Erased {total} enrolment(s) and their files.")
 
 
-@admin.register(UnknownFace)
-class UnknownFaceAdmin(admin.ModelAdmin):
-    list_display = ["id", "crop_thumbnail", "camera", "seen_at", "group", "status", "assigned_student"]
-    list_filter = ["status"]
-    list_select_related = ["camera", "group", "assigned_student"]
-    raw_id_fields = ["assigned_student"]
-    readonly_fields = ["crop_thumbnail", "sighting", "camera", "seen_at", "group", "status", "assigned_student",
-                       "resolved_by", "resolved_at", "engine_name", "engine_version"]
-    exclude = ["crop"]
-    actions = ["dismiss"]
-    show_full_result_count = False
+class AssignFaceForm(forms.Form):
+    student = forms.ModelChoiceField(queryset=Student.objects.none(), label="This is")
 
-    @admin.display(description="crop")
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["student"]
+        # The widget first: setting the queryset hands the widget its choices.
+        field.widget = AutocompleteSelect(UnknownFace._meta.get_field("assigned_student"), admin.site)
+        field.queryset = Student.objects.visible_to(request.user)
+        field.help_text = "Type a name or student number. The face is enrolled if the student has consented."
+
+
+@admin.register(UnknownFace)
+class UnknownFaceAdmin(RoleModelAdmin):
+    view_permission = change_permission = "review_faces"
+    list_display = ["crop_thumbnail", "review_link", "seen_at", "where", "session_seen", "status",
+                    "assigned_student"]
+    list_display_links = None
+    list_filter = ["status", ("seen_at", admin.DateFieldListFilter)]
+    list_select_related = ["camera__room", "assigned_student", "sighting__session__section__course"]
+    actions = ["dismiss"]
+    paginator = CappedCountPaginator
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user).defer("embedding_ciphertext")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "title": "Unknown faces: who is this?"}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    @admin.display(description="face")
     def crop_thumbnail(self, obj):
         return thumbnail(obj.crop)
 
-    @admin.action(description="Dismiss (delete crop and embedding)")
+    @admin.display(description="where")
+    def where(self, obj) -> str:
+        return f"{obj.camera.room.code}, {obj.camera.name}"
+
+    @admin.display(description="class")
+    def session_seen(self, obj) -> str:
+        session = obj.sighting.session
+        return f"{session.section.course.code}-{session.section.code}" if session else "no class running"
+
+    @admin.display(description="")
+    def review_link(self, obj) -> str:
+        if obj.status != UnknownFaceStatus.PENDING:
+            return ""
+        return format_html('<a href="{}">Review</a>', reverse("admin:cameras_unknownface_review", args=[obj.pk]))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.review_view)
+        return [path("<int:pk>/review/", view, name="cameras_unknownface_review"), *super().get_urls()]
+
+    def review_view(self, request, pk: int):
+        """The crop, when and where; "this is student X" (enrols if consented) or dismiss."""
+        if not user_has(request.user, "review_faces"):
+            raise PermissionDenied
+        queryset = UnknownFace.objects.visible_to(request.user).select_related(
+            "camera__room", "sighting__session__section__course", "sighting__session__section__term",
+            "assigned_student",
+        )
+        face = get_object_or_404(queryset, pk=pk)
+        form = AssignFaceForm(request.POST or None, request=request)
+        changelist = reverse("admin:cameras_unknownface_changelist") + "?status__exact=pending"
+        if request.method == "POST" and "dismiss" in request.POST:
+            services.dismiss_unknown_faces(faces=[face], actor=request.user, request=request)
+            self.message_user(request, "Dismissed: the crop and its embedding are deleted.", messages.SUCCESS)
+            return HttpResponseRedirect(changelist)
+        if request.method == "POST" and form.is_valid():
+            student = form.cleaned_data["student"]
+            try:
+                services.assign_unknown_faces(faces=[face], student=student, actor=request.user, request=request)
+            except DomainError as exc:
+                self.message_user(request, f"{student.full_name}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"Assigned to {student.full_name}; the face is enrolled, so the cameras will "
+                    "recognise them from now on.", messages.SUCCESS,
+                )
+                return HttpResponseRedirect(changelist)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Review an unknown face",
+            "opts": self.opts,
+            "face": face,
+            "crop": thumbnail(face.crop, side=240),
+            "seen_at": timezone.localtime(face.seen_at),
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/cameras/unknownface/review.html", context)
+
+    @admin.action(description="Dismiss (delete crop and embedding)", permissions=["change"])
     def dismiss(self, request, queryset):
         count = services.dismiss_unknown_faces(faces=list(queryset), actor=request.user, request=request)
         self.message_user(request, f"Dismissed {count} face(s).")
@@ -168,14 +312,15 @@ class UnknownFaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Frame)
-class FrameAdmin(admin.ModelAdmin):
+class FrameAdmin(RoleModelAdmin):
+    view_permission = "manage_cameras"  # technical: hidden from staff
     list_display = ["id", "camera", "captured_at", "source", "state", "reason", "attempts", "faces_detected"]
     list_filter = ["state", "source"]
     list_select_related = ["camera"]
     readonly_fields = [f.name for f in Frame._meta.fields if f.name != "image"]
     exclude = ["image"]
     show_full_result_count = False
-    paginator = NoCountPaginator
+    paginator = CappedCountPaginator
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -185,7 +330,8 @@ class FrameAdmin(admin.ModelAdmin):
 
 
 @admin.register(FaceSighting)
-class FaceSightingAdmin(admin.ModelAdmin):
+class FaceSightingAdmin(RoleModelAdmin):
+    view_permission = "manage_cameras"  # technical: hidden from staff
     list_display = ["id", "seen_at", "camera", "student", "distance", "outcome", "tracked", "visitor",
                     "needs_review"]
     list_filter = ["outcome", "needs_review", "visitor", "tracked"]
@@ -193,7 +339,7 @@ class FaceSightingAdmin(admin.ModelAdmin):
     raw_id_fields = ["frame", "student", "session", "record"]
     readonly_fields = [f.name for f in FaceSighting._meta.fields]
     show_full_result_count = False
-    paginator = NoCountPaginator
+    paginator = CappedCountPaginator
 
     def has_add_permission(self, request) -> bool:
         return False

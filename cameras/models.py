@@ -224,6 +224,21 @@ class UnknownFaceGroup(TimeStampedModel):
         return f"unknown group {self.pk} ({self.size})"
 
 
+class UnknownFaceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> UnknownFaceQuerySet:
+        """review_faces with view_all_students: every face; review_faces (a teacher): faces seen
+        during sessions of the sections they teach; anyone else: none."""
+        from campus.models import sees_whole_campus, taught_section_ids
+
+        if not (user and user.is_authenticated and getattr(user, "pk", None)):
+            return self.none()
+        if not user.has_campus_perm("review_faces"):
+            return self.none()
+        if sees_whole_campus(user):
+            return self
+        return self.filter(sighting__session__section_id__in=taught_section_ids(user))
+
+
 class UnknownFace(TimeStampedModel):
     sighting = models.OneToOneField(FaceSighting, on_delete=models.CASCADE, related_name="unknown_face")
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="unknown_faces")
@@ -243,6 +258,8 @@ class UnknownFace(TimeStampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UnknownFaceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-seen_at"]

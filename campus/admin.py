@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from accounts.admin_permissions import RolePermissionsMixin
 from accounts.choices import Role
 from accounts.models import User
 from accounts.permissions import user_has
@@ -43,7 +44,14 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(required=False, help_text="Check the file and report; write nothing.")
 
 
-class ImportableAdmin(admin.ModelAdmin):
+class CampusModelAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    """The catalogue and timetable: anyone with view_campus reads them, manage_campus edits them."""
+
+    view_permission = "view_campus"
+    change_permission = add_permission = delete_permission = "manage_campus"
+
+
+class ImportableAdmin(CampusModelAdmin):
     """Adds an "Import CSV" page that calls `campus.imports.run_import`, like the command."""
 
     import_kind: str = ""
@@ -55,7 +63,9 @@ class ImportableAdmin(admin.ModelAdmin):
         return extra + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "import_url": self._import_url()}
+        spec = IMPORT_SPECS[self.import_kind]
+        url = self._import_url() if user_has(request.user, spec.permission) else None
+        extra_context = {**(extra_context or {}), "import_url": url}
         return super().changelist_view(request, extra_context=extra_context)
 
     def _import_url(self) -> str:
@@ -145,7 +155,9 @@ class TermAdmin(ImportableAdmin):
     date_hierarchy = "start_date"
 
 
-class EnrolmentInline(admin.TabularInline):
+class EnrolmentInline(RolePermissionsMixin, admin.TabularInline):
+    view_permission = "view_students"
+    change_permission = add_permission = delete_permission = "manage_students"
     model = Enrolment
     extra = 0
     autocomplete_fields = ["student"]
@@ -153,7 +165,9 @@ class EnrolmentInline(admin.TabularInline):
     show_change_link = True
 
 
-class TimetableSlotInline(admin.TabularInline):
+class TimetableSlotInline(RolePermissionsMixin, admin.TabularInline):
+    view_permission = "view_campus"
+    change_permission = add_permission = delete_permission = "manage_campus"
     model = TimetableSlot
     extra = 0
     autocomplete_fields = ["room"]
@@ -215,12 +229,32 @@ class SectionAdmin(ImportableAdmin):
         return obj.student_count
 
 
+class FaceConsentFilter(admin.SimpleListFilter):
+    title = "face-recognition consent"
+    parameter_name = "consent"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Consent recorded"), ("no", "No consent")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(face_consent_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(face_consent_at__isnull=True)
+        return queryset
+
+
 @admin.register(Student)
 class StudentAdmin(ImportableAdmin):
     import_kind = "students"
-    list_display = ["student_number", "last_name", "first_name", "email", "status", "has_face_consent", "user"]
-    list_filter = ["status", ("face_consent_at", admin.EmptyFieldListFilter)]
+    view_permission = "view_students"
+    change_permission = add_permission = delete_permission = "manage_students"
+    list_display = ["student_number", "full_name", "status", "has_face_consent", "user"]
+    list_display_links = ["student_number", "full_name"]
+    list_filter = ["status", FaceConsentFilter]
     list_select_related = ["user"]
+    fields = ["student_number", "first_name", "last_name", "email", "user", "status", "face_consent_at",
+              "face_consent_recorded_by"]
     search_fields = ["student_number", "first_name", "last_name", "email"]
     autocomplete_fields = ["user"]
     readonly_fields = ["face_consent_at", "face_consent_recorded_by", "created_at", "updated_at"]
@@ -233,6 +267,10 @@ class StudentAdmin(ImportableAdmin):
     @admin.display(boolean=True, description="face consent")
     def has_face_consent(self, obj):
         return obj.has_face_consent
+
+    @admin.display(description="name", ordering="last_name")
+    def full_name(self, obj) -> str:
+        return f"{obj.last_name}, {obj.first_name}"
 
     def _set_status(self, request, queryset, status):
         updated = queryset.update(status=status)
@@ -262,12 +300,17 @@ class StudentAdmin(ImportableAdmin):
 @admin.register(Enrolment)
 class EnrolmentAdmin(ImportableAdmin):
     import_kind = "enrolments"
+    view_permission = "view_students"
+    change_permission = add_permission = delete_permission = "manage_students"
     list_display = ["student", "section", "enrolled_on", "left_on"]
     list_filter = ["section__term", ("left_on", admin.EmptyFieldListFilter)]
     list_select_related = ["student", "section__course", "section__term"]
     search_fields = ["student__student_number", "student__last_name", "section__course__code"]
     autocomplete_fields = ["student", "section"]
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
 
 
 @admin.register(Teacher)
@@ -297,16 +340,19 @@ class TimetableSlotAdmin(ImportableAdmin):
             self.message_user(request, exc.message, messages.ERROR)
 
 
-class ComplaintCommentInline(admin.TabularInline):
+class ComplaintCommentInline(RolePermissionsMixin, admin.TabularInline):
+    """Comments are added by the signed-in person, through the same service as the API."""
+
+    view_permission = add_permission = "handle_complaints"
     model = ComplaintComment
-    extra = 0
+    extra = 1
     fields = ["author", "body", "created_at"]
-    readonly_fields = ["created_at"]
-    autocomplete_fields = ["author"]
+    readonly_fields = ["author", "created_at"]
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(admin.ModelAdmin):
+class ComplaintAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    view_permission = change_permission = "handle_complaints"
     list_display = ["id", "title", "category", "priority", "status", "author", "assignee", "room", "created_at"]
     list_filter = ["status", "category", "priority", "room__building"]
     list_select_related = ["author", "assignee", "room"]
@@ -320,6 +366,28 @@ class ComplaintAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # what the author wrote stays as written
+            return [*self.readonly_fields, "author", "category", "title", "description"]
+        return self.readonly_fields
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ComplaintComment:
+            return super().save_formset(request, form, formset, change)
+        # The admin's change message reads these, as if formset.save() had run.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for comment_form in formset.forms:
+            if comment_form.instance.pk is None and comment_form.has_changed() and comment_form.cleaned_data:
+                try:
+                    comment = services.add_complaint_comment(
+                        complaint=form.instance, author=request.user, body=comment_form.cleaned_data["body"],
+                        request=request,
+                    )
+                except DomainError as exc:
+                    self.message_user(request, exc.message, messages.ERROR)
+                else:
+                    formset.new_objects.append(comment)
 
     def _move(self, request, queryset, to_status):
         moved, refused = 0, []
@@ -361,7 +429,9 @@ class ComplaintAdmin(admin.ModelAdmin):
 
 
 @admin.register(ComplaintComment)
-class ComplaintCommentAdmin(admin.ModelAdmin):
+class ComplaintCommentAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    """Superusers only: staff see and add comments on the complaint's own page."""
+
     list_display = ["id", "complaint", "author", "created_at"]
     list_select_related = ["complaint", "author"]
     search_fields = ["body", "complaint__title"]

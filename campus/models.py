@@ -21,6 +21,17 @@ def _is_person(user) -> bool:
     return bool(user and user.is_authenticated and getattr(user, "pk", None))
 
 
+def sees_whole_campus(user) -> bool:
+    """The one switch of the visibility rule: campus-wide duties (and admins) see every student
+    and every section's attendance; a teacher sees the sections they teach (README: "Who sees what")."""
+    return user_has(user, "view_all_students")
+
+
+def taught_section_ids(user):
+    """A subquery of the sections `user` teaches (no join, so no duplicate rows)."""
+    return Section.teachers.through.objects.filter(user_id=user.pk).values("section_id")
+
+
 class Building(TimeStampedModel):
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=120)
@@ -119,14 +130,15 @@ class Section(TimeStampedModel):
 
 class StudentQuerySet(models.QuerySet):
     def visible_to(self, user) -> StudentQuerySet:
-        """manage_students / manage_campus: all; view_students (staff): students of the
-        sections they teach; anyone else: only their own record."""
-        if user_has(user, "manage_students") or user_has(user, "manage_campus"):
+        """view_all_students: all; view_students (a teacher): students ever enrolled in a
+        section they teach, and themselves; anyone else: only their own record."""
+        if sees_whole_campus(user):
             return self
         if not _is_person(user):
             return self.none()
         if user_has(user, "view_students"):
-            return self.filter(Q(enrolments__section__teachers=user) | Q(user=user)).distinct()
+            taught = Enrolment.objects.filter(section_id__in=taught_section_ids(user)).values("student_id")
+            return self.filter(Q(pk__in=taught) | Q(user=user))
         return self.filter(user=user)
 
     def active(self) -> StudentQuerySet:
@@ -177,12 +189,13 @@ class Student(TimeStampedModel):
 
 class EnrolmentQuerySet(models.QuerySet):
     def visible_to(self, user) -> EnrolmentQuerySet:
-        if user_has(user, "manage_students") or user_has(user, "manage_campus"):
+        """The same rule as students: all, the sections one teaches, or one's own."""
+        if sees_whole_campus(user):
             return self
         if not _is_person(user):
             return self.none()
         if user_has(user, "view_students"):
-            return self.filter(Q(section__teachers=user) | Q(student__user=user)).distinct()
+            return self.filter(Q(section_id__in=taught_section_ids(user)) | Q(student__user=user))
         return self.filter(student__user=user)
 
     def current_on(self, day) -> EnrolmentQuerySet:
@@ -273,7 +286,11 @@ class TimetableSlot(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_weekday_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M} {self.room_id}"
+        return self.describe()
+
+    def describe(self) -> str:
+        """"The slot as people read a timetable: "Tuesday 18:45-20:45 in MAIN-101"."""
+        return f"{self.get_weekday_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M} in {self.room.code}"
 
 
 class ComplaintQuerySet(models.QuerySet):

@@ -132,6 +132,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
 ADMIN_URL = (env("ADMIN_URL", "admin/") or "admin/").strip("/") + "/"
+# Shown in the admin's title bar and on the error pages.
+CAMPUS_NAME = env("CAMPUS_NAME", "Campus Automation") or "Campus Automation"
 
 TEMPLATES = [
     {
@@ -143,6 +145,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.context_processors.campus",
             ],
         },
     },

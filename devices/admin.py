@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.db.models import Count, Q
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.admin_permissions import RolePermissionsMixin
 from accounts.permissions import user_has
 from config.errors import DomainError
 
 from . import services
-from .choices import TargetState
+from .choices import DeviceState, TargetState
 from .models import (
     DEVICE_SYSTEM_FIELDS,
     Bundle,
@@ -53,7 +60,15 @@ class AgentVersionFilter(admin.SimpleListFilter):
         return queryset.filter(agent_version=self.value()) if self.value() is not None else queryset
 
 
-class CredentialInline(admin.TabularInline):
+class DevicesAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    """The fleet is for admins (manage_devices); staff do not see it."""
+
+    view_permission = change_permission = add_permission = delete_permission = "manage_devices"
+    show_full_result_count = False
+
+
+class CredentialInline(RolePermissionsMixin, admin.TabularInline):
+    view_permission = "manage_devices"
     model = DeviceCredential
     fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = fields
@@ -65,7 +80,7 @@ class CredentialInline(admin.TabularInline):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(DevicesAdmin):
     list_display = [
         "serial",
         "name",
@@ -81,7 +96,7 @@ class DeviceAdmin(admin.ModelAdmin):
     list_filter = ["state", OnlineFilter, AgentVersionFilter, "kind", "room", "group"]
     list_select_related = ["room", "group"]
     search_fields = ["serial", "name", "last_ip"]
-    raw_id_fields = ["room"]
+    autocomplete_fields = ["room"]
     readonly_fields = [*DEVICE_SYSTEM_FIELDS, "marked_online"]
     inlines = [CredentialInline]
     actions = ["disable_devices", "enable_devices", "rotate_credentials"]
@@ -131,7 +146,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeviceGroup)
-class DeviceGroupAdmin(admin.ModelAdmin):
+class DeviceGroupAdmin(DevicesAdmin):
     list_display = ["name", "device_count", "updated_at"]
     search_fields = ["name"]
 
@@ -143,25 +158,65 @@ class DeviceGroupAdmin(admin.ModelAdmin):
         return group.device_count
 
 
+def _tomorrow():
+    return timezone.now() + dt.timedelta(days=1)
+
+
+class RegistrationTokenForm(forms.ModelForm):
+    expires_at = forms.SplitDateTimeField(
+        initial=_tomorrow, widget=admin.widgets.AdminSplitDateTime, help_text="After this the token is refused."
+    )
+
+    class Meta:
+        model = RegistrationToken
+        fields = ["label", "expires_at", "max_uses", "room", "group"]
+        help_texts = {
+            "max_uses": "How many devices may register with it.",
+            "room": "Devices registered with it are placed in this room.",
+        }
+
+
 @admin.register(RegistrationToken)
-class RegistrationTokenAdmin(admin.ModelAdmin):
+class RegistrationTokenAdmin(DevicesAdmin):
+    form = RegistrationTokenForm
     list_display = ["label", "prefix", "expires_at", "uses", "max_uses", "room", "group", "revoked_at"]
     list_select_related = ["room", "group"]
-    readonly_fields = ["prefix", "secret_hash", "uses", "created_by", "created_at", "updated_at", "revoked_at"]
-    raw_id_fields = ["room"]
+    autocomplete_fields = ["room", "group"]
     actions = ["revoke_tokens"]
 
-    def has_add_permission(self, request):
-        return False  # made through the API, which shows the plaintext once
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["label", "prefix", "expires_at", "max_uses", "uses", "room", "group", "created_by", "created_at",
+                "revoked_at"]
 
-    @admin.action(description="Revoke selected tokens")
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj) if obj is not None else RegistrationTokenForm.Meta.fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        data = {name: form.cleaned_data[name] for name in RegistrationTokenForm.Meta.fields}
+        token, plaintext = services.create_registration_token(actor=request.user, request=request, **data)
+        obj.pk = token.pk
+        obj.__dict__.update({k: v for k, v in token.__dict__.items() if not k.startswith("_")})
+        # The one time the plaintext is shown; only its hash is stored.
+        self.message_user(
+            request,
+            format_html("Registration token for “{}”: <code id=\"token-secret\">{}</code> — copy it now, "
+                        "it is not shown again.", token.label or token.prefix, plaintext),
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke_tokens(self, request, queryset):
         for token in queryset:
             services.revoke_registration_token(token=token, actor=request.user, request=request)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).")
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(DevicesAdmin):
     list_display = ["device", "received_at", "cpu_percent", "memory_percent", "disk_percent", "temperature_c"]
     list_select_related = ["device"]
     raw_id_fields = ["device"]
@@ -175,18 +230,56 @@ class HeartbeatAdmin(admin.ModelAdmin):
         return False
 
 
+class BundleForm(forms.ModelForm):
+    class Meta:
+        model = Bundle
+        fields = ["file", "name", "version", "channel", "notes", "min_agent_version"]
+
+
 @admin.register(Bundle)
-class BundleAdmin(admin.ModelAdmin):
-    list_display = ["name", "version", "channel", "size_bytes", "sha256", "created_at"]
+class BundleAdmin(DevicesAdmin):
+    form = BundleForm
+    list_display = ["name", "version", "channel", "size", "checksum", "created_at"]
     list_filter = ["channel", "name"]
-    readonly_fields = ["size_bytes", "sha256", "uploaded_by", "created_at", "updated_at"]
     search_fields = ["name", "version"]
 
-    def has_add_permission(self, request):
-        return False  # uploads go through the API, which hashes while streaming
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return BundleForm.Meta.fields
+        return ["name", "version", "channel", "notes", "min_agent_version", "size", "sha256", "uploaded_by",
+                "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    @admin.display(description="size", ordering="size_bytes")
+    def size(self, bundle) -> str:
+        return filesizeformat(bundle.size_bytes)
+
+    @admin.display(description="SHA-256")
+    def checksum(self, bundle) -> str:
+        return format_html('<code title="{}">{}…</code>', bundle.sha256, bundle.sha256[:16])
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        data = {name: form.cleaned_data[name] for name in BundleForm.Meta.fields if name != "file"}
+        bundle = services.create_bundle(upload=form.cleaned_data["file"], actor=request.user, request=request, **data)
+        obj.pk = bundle.pk
+        obj.__dict__.update({k: v for k, v in bundle.__dict__.items() if not k.startswith("_")})
+        self.message_user(
+            request,
+            format_html("Uploaded {} {}: {} bytes, SHA-256 <code id=\"bundle-sha256\">{}</code>.",
+                        bundle.name, bundle.version, bundle.size_bytes, bundle.sha256),
+            messages.SUCCESS,
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
 
 
-class TargetInline(admin.TabularInline):
+class TargetInline(RolePermissionsMixin, admin.TabularInline):
+    view_permission = "manage_devices"
     model = DeploymentTarget
     fields = ["device", "batch", "state", "attempts", "last_error", "updated_at"]
     readonly_fields = fields
@@ -198,21 +291,33 @@ class TargetInline(admin.TabularInline):
         return super().get_queryset(request).select_related("device")
 
 
+class DeploymentForm(forms.ModelForm):
+    devices = forms.ModelMultipleChoiceField(
+        queryset=Device.objects.exclude(state=DeviceState.DISABLED).order_by("serial"), required=False,
+        widget=FilteredSelectMultiple("devices", is_stacked=False),
+        help_text="For “Listed devices”: the devices to update.",
+    )
+
+    class Meta:
+        model = Deployment
+        fields = ["name", "bundle", "selector", "devices", "group", "label", "batch_size",
+                  "failure_threshold_percent", "max_attempts"]
+        help_texts = {
+            "batch_size": "Devices updated at once; the next batch starts when this one has finished.",
+            "failure_threshold_percent": "The rollout stops when more than this share of a batch fails.",
+        }
+
+
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
-    list_display = [
-        "__str__",
-        "bundle",
-        "state",
-        "current_batch",
-        "targets_total",
-        *[f"targets_{state.value}" for state in TargetState],
-        "created_at",
-    ]
+class DeploymentAdmin(DevicesAdmin):
+    form = DeploymentForm
+    # The rollout column sums up the per-state counts, so the list fits 1366 px.
+    list_display = ["__str__", "bundle", "state", "progress", "current_batch", "created_at"]
     list_filter = ["state"]
     list_select_related = ["bundle"]
-    readonly_fields = ["state", "state_reason", "current_batch", "started_at", "finished_at", "created_by"]
+    autocomplete_fields = ["bundle", "group"]
     inlines = [TargetInline]
+    actions = ["start", "pause", "resume", "cancel", "retry_failed"]
 
     def get_queryset(self, request):
         counts = {
@@ -220,8 +325,91 @@ class DeploymentAdmin(admin.ModelAdmin):
         }
         return super().get_queryset(request).annotate(targets_total=Count("targets"), **counts).order_by("-created_at")
 
-    def has_add_permission(self, request):
-        return False  # created through the API so targets are fixed by the service
+    SHOWN = ["name", "bundle", "selector", "group", "label", "batch_size", "failure_threshold_percent",
+             "max_attempts", "state", "progress", "state_reason", "current_batch", "started_at", "finished_at",
+             "created_by"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": DeploymentForm.Meta.fields})]
+        # The rollout first, on one screen at 1366x768; the settings fold away.
+        return [
+            ("Rollout", {"fields": [("state", "progress"), ("current_batch", "started_at", "finished_at"),
+                                    "state_reason"]}),
+            ("What goes where", {"fields": [("name", "bundle"), ("selector", "group", "label")]}),
+            ("Settings", {"classes": ["collapse"], "fields": ["batch_size", "failure_threshold_percent",
+                                                              "max_attempts", "created_by"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.SHOWN
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def has_change_permission(self, request, obj=None):
+        # Deployments move through the actions (start, pause...), never by editing the row.
+        return super().has_change_permission(request, obj) and obj is None
+
+    @admin.display(description="rollout")
+    def progress(self, deployment) -> str:
+        total = getattr(deployment, "targets_total", None)
+        if total is None:
+            total = deployment.targets.count()
+            done = deployment.targets.filter(state=TargetState.SUCCEEDED).count()
+            failed = deployment.targets.filter(state=TargetState.FAILED).count()
+        else:
+            done, failed = deployment.targets_succeeded, deployment.targets_failed
+        return format_html(
+            '<span class="rollout"><progress max="{}" value="{}"></progress> {} of {} updated{}</span>',
+            total, done, done, total, format_html(", <strong>{} failed</strong>", failed) if failed else "",
+        ) if total else "no devices"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        data = form.cleaned_data
+        deployment = services.create_deployment(
+            bundle=data["bundle"], selector=data["selector"], device_ids=[d.pk for d in data["devices"]],
+            group=data["group"], label=data["label"], name=data["name"], batch_size=data["batch_size"],
+            failure_threshold_percent=data["failure_threshold_percent"], max_attempts=data["max_attempts"],
+            actor=request.user, request=request,
+        )
+        obj.pk = deployment.pk
+        obj.__dict__.update({k: v for k, v in deployment.__dict__.items() if not k.startswith("_")})
+        self.message_user(request, "Created as a draft. Select it and choose “Start the rollout” to begin.",
+                          messages.INFO)
+
+    def _each(self, request, queryset, fn, verb: str) -> None:
+        done = 0
+        for deployment in queryset:
+            try:
+                fn(deployment=deployment, actor=request.user, request=request)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{deployment}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{verb} {done} deployment(s).", messages.SUCCESS)
+
+    @admin.action(description="Start the rollout (first batch)", permissions=["view"])
+    def start(self, request, queryset):
+        self._each(request, queryset, services.start_deployment, "Started")
+
+    @admin.action(description="Pause", permissions=["view"])
+    def pause(self, request, queryset):
+        self._each(request, queryset, services.pause_deployment, "Paused")
+
+    @admin.action(description="Resume", permissions=["view"])
+    def resume(self, request, queryset):
+        self._each(request, queryset, services.resume_deployment, "Resumed")
+
+    @admin.action(description="Cancel", permissions=["view"])
+    def cancel(self, request, queryset):
+        self._each(request, queryset, services.cancel_deployment, "Cancelled")
+
+    @admin.action(description="Retry failed devices", permissions=["view"])
+    def retry_failed(self, request, queryset):
+        self._each(request, queryset, services.retry_failed_targets, "Retried")
 
 
 def _count_column(state: str):

@@ -19,13 +19,15 @@ def test_readme_shows_the_matrix_from_roles_py():
     assert roles_markdown_table() in section
 
 
-def test_eighteen_permissions_each_granted_once_and_inherited_upwards():
-    assert len(PERMISSIONS) == 18
+def test_twenty_permissions_each_granted_once_and_inherited_upwards():
+    assert len(PERMISSIONS) == 20
     assert permissions_for_role("guest") == ["view_campus"]
     for lower, higher in [("guest", "student"), ("student", "staff"), ("staff", "admin")]:
         assert set(permissions_for_role(lower)) < set(permissions_for_role(higher))
-    assert len(permissions_for_role("admin")) == 18
-    for admin_only in ["enroll_faces", "manage_cameras", "manage_devices", "manage_users", "manage_system"]:
+    assert len(permissions_for_role("admin")) == 20
+    admin_only_permissions = ["view_all_students", "enroll_faces", "manage_cameras", "manage_devices", "manage_users",
+                              "manage_system"]
+    for admin_only in admin_only_permissions:
         assert admin_only in ROLE_GRANTS["admin"]
 
 

@@ -163,7 +163,7 @@ def test_roles_endpoint_lists_each_role_with_its_permissions(client_for, guest_u
     assert [row["role"] for row in body] == ["admin", "staff", "student", "guest"]
     by_role = {row["role"]: row for row in body}
     assert by_role["guest"]["permissions"] == ["view_campus"]
-    assert len(by_role["admin"]["permissions"]) == 18
+    assert len(by_role["admin"]["permissions"]) == 20
     assert "enroll_faces" not in by_role["staff"]["permissions"]
     assert by_role["staff"]["label"] == "Staff"
 

@@ -291,7 +291,7 @@ class DashboardSummaryView(APIView):
 
     @extend_schema(responses=OpenApiResponse(OpenApiTypes.OBJECT, description="Today's attendance summary."))
     def get(self, request):
-        return Response(dashboard.summary())
+        return Response(dashboard.summary(user=request.user))
 
 
 class TrendsView(APIView):

@@ -24,12 +24,12 @@ from devices.authentication import DeviceCredentialAuthentication
 
 from .. import frames, selectors, services
 from ..choices import FrameSource, UnknownFaceStatus
-from ..models import FaceSighting
+from ..models import FaceSighting, UnknownFace
 from ..permissions import CanPushFrames
 from . import serializers
 
 CAMERA_PERMISSIONS = {"list": "view_cameras", "retrieve": "view_cameras", "*": "manage_cameras"}
-REVIEW_PERMISSIONS = {"list": "view_cameras", "retrieve": "view_cameras", "crop": "view_cameras", "*": "enroll_faces"}
+REVIEW_PERMISSIONS = {"*": "review_faces"}
 
 
 class CameraFilter(filters.FilterSet):
@@ -207,7 +207,7 @@ class UnknownFaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     filterset_fields = ["status", "group", "camera"]
 
     def get_queryset(self):
-        return selectors.unknown_face_list()
+        return selectors.unknown_face_list().visible_to(self.request.user)
 
     @action(detail=True, methods=["get"])
     def crop(self, request, pk=None):
@@ -242,10 +242,12 @@ class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     required_permissions = REVIEW_PERMISSIONS
 
     def get_queryset(self):
-        return selectors.unknown_group_list()
+        visible = UnknownFace.objects.visible_to(self.request.user).values("group_id")
+        return selectors.unknown_group_list().filter(pk__in=visible)
 
     def _pending(self, group):
-        return list(group.faces.filter(status=UnknownFaceStatus.PENDING).select_related("sighting"))
+        faces = group.faces.visible_to(self.request.user).filter(status=UnknownFaceStatus.PENDING)
+        return list(faces.select_related("sighting"))
 
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):

@@ -123,7 +123,12 @@ def test_admin_adds_a_camera_in_a_real_browser(browser_page, campus_with_history
     page.goto("/admin/cameras/camera/add/")
     page.fill("#id_name", "Front of lab")
     room_input = page.locator("#id_room")
-    if room_input.evaluate("el => el.tagName") == "SELECT":
+    if "admin-autocomplete" in (room_input.get_attribute("class") or ""):  # type to search, pick the room
+        page.click("#id_room + .select2 .select2-selection")
+        page.fill(".select2-container--open .select2-search__field", room.code)
+        page.wait_for_selector(".select2-results__option--highlighted", state="visible")
+        page.keyboard.press("Enter")
+    elif room_input.evaluate("el => el.tagName") == "SELECT":
         room_input.select_option(str(room.pk))
     else:  # raw_id_fields / autocomplete: a plain input for the id
         room_input.fill(str(room.pk))

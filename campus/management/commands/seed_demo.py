@@ -35,6 +35,7 @@ from campus.models import (
     Term,
     TimetableSlot,
 )
+from campus.signals import demo_campus_seeded
 
 BUILDINGS = [
     ("MAIN", "Main Building", [("MAIN-101", "Lecture Room 101", 60), ("MAIN-102", "Lecture Room 102", 60),
@@ -162,10 +163,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--students", type=int, default=200, help="number of students (default 200)")
         parser.add_argument("--seed", type=int, default=2026, help="random seed for names and enrolments")
+        parser.add_argument(
+            "--history-days", type=int, default=28,
+            help="days of closed classes with attendance before today (default 28; 0: only today)",
+        )
 
-    def handle(self, *args, students: int, seed: int, **options):
+    def handle(self, *args, students: int, seed: int, history_days: int = 28, **options):
         if not 1 <= students <= 100_000:
             raise CommandError("--students must be between 1 and 100000.")
+        if not 0 <= history_days <= 120:
+            raise CommandError("--history-days must be between 0 and 120.")
         self.seed = seed
         self.today = timezone.localdate()
         with transaction.atomic():
@@ -178,6 +185,10 @@ class Command(BaseCommand):
             slots = self.timetable(sections, rooms, term)
             created_students, created_enrolments = self.students(students, sections, term)
             self.complaints(rooms)
+        # Apps above campus (attendance) add four weeks of history and a demo day around now.
+        teacher = User.objects.filter(username__iexact="demo.staff").first()
+        reports = demo_campus_seeded.send(sender=self.__class__, teacher=teacher, seed=seed,
+                                          history_days=history_days)
         for username, password in passwords:
             self.stdout.write(f"  {username:14} password: {password}")
         if passwords:
@@ -190,6 +201,8 @@ class Command(BaseCommand):
                 f"({Student.objects.count()} in all), {created_enrolments} new enrolments."
             )
         )
+        for _receiver, report in reports:
+            self.stdout.write(self.style.SUCCESS(f"seed_demo: {report}"))
 
     def rng_for(self, key: str) -> random.Random:
         return random.Random(f"{self.seed}:{key}")
@@ -238,6 +251,8 @@ class Command(BaseCommand):
 
     def term(self) -> Term:
         name, start, end = current_term_bounds(self.today)
+        # The demo shows four weeks of history, so its term has begun at least five weeks ago.
+        start = min(start, self.today - datetime.timedelta(days=35))
         term, _ = Term.objects.get_or_create(name=name, defaults={"start_date": start, "end_date": end})
         return term
 
@@ -278,8 +293,8 @@ class Command(BaseCommand):
         return sections
 
     def timetable(self, sections: list[Section], rooms: list[Room], term: Term) -> int:
-        """Two meetings a week per section, from this week's Monday to the end of the term."""
-        monday = self.today - datetime.timedelta(days=self.today.weekday())
+        """Two meetings a week per section, for the whole term (its past weeks are the demo's history)."""
+        monday = term.start_date
         taken_rooms = set(
             TimetableSlot.objects.filter(section__term=term).values_list("room_id", "weekday", "start_time")
         )
@@ -348,9 +363,7 @@ class Command(BaseCommand):
             Student.objects.bulk_create(new[start : start + 2000], ignore_conflicts=True)
 
         ids = dict(Student.objects.filter(student_number__in=numbers).values_list("student_number", "pk"))
-        demo_student = User.objects.filter(username__iexact="demo.student").first()
-        if demo_student and not Student.objects.filter(user=demo_student).exists():
-            Student.objects.filter(pk=ids[numbers[0]], user__isnull=True).update(user=demo_student)
+        self.link_demo_student(numbers)
 
         enrolments = []
         picks = min(SECTIONS_PER_STUDENT, len(sections))
@@ -364,6 +377,26 @@ class Command(BaseCommand):
         ):
             Enrolment.objects.bulk_create(enrolments[start : start + 5000], ignore_conflicts=True)
         return len(new), Enrolment.objects.filter(section__term=term).count() - before
+
+    def link_demo_student(self, numbers: list[str]) -> None:
+        """demo.student is an active, consenting student, so enrolment and the API work as documented."""
+        demo_student = User.objects.filter(username__iexact="demo.student").first()
+        if demo_student is None:
+            return
+        linked = Student.objects.filter(user=demo_student).first()
+        if linked is not None and linked.has_face_consent:
+            return
+        candidate = (
+            Student.objects.filter(student_number__in=numbers, user__isnull=True, status=StudentStatus.ACTIVE,
+                                   face_consent_at__isnull=False)
+            .order_by("student_number")
+            .first()
+        )
+        if candidate is None:
+            return
+        if linked is not None:  # an older run linked an inactive student
+            Student.objects.filter(pk=linked.pk).update(user=None)
+        Student.objects.filter(pk=candidate.pk).update(user=demo_student)
 
     def complaints(self, rooms: list[Room]) -> None:
         author = User.objects.filter(username__iexact="demo.student").first()

@@ -20,7 +20,7 @@ from .images import downscale
 
 __all__ = ["DetectedFace", "FaceBox", "FaceEngine", "FaceQuality", "detect_faces", "get_engine"]
 
-DEFAULT_ENGINE = "cameras.engine.dlib_engine.DlibFaceEngine"
+DEFAULT_ENGINE = "cameras.engine.onnx_engine.OnnxFaceEngine"
 
 _engine: FaceEngine | None = None
 _engine_path: str | None = None
@@ -28,7 +28,8 @@ _lock = threading.Lock()
 
 
 def get_engine() -> FaceEngine:
-    """The process's engine; the first call loads the models (about a second for dlib)."""
+    """The process's engine; the first call loads the models (about a second; the first ever
+    call of the ONNX engine also converts dlib's ResNet, a few seconds)."""
     global _engine, _engine_path
     path = getattr(settings, "FACE_ENGINE", None) or DEFAULT_ENGINE
     engine = _engine

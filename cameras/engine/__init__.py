@@ -14,7 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from . import quality
+from . import quality, threads
 from .base import DetectedFace, FaceBox, FaceEngine, FaceQuality
 from .images import downscale
 
@@ -37,6 +37,7 @@ def get_engine() -> FaceEngine:
         return engine
     with _lock:
         if _engine is None or _engine_path != path:
+            threads.configure()  # once per process: OpenCV and BLAS threads (FACE_ENGINE_THREADS)
             _engine = import_string(path)()
             _engine_path = path
         return _engine

@@ -187,8 +187,14 @@ def bench_frames(engine: FaceEngine, faces_dir: Path, repeat: int) -> tuple[list
 CLASSROOM_SOURCES = ("obama.jpg", "biden.jpg", "obama2.jpg", "obama_and_biden.jpg", "obama_480p.jpg")
 
 
-def classroom_frame(faces_dir: Path, count: int = 30) -> tuple[bytes, list[FaceBox]]:
-    """A 1920x1080 camera JPEG (quality 80) of `count` faces, 60 to 120 px wide, in a 6x5 grid.
+def classroom_frame(
+    faces_dir: Path,
+    count: int = 30,
+    sizes: tuple[int, int] = (60, 120),
+    frame: tuple[int, int] = (1920, 1080),
+    grid: tuple[int, int] = (6, 5),
+) -> tuple[bytes, list[FaceBox]]:
+    """A 1920x1080 camera JPEG (quality 80) of `count` faces, 60 to 120 px wide, in a 6x5 grid (by default).
 
     Each face is cut from a fixture photo with some head and shoulders around it
     and scaled so its detected box has the wanted width; the background is a
@@ -200,14 +206,14 @@ def classroom_frame(faces_dir: Path, count: int = 30) -> tuple[bytes, list[FaceB
         image = decode_image((faces_dir / name).read_bytes(), max_pixels=settings.FACE_MAX_IMAGE_PIXELS)
         sources += [(image, face.box) for face in reference.detect(image)]
     rng = np.random.default_rng(11)
-    height, width, cols, rows = 1080, 1920, 6, 5
+    (width, height), (cols, rows) = frame, grid
     ramp = np.linspace(90, 170, width, dtype=np.float32)[None, :, None] + np.linspace(0, 30, height)[:, None, None]
     canvas = np.clip(ramp + rng.normal(0, 6, (height, width, 3)), 0, 255).astype(np.uint8)
     cell_w, cell_h = width // cols, height // rows
     truth = []
     for index in range(count):
         image, box = sources[index % len(sources)]
-        size = round(60 + 60 * index / max(1, count - 1))
+        size = round(sizes[0] + (sizes[1] - sizes[0]) * index / max(1, count - 1))
         scale = size / box.width
         margin = round(box.width * 0.35)
         top, left = max(0, box.top - margin), max(0, box.left - margin)
@@ -258,6 +264,29 @@ def bench_classroom(engine: FaceEngine, data: bytes, truth: list[FaceBox], galle
         "end_to_end": timed(end_to_end, repeat),
         "faces_embedded": len(boxes),
     }
+
+
+def bench_detectors(faces_dir: Path, repeat: int) -> list[dict]:
+    """Recall on small faces (24 faces of 40-80 px in a 1280x720 frame) and cost: HOG against dlib's MMOD CNN."""
+    from cameras.engine.mmod import MmodDetector
+
+    data, truth = classroom_frame(faces_dir, count=24, sizes=(40, 80), frame=(1280, 720), grid=(6, 4))
+    image = decode_image(data, max_pixels=settings.FACE_MAX_IMAGE_PIXELS)
+    hog, mmod = DlibFaceEngine(), MmodDetector()
+    rows = []
+    for label, detect in (
+        ("HOG, upsample 0", lambda: hog.detect(image, upsample=0)),
+        ("HOG, upsample 1", lambda: hog.detect(image, upsample=1)),
+        ("MMOD (onnxruntime), upsample 0", lambda: mmod.detect(image, upsample=0)),
+        ("MMOD (onnxruntime), upsample 1", lambda: mmod.detect(image, upsample=1)),
+    ):
+        boxes = [face.box for face in detect()]
+        found = sum(any(t.iou(b) >= 0.3 for b in boxes) for t in truth)
+        rows.append(
+            {"detector": label, "found": found, "total": len(truth), "false": len(boxes) - found,
+             "ms": timed(detect, repeat)}
+        )
+    return rows
 
 
 def bench_gallery(anchor: np.ndarray, size: int, repeat: int) -> dict:
@@ -339,6 +368,7 @@ def main() -> None:
     parser.add_argument("--stat", choices=["min", "median"], default="min", help="figure reported per stage")
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu", help="process CPU time or wall clock")
     parser.add_argument("--quick", action="store_true", help="CI: one run each, small gallery, fixture photos")
+    parser.add_argument("--detectors", action="store_true", help="also HOG against the MMOD CNN on small faces")
     args = parser.parse_args()
     global STATISTIC, CLOCK
     STATISTIC = min if args.stat == "min" else statistics.median
@@ -418,6 +448,12 @@ def main() -> None:
     print(f"largest descriptor difference between the engines on the {len(truth)} faces: {difference:.2e}")
     if difference > 1e-3:
         raise SystemExit("The engines disagree by more than 1e-3: they must not share an engine version.")
+
+    if args.detectors:
+        print("\nsmall faces: 24 faces of 40-80 px in a 1280x720 frame (JPEG q80), detection on the full frame")
+        print("| detector | faces found | other boxes | ms |\n|---|---|---|---|")
+        for d in bench_detectors(args.faces, min(args.repeat, 3)):
+            print(f"| {d['detector']} | {d['found']}/{d['total']} | {d['false']} | {d['ms']:.0f} |")
 
     g = bench_gallery(vector, args.gallery, args.repeat)
     print(

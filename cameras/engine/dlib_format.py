@@ -126,6 +126,24 @@ def _details(r: _Reader) -> Layer:
         f["mode"] = r.int()  # 0: per channel (CONV_MODE), 1: per element (FC_MODE)
         size = int(np.prod(gamma))
         t["gamma"], t["beta"] = params[:size], params[size : size + int(np.prod(beta))]
+    elif kind == "bn_con2":
+        # Batch normalisation as trained; dlib runs it as an affine layer (affine_(const bn_&)):
+        # gamma / sqrt(running_variance + eps), beta - that * running_mean.
+        params = r.tensor().ravel()
+        gamma, beta = r.alias(), r.alias()
+        for _ in range(2):
+            r.tensor()  # batch means and inverse deviations of the last training step
+        running_means, running_variances = r.tensor().ravel(), r.tensor().ravel()
+        r.int(), r.int()  # update count, running-stats window
+        for _ in range(4):
+            r.float()
+        eps = r.float()
+        size = int(np.prod(gamma))
+        scale = params[:size] / np.sqrt(running_variances + np.float32(eps))
+        layer.kind = "affine_"
+        f["mode"], f["from"], f["eps"] = 0, kind, eps
+        t["gamma"] = scale.astype(np.float32)
+        t["beta"] = (params[size : size + int(np.prod(beta))] - scale * running_means).astype(np.float32)
     elif kind in ("max_pool_2", "avg_pool_2"):
         f["nr"], f["nc"] = r.int(), r.int()
         f["stride"] = (r.int(), r.int())
@@ -154,9 +172,8 @@ def _input(r: _Reader) -> Layer:
         layer.fields["mean_rgb"] = (r.float(), r.float(), r.float())
         layer.fields["size"] = (r.int(), r.int())
     elif kind == "input_rgb_image_pyramid":
+        # The face detector's file predates the pyramid padding fields: only the means.
         layer.fields["mean_rgb"] = (r.float(), r.float(), r.float())
-        layer.fields["pyramid_padding"] = r.int()
-        layer.fields["pyramid_outer_padding"] = r.int()
     else:
         raise DlibFormatError(f"Input layer {kind!r} is not known to this converter.")
     return layer
@@ -175,22 +192,16 @@ def _loss(r: _Reader) -> Layer:
 
 
 def _mmod_options(r: _Reader) -> dict:
-    """loss_mmod_'s options: the detector windows and the thresholds (dlib/dnn/loss.h)."""
+    """loss_mmod_'s options as the face detector file has them (mmod_options version 1, dlib/dnn/loss.h):
+    one detector window, the training losses and the box-overlap tests used for non-max suppression."""
     version = r.int()
-    if version not in (3, 4):
-        raise DlibFormatError(f"mmod_options version {version} is not known.")
-    windows = []
-    for _ in range(r.int()):
-        width, height, label = r.int(), r.int(), r.string()
-        windows.append({"width": width, "height": height, "label": label})
-    options = {"windows": windows, "loss_per_false_alarm": r.float(), "loss_per_missed_target": r.float()}
+    if version != 1:
+        raise DlibFormatError(f"mmod_options version {version} is not known to this converter.")
+    options = {"window": (r.int(), r.int())}  # width, height
+    options["loss_per_false_alarm"], options["loss_per_missed_target"] = r.float(), r.float()
     options["truth_match_iou_threshold"] = r.float()
-    # test_box_overlap: two doubles (iou, percent covered), then the overlaps_ignore one.
-    options["overlaps_nms"] = (r.float(), r.float())
+    options["overlaps_nms"] = (r.float(), r.float())  # iou threshold, percent-covered threshold
     options["overlaps_ignore"] = (r.float(), r.float())
-    if version == 4:
-        options["use_bounding_box_regression"] = r.bool()
-        options["bbr_lambda"] = r.float()
     return options
 
 

@@ -69,3 +69,21 @@ def test_reader_parses_the_resnet_and_refuses_other_bytes():
         read_network(data[: len(data) // 2])
     with pytest.raises(DlibFormatError):
         read_network(b"\x01\x01\x01\x05hello")
+
+
+def test_mmod_detector_converts_and_finds_the_face_hog_finds(var_dir):
+    from cameras.engine.dlib_engine import DlibFaceEngine
+    from cameras.engine.images import decode_image
+    from cameras.engine.mmod import MmodDetector
+
+    image = decode_image(
+        (onnx_convert.settings.BASE_DIR / "cameras/tests/fixtures/faces/obama_480p.jpg").read_bytes(),
+        max_pixels=50_000_000,
+    )
+    detector = MmodDetector()
+    record = json.loads((var_dir / "face_models" / "mmod.json").read_text())
+    assert record["mmod"]["window"] == [80, 80] and record["source"] == "mmod_human_face_detector.dat"
+    (face,) = detector.detect(image)
+    (hog,) = DlibFaceEngine().detect(image)
+    assert face.score > 0.5 and face.box.iou(hog.box) > 0.5
+    assert detector.detect(np.full((240, 320, 3), 200, dtype=np.uint8)) == []

@@ -26,7 +26,8 @@ class DlibFormatError(ValueError):
 @dataclass
 class Layer:
     """One layer in input-to-output order. `kind` is dlib's serialized name ("con_4", "relu_", ...),
-    or "tag"/"skip" for the version-1 records that carry no details (dlib does not say which)."""
+    or "tag_or_skip" for the version-1 records that carry no details (dlib does not say which);
+    a trained batch-norm layer ("bn_con2") is read as the "affine_" layer dlib runs it as."""
 
     kind: str
     fields: dict = field(default_factory=dict)

@@ -463,7 +463,11 @@ ATTENDANCE_MAX_REPORT_DAYS = env_int("ATTENDANCE_MAX_REPORT_DAYS", 400)
 # /attendance
 # face_engine
 # The engine (dotted path to a class with the FaceEngine interface) and its tuning.
-FACE_ENGINE = env("FACE_ENGINE", "cameras.engine.dlib_engine.DlibFaceEngine")
+# Default: dlib's networks run by onnxruntime (same vectors, ~10x faster); the
+# reference and fallback is "cameras.engine.dlib_engine.DlibFaceEngine".
+FACE_ENGINE = env("FACE_ENGINE", "cameras.engine.onnx_engine.OnnxFaceEngine")
+# Threads one process's engine may use (OpenCV, onnxruntime, BLAS): one frame, one core.
+FACE_ENGINE_THREADS = env_int("FACE_ENGINE_THREADS", 1)
 # Matching (Euclidean distance between dlib descriptors); figures and reasoning in
 # README "Face engine". A match needs distance <= threshold AND the next student
 # at least MARGIN farther; STRONG is "far inside the threshold" (one sighting is enough).

@@ -14,13 +14,13 @@ import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from . import quality
+from . import quality, threads
 from .base import DetectedFace, FaceBox, FaceEngine, FaceQuality
 from .images import downscale
 
 __all__ = ["DetectedFace", "FaceBox", "FaceEngine", "FaceQuality", "detect_faces", "get_engine"]
 
-DEFAULT_ENGINE = "cameras.engine.dlib_engine.DlibFaceEngine"
+DEFAULT_ENGINE = "cameras.engine.onnx_engine.OnnxFaceEngine"
 
 _engine: FaceEngine | None = None
 _engine_path: str | None = None
@@ -28,7 +28,8 @@ _lock = threading.Lock()
 
 
 def get_engine() -> FaceEngine:
-    """The process's engine; the first call loads the models (about a second for dlib)."""
+    """The process's engine; the first call loads the models (about a second; the first ever
+    call of the ONNX engine also converts dlib's ResNet, a few seconds)."""
     global _engine, _engine_path
     path = getattr(settings, "FACE_ENGINE", None) or DEFAULT_ENGINE
     engine = _engine
@@ -36,6 +37,7 @@ def get_engine() -> FaceEngine:
         return engine
     with _lock:
         if _engine is None or _engine_path != path:
+            threads.configure()  # once per process: OpenCV and BLAS threads (FACE_ENGINE_THREADS)
             _engine = import_string(path)()
             _engine_path = path
         return _engine

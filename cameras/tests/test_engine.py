@@ -15,6 +15,7 @@ from cameras.engine.base import FaceBox, FaceEngine
 from cameras.engine.dlib_engine import DlibFaceEngine
 from cameras.engine.gallery import ABOVE_THRESHOLD, MATCHED, Gallery
 from cameras.engine.images import decode_image
+from cameras.engine.onnx_engine import OnnxFaceEngine
 from cameras.engine.quality import assess
 
 FACES = Path(__file__).parent / "fixtures" / "faces"
@@ -50,8 +51,9 @@ def single_face_vector(engine, name: str) -> np.ndarray:
     return engine.embed(image, faces[0].box)
 
 
-def test_default_engine_is_dlib_with_a_versioned_128_d_descriptor(engine):
-    assert isinstance(engine, DlibFaceEngine)
+def test_default_engine_is_dlibs_networks_on_onnxruntime_with_a_versioned_128_d_descriptor(engine):
+    # The fast engine is dlib's (same detector, landmarks, ResNet weights), hence dlib's name.
+    assert isinstance(engine, OnnxFaceEngine) and isinstance(engine, DlibFaceEngine)
     assert isinstance(engine, FaceEngine)
     assert (engine.name, engine.dimension) == ("dlib", 128)
     assert engine.version.startswith("resnet_v1-")

@@ -98,19 +98,10 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
 
 
-def motion_signature(image: np.ndarray) -> np.ndarray:
-    """A small blurred grayscale thumbnail of a frame, compared by `motion_score`."""
-    height, width = image.shape[:2]
-    thumb_height = max(1, round(height * SIGNATURE_WIDTH / width))
-    # Shrinking first makes the colour conversion and blur almost free.
-    small = cv2.resize(image, (SIGNATURE_WIDTH, thumb_height), interpolation=cv2.INTER_AREA)
-    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    return cv2.GaussianBlur(gray, (3, 3), 0)
-
-
 def motion_signature_from_bytes(data: bytes) -> np.ndarray | None:
-    """The motion signature straight from JPEG/PNG bytes, decoded at 1/8 size (several times cheaper
-    than a full decode). None when OpenCV cannot read the data; call `decode_image` for the reason.
+    """The motion signature (a small blurred grayscale thumbnail, compared by `motion_score`) straight
+    from JPEG/PNG bytes, decoded at 1/8 size (several times cheaper than a full decode). None when
+    OpenCV cannot read the data; call `decode_image` for the reason.
 
     Only for bytes already checked with `read_header` (the reduced decode has no size limit of its own).
     """

@@ -120,7 +120,7 @@ def enrolled_obama(obama, django_capture_on_commit_callbacks):
 
 def ingest(camera, data: bytes, *, captured_at=None):
     """Receive a frame as the push endpoint does and process it as the worker does."""
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.models import Frame
     from cameras.tasks import process_frame
 

@@ -185,7 +185,7 @@ def test_a_mark_made_before_the_conflict_is_held_and_stays_held(enrolled_obama, 
 
 
 def test_duplicate_frame_is_processed_once(enrolled_obama, camera):
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.tasks import process_frame
 
     data = photo_bytes("obama2.jpg")
@@ -298,7 +298,7 @@ def test_transient_error_is_retried_then_the_frame_completes(enrolled_obama, cam
     from django.db import OperationalError
 
     from cameras import pipeline
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.tasks import process_frame
 
     frame = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False).frame
@@ -328,7 +328,7 @@ def test_transient_error_is_retried_then_the_frame_completes(enrolled_obama, cam
 def test_redis_going_away_mid_processing_leaves_the_frame_waiting_not_failed(enrolled_obama, camera, settings):
     from django.core.cache import caches
 
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.tasks import process_frame
 
     frame = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False).frame
@@ -353,7 +353,7 @@ def test_frame_failing_every_attempt_is_marked_failed_and_stops(enrolled_obama, 
     from django.db import OperationalError
 
     from cameras import pipeline
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.tasks import process_frame
 
     settings.FRAME_MAX_ATTEMPTS = 3

@@ -15,7 +15,8 @@ from tqdm import tqdm
 from cameras.choices import FrameSource, FrameState, SightingOutcome
 from cameras.engine import get_engine
 from cameras.engine import images as engine_images
-from cameras.frames import claim_frame, fail_frame, receive_frame
+from cameras.frames import claim_frame, fail_frame
+from cameras.intake import receive_frame
 from cameras.models import Camera, FaceSighting
 from cameras.pipeline import PermanentFrameError, process_frame_data
 from config.errors import DomainError

@@ -155,7 +155,8 @@ class StudentFacesView(APIView):
         payload = serializers.EnrolmentUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         enrolment = services.enrol_face(
-            student=student, image_bytes=payload.validated_data["image"].read(), actor=request.user, request=request
+            student=student, image_bytes=payload.validated_data["image"].read(), actor=request.user, request=request,
+            replace=payload.validated_data["replace"],
         )
         return Response(serializers.FaceEnrolmentSerializer(enrolment).data, status=status.HTTP_201_CREATED)
 

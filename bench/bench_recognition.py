@@ -89,9 +89,8 @@ def test_photos(folder: Path) -> list[tuple[Path, list[str]]]:
     return photos
 
 
-def default_layout(work: Path, *, quick: bool) -> tuple[Path, Path]:
-    """Train/test folders in `work` from ../shared/faces (or the project's fixtures with --quick)."""
-    source = FIXTURES if quick or not SHARED.is_dir() else SHARED
+def default_layout(work: Path, source: Path) -> tuple[Path, Path]:
+    """Train/test folders in `work` from the shared faces folder (or the project's fixtures)."""
     train, test = work / "train", work / "test"
     (train / "obama").mkdir(parents=True)
     test.mkdir()
@@ -336,6 +335,7 @@ def bench_video(args, students, names, room_with_session) -> int:
 
     from attendance.models import AttendanceRecord
     from bench.bench_engine import bare_engine_run
+    from cameras.choices import SightingOutcome
     from cameras.engine.images import encode_jpeg, from_bgr
     from cameras.management.commands.ingest_video import replay
     from cameras.models import FaceSighting
@@ -378,15 +378,21 @@ def bench_video(args, students, names, room_with_session) -> int:
     for person in sorted(set(expected) | {names[pk] for pk in summary["students_marked_ids"] if pk in names}):
         student = students.get(person)
         record = AttendanceRecord.objects.filter(student=student, session=session).first() if student else None
-        sightings = list(FaceSighting.objects.filter(student=student, session__isnull=False, room=room)
-                         .values_list("distance", "tracked")) if student else []
-        embedded = [d for d, tracked in sightings if not tracked and d is not None]
+        rows = list(FaceSighting.objects.filter(student=student, room=room).order_by("seen_at")
+                    .values_list("distance", "tracked", "outcome", "seen_at")) if student else []
+        embedded = [d for d, tracked, _, _ in rows if not tracked and d is not None]
         best = min(embedded) if embedded else None
-        strong = best is not None and best <= _strong()
-        how = "strong match" if strong else f"consensus of {_consensus()} sightings" if record else "-"
+        marking = next((row for row in rows if row[2] == SightingOutcome.MARKED), None)
+        if marking is None:
+            how = "-"
+        elif marking[0] is not None and marking[0] <= _strong():
+            how = f"strong match ({marking[0]:.3f})"
+        else:
+            agreeing = sum(1 for d, tracked, _, at in rows if not tracked and d is not None and at <= marking[3])
+            how = f"consensus: {agreeing} embedded sightings up to the mark"
         first = (record.first_seen_at - (start + dt.timedelta(seconds=30))).total_seconds() if record else None
         print(f"| {person} | {'yes' if record else 'no'} | {record.status if record else '-'} | "
-              f"{f'{first:.1f}' if first is not None else '-'} | {len(embedded)} / {len(sightings) - len(embedded)} "
+              f"{f'{first:.1f}' if first is not None else '-'} | {len(embedded)} / {len(rows) - len(embedded)} "
               f"| {f'{best:.3f}' if best is not None else '-'} | {how} |")
         if person in expected and record is None:
             failures += 1
@@ -407,18 +413,14 @@ def _strong() -> float:
     return settings.FACE_STRONG_MATCH_DISTANCE
 
 
-def _consensus() -> int:
-    from django.conf import settings
-
-    return settings.FACE_CONSENSUS_SIGHTINGS
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", type=Path, help="photos of the people to enrol (see above)")
     parser.add_argument("--test", type=Path, help="photos named after who is in them (see above)")
     parser.add_argument("--video", type=Path, help="a video to replay at the camera's interval")
     parser.add_argument("--expect", help="who should be marked from the video, comma-separated")
+    parser.add_argument("--faces", type=Path, default=SHARED,
+                        help=f"the faces folder of the default run (default {SHARED})")
     parser.add_argument("--quick", action="store_true", help="the project's own fixtures and a short video (CI)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the worker")
     args = parser.parse_args()
@@ -429,7 +431,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-recognition-") as tmp:
         work = Path(tmp)
         if args.train is None:
-            args.train, args.test = default_layout(work, quick=args.quick)
+            source = FIXTURES if args.quick else args.faces
+            if not (source / "obama.jpg").is_file():
+                parser.error(f"{source} has no obama.jpg: give --faces DIR, --train/--test, or --quick")
+            print(f"data: {source}")
+            args.train, args.test = default_layout(work, source)
             if args.video is None:
                 sys.path.insert(0, str(ROOT))
                 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

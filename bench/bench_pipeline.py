@@ -41,7 +41,8 @@ from bench.bench_engine import DEFAULT_FACES, FRAMES, bare_engine_run  # noqa: E
 from cameras import pipeline  # noqa: E402
 from cameras.engine import get_engine  # noqa: E402
 from cameras.engine import images as engine_images  # noqa: E402
-from cameras.frames import claim_frame, receive_frame  # noqa: E402
+from cameras.frames import claim_frame  # noqa: E402
+from cameras.intake import receive_frame  # noqa: E402
 from cameras.pipeline import STAGES, process_frame_data  # noqa: E402
 
 

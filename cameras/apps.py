@@ -11,7 +11,7 @@ class CamerasConfig(AppConfig):
         from config.health import register_component
         from config.retention import register_purger
 
-        from . import metrics, retention, selectors, services
+        from . import capture, metrics, retention, selectors, services  # noqa: F401 (capture: its beat tasks)
 
         register_coverage_provider(selectors.session_camera_coverage)
         register_status_source("cameras", selectors.camera_status_counts)

@@ -5,6 +5,11 @@ source, takes one frame, and closes it. Right for HTTP snapshots and files; for
 RTSP/MJPEG streams `run_camera_readers` keeps the stream open instead (see
 `cameras.readers` and README "cameras" for the measurements), and the short
 capture remains the fallback for a stream camera no reader is serving.
+
+The pulled cameras' Celery tasks live here too (`poll_cameras`, `capture_camera`,
+under their historical names `cameras.tasks.*`): they sit above intake, which sends
+the frame task, so nothing below imports back up. A live reader's heartbeat key is
+here as well, so planning can skip a camera a reader serves without importing readers.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import datetime, timedelta
 import cv2
 import httpx
 import numpy as np
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
@@ -26,12 +32,21 @@ from . import metrics
 from .biometrics import decrypt_text
 from .choices import CameraStatus, FrameSource, SourceKind
 from .engine import images as engine_images
-from .frames import receive_frame
+from .intake import receive_frame, requeue_stale_frames
 from .models import Camera
 from .redaction import redact, with_credentials
 from .services import record_capture_failure, record_capture_success, set_camera_status
 
 logger = logging.getLogger("cameras.capture")
+
+
+def reader_key(camera_id: int) -> str:
+    return f"cameras:reader:{camera_id}"
+
+
+def has_live_reader(camera_id: int) -> bool:
+    """A long-running reader (run_camera_readers) is feeding this camera (its heartbeat is fresh)."""
+    return bool(cache.get(reader_key(camera_id)))
 
 
 class CaptureError(Exception):
@@ -142,9 +157,6 @@ def capture_due_cameras(*, now: datetime) -> int:
     its own interval. The row's next_poll_at is claimed with a conditional UPDATE,
     so overlapping beats plan a camera once. Returns the number of captures planned.
     """
-    from .readers import has_live_reader
-    from .tasks import capture_camera
-
     period = settings.CAMERA_POLL_PERIOD_SECONDS
     due = list(
         Camera.objects.pulled()
@@ -180,3 +192,24 @@ def mark_silent_push_cameras(*, now: datetime) -> int:
         if set_camera_status(camera=camera, status=CameraStatus.OFFLINE, reason="no frames pushed", at=now):
             count += 1
     return count
+
+
+@shared_task(name="cameras.tasks.poll_cameras", bind=True, acks_late=True, ignore_result=True)
+def poll_cameras(self) -> dict:
+    """Beat: read every pulled camera that is due, mark silent push cameras offline, requeue stale frames."""
+    now = timezone.now()
+    summary = {"captured": capture_due_cameras(now=now), "silent": mark_silent_push_cameras(now=now)}
+    summary.update(requeue_stale_frames(now=now))
+    logger.info("cameras polled", extra={"task_id": self.request.id, **summary})
+    return summary
+
+
+@shared_task(name="cameras.tasks.capture_camera", bind=True, acks_late=True, max_retries=3, ignore_result=True)
+def capture_camera(self, camera_id: int) -> dict:
+    """Read one frame from a pulled camera (rtsp, http_snapshot, mjpeg, file) and queue it."""
+    camera = Camera.objects.filter(pk=camera_id, enabled=True).select_related("room").first()
+    if camera is None:
+        return {"camera": camera_id, "result": "gone"}
+    if in_backoff(camera, timezone.now()):
+        return {"camera": camera_id, "result": "backing_off"}
+    return {"camera": camera_id, "result": capture_once(camera)}

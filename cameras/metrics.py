@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from django.db import DatabaseError
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+from .selectors import camera_status_counts
 
 FRAMES_RECEIVED = Counter("campus_frames_received_total", "Frames accepted for processing.", ["source"])
 FRAMES_DUPLICATE = Counter("campus_frames_duplicate_total", "Frames sent again (same bytes), not reprocessed.")
@@ -27,10 +30,6 @@ class CameraStatusCollector:
     """`campus_cameras{status=...}` read from the database at scrape time, so every web process agrees."""
 
     def collect(self):
-        from django.db import DatabaseError
-
-        from .selectors import camera_status_counts
-
         family = GaugeMetricFamily("campus_cameras", "Enabled cameras by status.", labels=["status"])
         try:
             counts = camera_status_counts()

@@ -1,24 +1,31 @@
-"""Frame processing: motion gate, decode, detect, track, embed, match, consensus, attendance.
+"""Frame processing, the worker's side: claim, decode, detect, track, embed, match, decide.
 
 One function, `process_frame_data`, is the pipeline for every way a frame comes in
-(pushed, pulled, replayed by ingest_video); the Celery task claims a stored frame
-and calls it. Attendance is only ever marked through `attendance.services.mark_seen`
+(pushed, pulled, replayed by ingest_video); intake (`cameras.intake`) has already
+validated it and passed the motion gate, and the task (`cameras.tasks.process_frame`)
+hands it here. Attendance is only ever marked through `attendance.services.mark_seen`
 (and held for review, on a two-room conflict, through `hold_for_review`).
+
+The decision rule (README "Cameras"): a match within FACE_STRONG_MATCH_DISTANCE marks
+at once on any frame; otherwise FACE_CONSENSUS_SIGHTINGS independent agreeing
+sightings within FACE_CONSENSUS_WINDOW_SECONDS mark, dated from the earliest of them.
+A sighting is independent when it was embedded (not served from a track), or, if
+tracked, when it is at least FACE_TRACK_MAX_GAP_SECONDS from every other one counted.
+Tracks still awaiting consensus are embedded again on every frame (engine/tracking.py).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import Counter as Tally
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
@@ -27,27 +34,39 @@ from attendance.choices import RecordSource
 from attendance.services import hold_for_review, mark_seen
 from campus.models import Student
 
-from . import metrics
+from . import gate, metrics
 from .biometrics import encrypt_vector
 from .choices import FrameState, SightingOutcome
 from .engine import FaceBox, FaceEngine, get_engine
 from .engine import images as engine_images
 from .engine.tracking import FaceTracker
 from .frames import claim_frame, fail_frame, release_image, transition
+from .memory import ProcessMemory, forget_all
 from .models import FaceSighting, Frame, SessionFaceCount, UnknownFace
 from .recognition import current_gallery, gallery_version, match_face
-from .selectors import forget_open_sessions, open_session_for, session_student_ids
+from .selectors import open_session_for, session_student_ids
 from .services import group_unknown_face
 
 logger = logging.getLogger("cameras.pipeline")
 
-STAGES = ("motion", "decode", "detect", "track", "embed", "match", "database")
+STAGES = ("decode", "detect", "track", "embed", "match", "database")
+
+# Outcomes after which a face's identity is decided: its track may be served from memory.
+DECIDED = frozenset({
+    SightingOutcome.MARKED, SightingOutcome.UPDATED, SightingOutcome.UNCHANGED,
+    SightingOutcome.NOT_ENROLLED, SightingOutcome.NO_SESSION,
+})
 
 _tracker: FaceTracker | None = None
-# Unknown faces seen lately per camera (box, time): one crop per person passing, not one per frame.
-_recent_unknown: dict[int, list[tuple[FaceBox, float]]] = {}
-# (student, room) -> (capture time, record id, session id) of this worker's last mark_seen with a record.
-_recently_marked: dict[tuple[int, int], tuple[float, int, int]] = {}
+# (camera, session) -> [(box, time)] of unknown faces kept lately: one crop per person passing.
+_recent_unknown: ProcessMemory[list[tuple[FaceBox, float]]] = ProcessMemory(
+    "recent_unknown_faces", maxsize=1000, ttl="FACE_TRACK_MAX_GAP_SECONDS"
+)
+# (student, session, room) -> (capture time, record id, session id) of this worker's last mark with a record.
+# Keyed by the open session too: a sighting in the next class in the same room is never linked to the last one.
+_recently_marked: ProcessMemory[tuple[float, int, int]] = ProcessMemory(
+    "recently_marked", maxsize=10_000, ttl="FACE_MARK_REFRESH_SECONDS"
+)
 
 
 def tracker() -> FaceTracker:
@@ -62,11 +81,9 @@ def tracker() -> FaceTracker:
 
 
 def reset_memory() -> None:
-    """Forget tracks, recent unknown faces and memoised sessions (tests, benchmarks)."""
+    """Forget tracks and every per-process memory: recent marks and unknown faces, sessions, gallery."""
     tracker().forget()
-    _recent_unknown.clear()
-    _recently_marked.clear()
-    forget_open_sessions()
+    forget_all()
 
 
 @dataclass
@@ -116,41 +133,6 @@ def _stage(report: FrameReport, name: str):
         metrics.STAGE_SECONDS.labels(stage=name).observe(elapsed)
 
 
-# --- Motion gate ----------------------------------------------------------------
-
-
-def _motion_key(camera_id: int) -> str:
-    return f"cameras:motion:{camera_id}"
-
-
-class GateVerdict(NamedTuple):
-    skip: bool
-    score: float
-    # (byte length, sha256) of the last processed frame: intake recognises a resend of it.
-    last_processed: tuple[int, str] | None = None
-
-
-def motion_gate(camera_id: int, signature: np.ndarray, at: float) -> GateVerdict:
-    """Compares with the last *processed* frame, so slow change adds up; a static camera
-    is still looked at every FRAME_MOTION_MAX_SKIP_SECONDS."""
-    previous = cache.get(_motion_key(camera_id))
-    if not previous:
-        return GateVerdict(False, 1.0)
-    shape, raw, processed_at, *identity = previous
-    last = tuple(identity) if len(identity) == 2 else None
-    prev_sig = np.frombuffer(raw, dtype=np.uint8).reshape(shape)
-    score = engine_images.motion_score(prev_sig, signature)
-    if score >= settings.FACE_MOTION_MIN_CHANGE:
-        return GateVerdict(False, score, last)
-    if abs(at - processed_at) >= settings.FRAME_MOTION_MAX_SKIP_SECONDS:
-        return GateVerdict(False, score, last)
-    return GateVerdict(True, score, last)
-
-
-def _remember_motion(camera_id: int, signature: np.ndarray, at: float, *, size: int, sha256: str) -> None:
-    cache.set(_motion_key(camera_id), (signature.shape, signature.tobytes(), at, size, sha256), 3600)
-
-
 # --- The pipeline -----------------------------------------------------------------
 
 
@@ -178,17 +160,6 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
     report = FrameReport(frame.pk, FrameState.PROCESSING)
     at = frame.captured_at.timestamp()
 
-    with _stage(report, "motion"):
-        signature = engine_images.motion_signature_from_bytes(data)
-        if signature is None:
-            raise PermanentFrameError("corrupt: OpenCV could not decode the image")
-        skip, score, _ = motion_gate(camera.pk, signature, at)
-    if skip:
-        transition(frame, FrameState.SKIPPED, reason="no_motion", motion=score, **release_image(frame, write=False))
-        metrics.FRAMES_SKIPPED.labels(reason="no_motion").inc()
-        report.state, report.reason = FrameState.SKIPPED, "no_motion"
-        return report
-
     with _stage(report, "decode"):
         try:
             image = engine_images.decode_image(data, max_pixels=settings.FACE_MAX_IMAGE_PIXELS)
@@ -209,7 +180,8 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
     # class a new student sitting where the last one sat must be matched afresh, and
     # an erased student must not live on in a track.
     session = open_session_for(camera.room_id, frame.captured_at)
-    track_key = (camera.pk, session.pk if session is not None else None, gallery_version())
+    session_id = session.pk if session is not None else None
+    track_key = (camera.pk, session_id, gallery_version())
 
     with _stage(report, "track"):
         to_embed: list[FaceResult] = []
@@ -249,13 +221,15 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
                 face.visitor = face.student_id not in session_students
 
     with _stage(report, "database"):
-        marked = _record(frame=frame, faces=faces, session=session, image=image, engine=engine, motion=score)
+        marked = _record(frame=frame, faces=faces, session=session, image=image, engine=engine)
 
-    # Only after the transaction: remember tracks and the motion baseline.
+    # Only after the transaction: remember the tracks of embedded faces. A face still awaiting
+    # consensus gets an unconfirmed track, so it is embedded again on the next frames.
     for face in faces:
         if face.student_id is not None and not face.tracked and face.outcome != SightingOutcome.CONFLICT:
-            tracker().remember(track_key, face.box, at, student_id=face.student_id, distance=face.distance or 0.0)
-    _remember_motion(camera.pk, signature, at, size=len(data), sha256=frame.sha256)
+            tracker().remember(track_key, face.box, at, student_id=face.student_id, distance=face.distance or 0.0,
+                               confirmed=face.outcome in DECIDED)
+    gate.adopt_baseline(camera_id=camera.pk, frame_id=frame.pk, at=at, size=len(data), sha256=frame.sha256)
 
     recognised = sum(1 for face in faces if face.student_id is not None)
     metrics.FACES_RECOGNISED.inc(recognised)
@@ -265,8 +239,7 @@ def process_frame_data(frame: Frame, data: bytes, *, engine: FaceEngine | None =
     return report
 
 
-def _record(*, frame: Frame, faces: list[FaceResult], session, image: np.ndarray, engine: FaceEngine,
-            motion: float) -> list[int]:
+def _record(*, frame: Frame, faces: list[FaceResult], session, image: np.ndarray, engine: FaceEngine) -> list[int]:
     """Sightings, consensus, conflicts, marks, unknown crops and counts: one transaction."""
     camera = frame.camera
     at = frame.captured_at
@@ -306,16 +279,16 @@ def _record(*, frame: Frame, faces: list[FaceResult], session, image: np.ndarray
         for face, sighting in zip(faces, sightings, strict=True):
             if face.student_id is None or face.needs_review:
                 continue
-            _decide(face=face, sighting=sighting, student=students[face.student_id], camera=camera, at=at)
+            _decide(face=face, sighting=sighting, student=students[face.student_id], camera=camera, at=at,
+                    session=session)
             if face.outcome == SightingOutcome.MARKED:
                 marked.append(face.student_id)
         for face, sighting in zip(faces, sightings, strict=True):
             if face.student_id is None and face.vector is not None:
-                _keep_unknown(face=face, sighting=sighting, image=image, engine=engine)
+                _keep_unknown(face=face, sighting=sighting, image=image, engine=engine, session=session)
         if session is not None and faces:
             _count(session, faces)
-        transition(frame, FrameState.DONE, faces_detected=len(faces), motion=motion,
-                   **release_image(frame, write=False))
+        transition(frame, FrameState.DONE, faces_detected=len(faces), **release_image(frame, write=False))
     return marked
 
 
@@ -325,10 +298,27 @@ def _initial_outcome(face: FaceResult) -> str:
     return SightingOutcome.CONFLICT if face.needs_review else SightingOutcome.AWAITING_CONSENSUS
 
 
-def _decide(*, face: FaceResult, sighting: FaceSighting, student, camera, at) -> None:
-    """Conflict check, then consensus, then mark_seen; writes the outcome on the sighting.
+def independent_times(sightings: list[tuple[dt.datetime, bool]], *, gap: float) -> list[dt.datetime]:
+    """The times of the sightings that count as independent evidence, earliest first.
+
+    `sightings` are (time, tracked). An embedded sighting always counts (a real
+    embedding and match of that frame); a tracked one, served from memory, only when
+    at least `gap` seconds from every sighting already counted.
+    """
+    counted = sorted(at for at, tracked in sightings if not tracked)
+    for at, _ in sorted(s for s in sightings if s[1]):
+        if all(abs((at - other).total_seconds()) >= gap for other in counted):
+            counted.append(at)
+            counted.sort()
+    return counted
+
+
+def _decide(*, face: FaceResult, sighting: FaceSighting, student, camera, at, session) -> None:
+    """Conflict check, then the strong match or consensus, then mark_seen; writes the outcome on the sighting.
 
     One query reads the student's sightings around `at` (both windows); the rules run on it.
+    The record is dated from the earliest agreeing sighting, not from the one that completed
+    the consensus, so present or late is decided by when the student was first seen.
     """
     conflict_window = timedelta(seconds=settings.FACE_CONFLICT_WINDOW_SECONDS)
     window = timedelta(seconds=settings.FACE_CONSENSUS_WINDOW_SECONDS)
@@ -361,26 +351,37 @@ def _decide(*, face: FaceResult, sighting: FaceSighting, student, camera, at) ->
         FaceSighting.objects.filter(pk=sighting.pk).update(outcome=face.outcome, needs_review=True)
         return
     strong = not face.tracked and face.distance is not None and face.distance <= settings.FACE_STRONG_MATCH_DISTANCE
-    agreeing = sum(
-        1 for row in nearby if row[1] == camera.room_id and not row[3] and not row[4] and abs(row[2] - at) <= window
-    ) + (0 if face.tracked else 1)
-    if not strong and agreeing < settings.FACE_CONSENSUS_SIGHTINGS:
+    agreeing = independent_times(
+        [(row[2], row[4]) for row in nearby if row[1] == camera.room_id and not row[3] and abs(row[2] - at) <= window]
+        + [(at, face.tracked)],
+        gap=settings.FACE_TRACK_MAX_GAP_SECONDS,
+    )
+    if not strong and len(agreeing) < settings.FACE_CONSENSUS_SIGHTINGS:
         face.outcome = SightingOutcome.AWAITING_CONSENSUS
         return
-    recent = _recently_marked.get((student.pk, camera.room_id))
+    memory_key = (student.pk, session.pk if session is not None else None, camera.room_id)
+    recent = _recently_marked.get(memory_key)
     if recent is not None and 0 <= at.timestamp() - recent[0] < settings.FACE_MARK_REFRESH_SECONDS:
-        # Marked by this worker a moment ago: the record needs no new write yet (last seen is
-        # refreshed at most every FACE_MARK_REFRESH_SECONDS), only this sighting's link to it.
+        # Marked by this worker a moment ago in this session: the record needs no new write yet
+        # (last seen is refreshed at most every FACE_MARK_REFRESH_SECONDS), only this sighting's link.
         face.outcome = SightingOutcome.UNCHANGED
         FaceSighting.objects.filter(pk=sighting.pk).update(
             outcome=face.outcome, record_id=recent[1], session_id=recent[2]
         )
         return
     confidence = None if face.distance is None else max(0.0, min(1.0, 1.0 - face.distance))
+    earliest = min(agreeing) if agreeing else at
+    dated = None
+    if earliest < at:
+        # The earliest agreeing sighting dates the record (first seen, present or late) ...
+        dated = mark_seen(student=student, at=earliest, source=RecordSource.FACE, room=camera.room,
+                          confidence=confidence)
+    # ... and this one brings it up to date (last seen).
     result = mark_seen(student=student, at=at, source=RecordSource.FACE, room=camera.room, confidence=confidence)
-    face.outcome = result.outcome
+    created = dated is not None and dated.outcome == SightingOutcome.MARKED
+    face.outcome = SightingOutcome.MARKED if created else result.outcome
     face.visitor = face.visitor or result.outcome == SightingOutcome.NOT_ENROLLED
-    updates = {"outcome": result.outcome, "visitor": face.visitor}
+    updates = {"outcome": face.outcome, "visitor": face.visitor}
     if result.session is not None:
         updates["session"] = result.session
     if result.record is not None:
@@ -392,25 +393,25 @@ def _decide(*, face: FaceResult, sighting: FaceSighting, student, camera, at) ->
         ).update(record=result.record)
     FaceSighting.objects.filter(pk=sighting.pk).update(**updates)
     if result.record is not None:
-        if len(_recently_marked) > 10_000:
-            _recently_marked.clear()
-        _recently_marked[(student.pk, camera.room_id)] = (at.timestamp(), result.record.pk, result.record.session_id)
+        _recently_marked.set(memory_key, (at.timestamp(), result.record.pk, result.record.session_id))
 
 
-def _keep_unknown(*, face: FaceResult, sighting: FaceSighting, image: np.ndarray, engine: FaceEngine) -> None:
-    """A crop for staff review, unless this camera kept one at the same place a moment ago."""
+def _keep_unknown(*, face: FaceResult, sighting: FaceSighting, image: np.ndarray, engine: FaceEngine,
+                  session) -> None:
+    """A crop for staff review, unless this camera kept one at the same place a moment ago (in this session)."""
     camera_id, at = sighting.camera_id, sighting.seen_at.timestamp()
+    key = (camera_id, session.pk if session is not None else None)
     recent = [
-        (box, seen) for box, seen in _recent_unknown.get(camera_id, [])
+        (box, seen) for box, seen in _recent_unknown.get(key) or []
         if 0 <= at - seen <= settings.FACE_TRACK_MAX_GAP_SECONDS
     ]
     if any(box.iou(face.box) >= settings.FACE_TRACK_MIN_IOU for box, _ in recent):
         recent = [(box, seen) if box.iou(face.box) < settings.FACE_TRACK_MIN_IOU else (face.box, at)
                   for box, seen in recent]
-        _recent_unknown[camera_id] = recent
+        _recent_unknown.set(key, recent)
         return
     recent.append((face.box, at))
-    _recent_unknown[camera_id] = recent
+    _recent_unknown.set(key, recent)
     unknown = UnknownFace(
         sighting=sighting, camera_id=camera_id, seen_at=sighting.seen_at,
         embedding_ciphertext=encrypt_vector(face.vector), engine_name=engine.name, engine_version=engine.version,

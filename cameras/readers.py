@@ -23,10 +23,10 @@ from django.utils import timezone
 from config.errors import DomainError
 from config.outages import BACKING_SERVICE_DOWN
 
-from .capture import open_stream
+from .capture import has_live_reader, open_stream, reader_key
 from .choices import FrameSource, SourceKind
 from .engine import images as engine_images
-from .frames import receive_frame
+from .intake import receive_frame
 from .models import Camera
 from .redaction import redact
 from .services import record_capture_failure, record_capture_success
@@ -37,13 +37,7 @@ STREAM_KINDS = [SourceKind.RTSP, SourceKind.MJPEG]
 HEARTBEAT_SECONDS = 15
 RELOAD_SECONDS = 30
 
-
-def reader_key(camera_id: int) -> str:
-    return f"cameras:reader:{camera_id}"
-
-
-def has_live_reader(camera_id: int) -> bool:
-    return bool(cache.get(reader_key(camera_id)))
+__all__ = ["STREAM_KINDS", "CameraReader", "ReaderPool", "has_live_reader"]
 
 
 class CameraReader(threading.Thread):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 
 import numpy as np
@@ -26,6 +25,7 @@ from config.outages import CACHE_OR_BROKER_DOWN
 from .biometrics import decrypt_vector
 from .engine import FaceEngine, get_engine
 from .engine.gallery import Gallery, Match
+from .memory import ProcessMemory
 from .models import FaceEnrolment
 
 logger = logging.getLogger("cameras.recognition")
@@ -33,7 +33,8 @@ logger = logging.getLogger("cameras.recognition")
 GALLERY_VERSION_KEY = "cameras:gallery:version"
 
 _lock = threading.Lock()
-_loaded: dict[str, tuple[Gallery, float]] = {}  # "campus" -> (gallery, monotonic time loaded)
+# (engine name, engine version, gallery version token) -> gallery; expires after FACE_GALLERY_MAX_AGE_SECONDS.
+_loaded: ProcessMemory[Gallery] = ProcessMemory("gallery", maxsize=2, ttl="FACE_GALLERY_MAX_AGE_SECONDS")
 
 
 def gallery_version() -> str:
@@ -80,23 +81,13 @@ def current_gallery(engine: FaceEngine | None = None) -> Gallery:
     """This process's gallery, rebuilt if the version token moved or it reached the age limit."""
     engine = engine or get_engine()
     version = gallery_version()
-    if (fresh := _fresh(version)) is not None:
+    key = (engine.name, engine.version, version)
+    if (fresh := _loaded.get(key)) is not None:
         return fresh
-    with _lock:
-        if (fresh := _fresh(version)) is not None:
+    with _lock:  # one load at a time: a worker's threads wait for the first one's matrix
+        if (fresh := _loaded.get(key)) is not None:
             return fresh
-        gallery = load_gallery(engine, version)
-        _loaded["campus"] = (gallery, time.monotonic())
-        return gallery
-
-
-def _fresh(version: str) -> Gallery | None:
-    gallery, loaded_at = _loaded.get("campus", (None, 0.0))
-    if gallery is None or gallery.version != version:
-        return None
-    if time.monotonic() - loaded_at > settings.FACE_GALLERY_MAX_AGE_SECONDS:
-        return None
-    return gallery
+        return _loaded.set(key, load_gallery(engine, version))
 
 
 def forget_gallery() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from attendance.policy import policy_for
 from campus.selectors import students_enrolled_on
 
 from .choices import CameraStatus, SightingOutcome, UnknownFaceStatus
+from .memory import ProcessMemory
 from .models import Camera, CameraStatusChange, FaceEnrolment, FaceSighting, Frame, UnknownFace, UnknownFaceGroup
 
 
@@ -40,55 +40,43 @@ def unknown_group_list() -> QuerySet[UnknownFaceGroup]:
     ).filter(pending__gt=0).order_by("-last_seen_at")
 
 
-_open_sessions: dict[int, tuple[float, list]] = {}
-OPEN_SESSIONS_TTL = 10.0
+# Per-process memos (cameras.memory): a frame pipeline asks several times a second.
+_open_sessions: ProcessMemory[list] = ProcessMemory("open_sessions", maxsize=1000, ttl=10.0)
+_session_students: ProcessMemory[frozenset[int]] = ProcessMemory("session_students", maxsize=1000, ttl=60.0)
 
 
 def open_session_for(room_id: int, at: datetime) -> ClassSession | None:
     """The open session in the room whose attendance window holds `at` (the one started first).
 
     The room's open sessions and their policies are memoised per process for ten
-    seconds: a frame pipeline asks several times a second. `mark_seen` decides for
-    itself which session a sighting counts for; this only orders the matching.
+    seconds. `mark_seen` decides for itself which session a sighting counts for;
+    this only orders the matching and keys the pipeline's memory.
     """
-    now = time.monotonic()
-    cached = _open_sessions.get(room_id)
-    if cached is None or now - cached[0] >= OPEN_SESSIONS_TTL:
-        sessions = (
-            ClassSession.objects.filter(room_id=room_id, status=SessionStatus.OPEN)
-            .select_related("section")
-            .order_by("scheduled_start", "id")[:5]
-        )
-        cached = (now, [(session, policy_for(session)) for session in sessions])
-        if len(_open_sessions) > 1000:
-            _open_sessions.clear()
-        _open_sessions[room_id] = cached
-    for session, policy in cached[1]:
+    sessions = _open_sessions.get_or_set(("room", room_id), lambda: _room_open_sessions(room_id))
+    for session, policy in sessions:
         if at <= session.scheduled_end and policy.in_window(session, at):
             return session
     return None
 
 
-def forget_open_sessions() -> None:
-    _open_sessions.clear()
-    _session_students.clear()
-
-
-_session_students: dict[int, tuple[float, frozenset[int]]] = {}
-SESSION_STUDENTS_TTL = 60.0
+def _room_open_sessions(room_id: int) -> list:
+    sessions = (
+        ClassSession.objects.filter(room_id=room_id, status=SessionStatus.OPEN)
+        .select_related("section")
+        .order_by("scheduled_start", "id")[:5]
+    )
+    return [(session, policy_for(session)) for session in sessions]
 
 
 def session_student_ids(session: ClassSession) -> frozenset[int]:
-    """Ids of the students enrolled in the session, memoised per process for a minute."""
-    now = time.monotonic()
-    cached = _session_students.get(session.pk)
-    if cached and now - cached[0] < SESSION_STUDENTS_TTL:
-        return cached[1]
-    ids = frozenset(students_enrolled_on(session.section_id, session.date).values_list("pk", flat=True))
-    if len(_session_students) > 1000:
-        _session_students.clear()
-    _session_students[session.pk] = (now, ids)
-    return ids
+    """Ids of the students enrolled in the session, memoised per process for a minute.
+
+    Keyed by the session and what its class list depends on (section and date).
+    """
+    return _session_students.get_or_set(
+        (session.pk, session.section_id, session.date),
+        lambda: frozenset(students_enrolled_on(session.section_id, session.date).values_list("pk", flat=True)),
+    )
 
 
 def session_face_summary(session: ClassSession) -> dict[str, Any]:

@@ -35,6 +35,9 @@ logger = logging.getLogger("cameras.services")
 
 # Enrolment photos are portraits: detection on a copy of this size is enough and fast.
 ENROLMENT_DETECT_SIDE = 1024
+# ... and they are decoded at a reduced size that keeps the longer side at least this long
+# (a 6000x6000 JPEG is decoded at 1/2, never whole), plenty for a portrait's embedding.
+ENROLMENT_DECODE_SIDE = 2048
 
 
 # --- Cameras ------------------------------------------------------------------
@@ -172,10 +175,12 @@ class FaceFound:
     sharpness: float
 
 
-def decode_or_400(data: bytes, *, max_pixels: int | None = None) -> np.ndarray:
-    """Decoded RGB image, or the domain error that says what is wrong with the bytes."""
+def decode_or_400(data: bytes, *, max_pixels: int | None = None, min_side: int | None = None) -> np.ndarray:
+    """Decoded RGB image (at a reduced size with `min_side`), or the domain error that says what is wrong."""
     try:
-        return engine_images.decode_image(data, max_pixels=max_pixels or settings.FACE_MAX_IMAGE_PIXELS)
+        return engine_images.decode_image(
+            data, max_pixels=max_pixels or settings.FACE_MAX_IMAGE_PIXELS, min_side=min_side
+        )
     except engine_images.ImageRejected as exc:
         if exc.reason == "too_large":
             raise PayloadTooLarge(exc.message, code="image_too_large")
@@ -212,6 +217,23 @@ def _require_consent(student) -> None:
             "record consent first, or mark attendance by hand or by device.",
             code="no_face_consent",
         )
+
+
+def _refuse_inconsistent(vector: np.ndarray, student, engine: FaceEngine) -> None:
+    """A new photo must show the person already enrolled: within the same-person bound of each enrolment."""
+    rows = FaceEnrolment.objects.filter(
+        student=student, engine_name=engine.name, engine_version=engine.version
+    ).values_list("pk", "embedding_ciphertext")
+    bound = settings.FACE_ENROLMENT_SAME_PERSON_DISTANCE
+    for enrolment_id, token in rows:
+        distance = float(np.linalg.norm(decrypt_vector(token) - vector))
+        if distance > bound:
+            raise Conflict(
+                "This face does not match the student's existing enrolments; it may be someone else. "
+                "Check the photo, or replace the student's enrolments deliberately (replace=true).",
+                code="face_differs_from_enrolments",
+                details={"enrolment_id": enrolment_id, "distance": round(distance, 3), "bound": bound},
+            )
 
 
 def _refuse_duplicate(vector: np.ndarray, student, engine: FaceEngine) -> None:
@@ -253,27 +275,51 @@ def _save_enrolment(*, student, vector, engine: FaceEngine, box, size_px, sharpn
     return enrolment
 
 
-def check_enrolment_photo(*, student, image_bytes: bytes) -> FaceFound:
+def check_enrolment_photo(*, student, image_bytes: bytes, replace: bool = False) -> FaceFound:
     """Every enrolment check without saving anything (enroll_faces --dry-run)."""
     _require_consent(student)
     engine = get_engine()
-    found = single_face(decode_or_400(image_bytes), engine)
+    found = single_face(decode_or_400(image_bytes, min_side=ENROLMENT_DECODE_SIDE), engine)
+    if not replace:
+        _refuse_inconsistent(found.vector, student, engine)
     _refuse_duplicate(found.vector, student, engine)
     return found
 
 
 @transaction.atomic
-def enrol_face(*, student, image_bytes: bytes, actor=None, request=None, via: str = "api") -> FaceEnrolment:
-    """Enrol one photo: consent, exactly one face, quality, not already someone else; audited."""
+def enrol_face(
+    *, student, image_bytes: bytes, actor=None, request=None, via: str = "api", replace: bool = False
+) -> FaceEnrolment:
+    """Enrol one photo: consent, exactly one face, quality, the same person as the student's other
+    enrolments, not already someone else; audited.
+
+    `replace=True` is the deliberate way to change who a student's face is: the student's
+    existing enrolments are deleted in the same transaction (audited `face.enrolments_replaced`).
+    """
     _require_consent(student)
     engine = get_engine()
-    image = decode_or_400(image_bytes)
+    image = decode_or_400(image_bytes, min_side=ENROLMENT_DECODE_SIDE)
     found = single_face(image, engine)
+    del image  # the decoded photo is not needed past this point
+    if replace:
+        _replace_enrolments(student=student, actor=actor, request=request)
+    else:
+        _refuse_inconsistent(found.vector, student, engine)
     _refuse_duplicate(found.vector, student, engine)
     return _save_enrolment(
         student=student, vector=found.vector, engine=engine, box=found.box, size_px=found.size_px,
         sharpness=found.sharpness, photo=image_bytes, actor=actor, request=request, via=via,
     )
+
+
+def _replace_enrolments(*, student, actor, request) -> None:
+    old = list(FaceEnrolment.objects.filter(student=student).values_list("pk", "photo"))
+    if not old:
+        return
+    FaceEnrolment.objects.filter(pk__in=[pk for pk, _ in old]).delete()
+    _delete_files_after_commit([photo for _, photo in old])
+    record_audit_event(action="face.enrolments_replaced", actor=actor, target=f"student:{student.pk}",
+                       request=request, details={"enrolment_ids": [pk for pk, _ in old]})
 
 
 def _delete_files_after_commit(names: list[str]) -> None:
@@ -383,6 +429,7 @@ def assign_unknown_faces(*, faces: list[UnknownFace], student, actor=None, reque
         raise Conflict("These faces were seen by another engine version; they cannot be enrolled.",
                        code="engine_mismatch")
     vector = np.mean([decrypt_vector(face.embedding_ciphertext) for face in usable], axis=0)
+    _refuse_inconsistent(vector, student, engine)
     _refuse_duplicate(vector, student, engine)
     first = usable[0]
     enrolment = _save_enrolment(

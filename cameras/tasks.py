@@ -1,4 +1,10 @@
-"""Celery tasks of the cameras app (queues: see config/celery.py). Thin: they call services."""
+"""The frame worker's task (queue `frames`) and the nightly purge (queue `maintenance`; see config/celery.py).
+
+`process_frame` is sent by `cameras.intake` and hands the frame to `cameras.pipeline`
+(claim, decode, detect, ...). The pulled cameras' tasks (`poll_cameras`,
+`capture_camera`) live with the capture code in `cameras.capture`, above intake,
+so a frame's path imports one way: intake -> tasks -> pipeline.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,13 @@ from django.utils import timezone
 
 from config.outages import TRANSIENT_ERRORS
 
+from . import pipeline, retention
 from .choices import FrameState
+from .frames import fail_frame, transition
+from .models import Frame
 
 logger = logging.getLogger("cameras.tasks")
+
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, ignore_result=True)
 def process_frame(self, frame_id: int) -> dict | None:
@@ -22,10 +32,6 @@ def process_frame(self, frame_id: int) -> dict | None:
     Transient errors (database, cache) put the frame back and retry with backoff;
     anything else marks the frame failed with the reason, so it never blocks the queue.
     """
-    from . import pipeline
-    from .frames import fail_frame, transition
-    from .models import Frame
-
     try:
         report = pipeline.process_frame_id(frame_id)
     except TRANSIENT_ERRORS as exc:  # the frame waits and is retried
@@ -61,43 +67,14 @@ def process_frame(self, frame_id: int) -> dict | None:
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
-def poll_cameras(self) -> dict:
-    """Beat: read every pulled camera that is due, mark silent push cameras offline, requeue stale frames."""
-    from .capture import capture_due_cameras, mark_silent_push_cameras
-    from .frames import requeue_stale_frames
-
-    now = timezone.now()
-    summary = {"captured": capture_due_cameras(now=now), "silent": mark_silent_push_cameras(now=now)}
-    summary.update(requeue_stale_frames(now=now))
-    logger.info("cameras polled", extra={"task_id": self.request.id, **summary})
-    return summary
-
-
-@shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True)
-def capture_camera(self, camera_id: int) -> dict:
-    """Read one frame from a pulled camera (rtsp, http_snapshot, mjpeg, file) and queue it."""
-    from .capture import capture_once, in_backoff
-    from .models import Camera
-
-    camera = Camera.objects.filter(pk=camera_id, enabled=True).select_related("room").first()
-    if camera is None:
-        return {"camera": camera_id, "result": "gone"}
-    if in_backoff(camera, timezone.now()):
-        return {"camera": camera_id, "result": "backing_off"}
-    return {"camera": camera_id, "result": capture_once(camera)}
-
-
-@shared_task(bind=True, acks_late=True, ignore_result=True)
 def purge_biometric_leftovers(self) -> dict:
     """Beat: run the cameras purgers now (crops past 72 h, photos past retention, old frames) and orphan files."""
-    from .retention import purge_enrolment_photos, purge_frames, purge_orphan_files, purge_unknown_faces
-
     now = timezone.now()
     summary = {
-        "frames": purge_frames(now=now, dry_run=False),
-        "unknown_faces": purge_unknown_faces(now=now, dry_run=False),
-        "enrolment_photos": purge_enrolment_photos(now=now, dry_run=False),
-        "orphan_files": purge_orphan_files(now=now, dry_run=False),
+        "frames": retention.purge_frames(now=now, dry_run=False),
+        "unknown_faces": retention.purge_unknown_faces(now=now, dry_run=False),
+        "enrolment_photos": retention.purge_enrolment_photos(now=now, dry_run=False),
+        "orphan_files": retention.purge_orphan_files(now=now, dry_run=False),
     }
     logger.info("biometric leftovers purged", extra={"task_id": self.request.id, **summary})
     return summary

@@ -476,6 +476,9 @@ FACE_MATCH_MARGIN = float(env("FACE_MATCH_MARGIN", "0.08") or 0.08)
 # Each process rebuilds its gallery at least this often, even if a change notice was lost.
 FACE_GALLERY_MAX_AGE_SECONDS = env_int("FACE_GALLERY_MAX_AGE_SECONDS", 300)
 FACE_STRONG_MATCH_DISTANCE = float(env("FACE_STRONG_MATCH_DISTANCE", "0.35") or 0.35)
+# Enrolment: a new photo must be within this distance of every enrolment the student has
+# (same person, different shots: up to 0.48 measured; different people: from 0.59).
+FACE_ENROLMENT_SAME_PERSON_DISTANCE = float(env("FACE_ENROLMENT_SAME_PERSON_DISTANCE", "0.55") or 0.55)
 # Quality: minimum face size (px across, full-resolution image) and sharpness
 # (variance of the Laplacian of the face resized to 128x128).
 FACE_MIN_SIZE_PX = env_int("FACE_MIN_SIZE_PX", 64)

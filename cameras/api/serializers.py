@@ -87,6 +87,10 @@ class FaceEnrolmentSerializer(serializers.ModelSerializer):
 
 class EnrolmentUploadSerializer(serializers.Serializer):
     image = serializers.FileField()
+    replace = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Delete the student's existing enrolments and enrol this photo instead (a deliberate change).",
+    )
 
 
 class FaceSightingSerializer(serializers.ModelSerializer):

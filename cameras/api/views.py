@@ -22,7 +22,7 @@ from campus.models import Student
 from config.errors import NotFound
 from devices.authentication import DeviceCredentialAuthentication
 
-from .. import frames, selectors, services
+from .. import intake, selectors, services
 from ..choices import FrameSource, UnknownFaceStatus
 from ..models import FaceSighting, UnknownFace
 from ..permissions import CanPushFrames
@@ -99,7 +99,7 @@ class CameraViewSet(viewsets.ModelViewSet):
         payload = serializers.FramePushSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data["image"].read()
-        receipt = frames.receive_frame(
+        receipt = intake.receive_frame(
             camera=camera, data=data, captured_at=payload.validated_data.get("captured_at"), source=FrameSource.PUSH
         )
         return Response(
@@ -155,7 +155,8 @@ class StudentFacesView(APIView):
         payload = serializers.EnrolmentUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         enrolment = services.enrol_face(
-            student=student, image_bytes=payload.validated_data["image"].read(), actor=request.user, request=request
+            student=student, image_bytes=payload.validated_data["image"].read(), actor=request.user, request=request,
+            replace=payload.validated_data["replace"],
         )
         return Response(serializers.FaceEnrolmentSerializer(enrolment).data, status=status.HTTP_201_CREATED)
 

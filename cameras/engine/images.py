@@ -51,11 +51,24 @@ def read_header(data: bytes) -> tuple[str, int, int]:
     return fmt, width, height
 
 
-def decode_image(data: bytes, *, max_pixels: int, formats: frozenset[str] = ACCEPTED_FORMATS) -> np.ndarray:
+REDUCED_COLOR = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def reduction_for(width: int, height: int, min_side: int) -> int:
+    """The largest of 1, 2, 4, 8 that keeps the longer side at `min_side` or more."""
+    longest = max(width, height)
+    return max((n for n in (1, 2, 4, 8) if longest // n >= min_side), default=1)
+
+
+def decode_image(
+    data: bytes, *, max_pixels: int, formats: frozenset[str] = ACCEPTED_FORMATS, min_side: int | None = None
+) -> np.ndarray:
     """Decode JPEG/PNG bytes to RGB after checking the claimed dimensions against `max_pixels`.
 
     The header is read first, so a small file that claims a huge image is refused
-    before any pixel memory is allocated.
+    before any pixel memory is allocated. With `min_side`, a large image is decoded
+    at 1/2, 1/4 or 1/8 of its size (JPEG scales while decoding, so the full picture
+    is never in memory), keeping the longer side at `min_side` or more.
     """
     fmt, width, height = read_header(data)
     if fmt not in formats:
@@ -67,16 +80,18 @@ def decode_image(data: bytes, *, max_pixels: int, formats: frozenset[str] = ACCE
             "too_large", f"The image is {width}x{height} pixels; at most {max_pixels} pixels are accepted."
         )
     buffer = np.frombuffer(data, dtype=np.uint8)
+    reduction = reduction_for(width, height, min_side) if min_side else 1
     try:
-        bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+        bgr = cv2.imdecode(buffer, REDUCED_COLOR[reduction] if reduction > 1 else cv2.IMREAD_COLOR)
     except cv2.error:
         bgr = None
     if bgr is None or bgr.size == 0:
         raise ImageRejected("corrupt", "The image data is corrupt and could not be decoded.")
     # EXIF rotation may swap the sides; anything else means the header lied.
-    if bgr.shape[0] * bgr.shape[1] != width * height:
+    expected = {(-(-width // reduction)) * (-(-height // reduction)), (width // reduction) * (height // reduction)}
+    if bgr.shape[0] * bgr.shape[1] not in expected:
         raise ImageRejected("corrupt", "The decoded image does not match its header.")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place: no second full-size copy
 
 
 def from_bgr(frame: np.ndarray) -> np.ndarray:
@@ -98,19 +113,10 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
 
 
-def motion_signature(image: np.ndarray) -> np.ndarray:
-    """A small blurred grayscale thumbnail of a frame, compared by `motion_score`."""
-    height, width = image.shape[:2]
-    thumb_height = max(1, round(height * SIGNATURE_WIDTH / width))
-    # Shrinking first makes the colour conversion and blur almost free.
-    small = cv2.resize(image, (SIGNATURE_WIDTH, thumb_height), interpolation=cv2.INTER_AREA)
-    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    return cv2.GaussianBlur(gray, (3, 3), 0)
-
-
 def motion_signature_from_bytes(data: bytes) -> np.ndarray | None:
-    """The motion signature straight from JPEG/PNG bytes, decoded at 1/8 size (several times cheaper
-    than a full decode). None when OpenCV cannot read the data; call `decode_image` for the reason.
+    """The motion signature (a small blurred grayscale thumbnail, compared by `motion_score`) straight
+    from JPEG/PNG bytes, decoded at 1/8 size (several times cheaper than a full decode). None when
+    OpenCV cannot read the data; call `decode_image` for the reason.
 
     Only for bytes already checked with `read_header` (the reduced decode has no size limit of its own).
     """

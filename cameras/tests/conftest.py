@@ -118,9 +118,20 @@ def enrolled_obama(obama, django_capture_on_commit_callbacks):
     return obama
 
 
+@pytest.fixture
+def lone_obama(db, django_capture_on_commit_callbacks):
+    """Obama enrolled (obama.jpg), in no section yet: the test puts him in its own sessions."""
+    from cameras.services import enrol_face
+
+    student = consenting_student(first_name="Barack", last_name="Obama")
+    with django_capture_on_commit_callbacks(execute=True):
+        enrol_face(student=student, image_bytes=photo_bytes("obama.jpg"), via="test")
+    return student
+
+
 def ingest(camera, data: bytes, *, captured_at=None):
     """Receive a frame as the push endpoint does and process it as the worker does."""
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.models import Frame
     from cameras.tasks import process_frame
 

@@ -92,7 +92,7 @@ def test_http_snapshot_camera_is_read_recognised_and_online(enrolled_obama, room
 def test_each_beat_plans_captures_at_the_camera_interval(room, settings, monkeypatch):
     settings.CAMERA_POLL_PERIOD_SECONDS = 30
     planned = []
-    monkeypatch.setattr("cameras.tasks.capture_camera.apply_async",
+    monkeypatch.setattr("cameras.capture.capture_camera.apply_async",
                         lambda args, countdown: planned.append((args[0], countdown)))
     fast = create_camera(name="fast", room=room, source_kind="http_snapshot", url="http://127.0.0.1:9/a.jpg",
                          sample_interval_seconds=2)

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from attendance.models import AttendanceRecord
-from cameras.frames import receive_frame
+from cameras.intake import receive_frame
 from cameras.models import FaceSighting
 from cameras.pipeline import process_frame_id
 from cameras.tests.conftest import photo_bytes

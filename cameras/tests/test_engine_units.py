@@ -22,7 +22,6 @@ from cameras.engine.images import (
     downscale,
     encode_jpeg,
     motion_score,
-    motion_signature,
     motion_signature_from_bytes,
 )
 from cameras.engine.tracking import FaceTracker
@@ -154,23 +153,30 @@ def test_encode_jpeg_round_trips():
 # --- motion gate -------------------------------------------------------------
 
 
+def signature_of(image: np.ndarray) -> np.ndarray:
+    """The motion signature intake computes, from the image as lossless PNG bytes."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    assert ok
+    return motion_signature_from_bytes(png.tobytes())
+
+
 @pytest.fixture(scope="module")
 def frame() -> np.ndarray:
     return decode_image((FACES / "obama_480p.jpg").read_bytes(), max_pixels=1_000_000)
 
 
 def test_identical_frames_have_no_motion(frame):
-    assert motion_score(motion_signature(frame), motion_signature(frame.copy())) == 0.0
+    assert motion_score(signature_of(frame), signature_of(frame.copy())) == 0.0
 
 
 def test_recompressed_frame_stays_under_the_motion_gate(frame, settings):
     noisy = decode_image(encode_jpeg(frame, quality=60), max_pixels=1_000_000)
-    assert motion_score(motion_signature(frame), motion_signature(noisy)) < settings.FACE_MOTION_MIN_CHANGE
+    assert motion_score(signature_of(frame), signature_of(noisy)) < settings.FACE_MOTION_MIN_CHANGE
 
 
 def test_a_person_moving_passes_the_motion_gate(frame, settings):
     moved = np.roll(frame, 40, axis=1)  # everything shifted 40 px, as when someone walks across
-    score = motion_score(motion_signature(frame), motion_signature(moved))
+    score = motion_score(signature_of(frame), signature_of(moved))
     assert score > 10 * settings.FACE_MOTION_MIN_CHANGE
 
 
@@ -178,7 +184,7 @@ def test_a_small_change_in_one_corner_passes_the_motion_gate(frame, settings):
     changed = frame.copy()
     # An 80x80 px patch changes (a head entering the view at the side of the frame).
     changed[300:380, 700:780] = 255 - changed[300:380, 700:780]
-    assert motion_score(motion_signature(frame), motion_signature(changed)) > settings.FACE_MOTION_MIN_CHANGE
+    assert motion_score(signature_of(frame), signature_of(changed)) > settings.FACE_MOTION_MIN_CHANGE
 
 
 def test_a_small_face_appearing_in_a_1080p_frame_passes_the_motion_gate(frame, settings):
@@ -187,21 +193,21 @@ def test_a_small_face_appearing_in_a_1080p_frame_passes_the_motion_gate(frame, s
     changed = scene.copy()
     changed[700:736, 200:236] = face  # someone 36 px tall-faced looks up at the back of the room
     noisy = np.clip(scene + np.random.default_rng(1).normal(0, 8, scene.shape), 0, 255).astype(np.uint8)
-    before = motion_signature(scene)
-    assert motion_score(before, motion_signature(changed)) > settings.FACE_MOTION_MIN_CHANGE
-    assert motion_score(before, motion_signature(noisy)) < settings.FACE_MOTION_MIN_CHANGE
+    before = signature_of(scene)
+    assert motion_score(before, signature_of(changed)) > settings.FACE_MOTION_MIN_CHANGE
+    assert motion_score(before, signature_of(noisy)) < settings.FACE_MOTION_MIN_CHANGE
 
 
 def test_first_frame_or_new_resolution_counts_as_motion(frame):
-    assert motion_score(None, motion_signature(frame)) == 1.0
+    assert motion_score(None, signature_of(frame)) == 1.0
     small, _ = downscale(frame, 320)
-    assert motion_score(motion_signature(frame), motion_signature(small[:100])) == 1.0
+    assert motion_score(signature_of(frame), signature_of(small[:100])) == 1.0
 
 
 def test_signature_from_bytes_agrees_with_the_decoded_frame(frame, settings):
     data = (FACES / "obama_480p.jpg").read_bytes()
     from_bytes = motion_signature_from_bytes(data)
-    assert from_bytes is not None and from_bytes.shape == motion_signature(frame).shape
+    assert from_bytes is not None and from_bytes.shape == signature_of(frame).shape
     assert motion_score(from_bytes, motion_signature_from_bytes(data)) == 0.0
     assert motion_signature_from_bytes(b"junk") is None
 

@@ -250,3 +250,58 @@ def test_a_process_rebuilds_its_gallery_at_the_age_limit_without_a_change_notice
     assert current_gallery().students.tolist() == [enrolled_obama.pk]
     settings.FACE_GALLERY_MAX_AGE_SECONDS = 0
     assert current_gallery().students.tolist() == []
+
+
+def test_another_persons_photo_on_an_enrolled_student_is_409_saying_why(admin_client, obama,
+                                                                         django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(admin_client, obama, "obama2.jpg").status_code == 201
+    response = upload(admin_client, obama, "biden.jpg")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "face_differs_from_enrolments"
+    assert error["details"]["distance"] > error["details"]["bound"]
+    assert FaceEnrolment.objects.filter(student=obama).count() == 1
+
+
+def test_another_photo_of_the_same_person_is_enrolled_beside_the_first(admin_client, obama,
+                                                                        django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(admin_client, obama, "obama2.jpg").status_code == 201
+    assert upload(admin_client, obama, "obama.jpg").status_code == 201
+    assert FaceEnrolment.objects.filter(student=obama).count() == 2
+
+
+def test_an_admin_replaces_a_students_enrolments_deliberately(admin_client, obama,
+                                                               django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(admin_client, obama, "obama2.jpg").status_code == 201
+    old = FaceEnrolment.objects.get(student=obama)
+    response = admin_client.post(
+        f"/api/v1/students/{obama.pk}/faces",
+        {"image": SimpleUploadedFile("face.jpg", photo_bytes("biden.jpg"), content_type="image/jpeg"),
+         "replace": "true"},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    assert list(FaceEnrolment.objects.filter(student=obama).values_list("pk", flat=True)) == [response.json()["id"]]
+    assert response.json()["id"] != old.pk
+    event = AuditEvent.objects.get(action="face.enrolments_replaced", target=f"student:{obama.pk}")
+    assert event.details["enrolment_ids"] == [old.pk]
+
+
+def test_a_large_photo_is_decoded_at_reduced_size_for_enrolment(obama):
+    import cv2
+
+    from cameras.services import ENROLMENT_DECODE_SIDE, decode_or_400, enrol_face
+    from cameras.tests.conftest import jpeg, read_rgb
+
+    portrait = read_rgb("obama2.jpg")
+    big = cv2.resize(portrait, None, fx=4200 / portrait.shape[1], fy=4200 / portrait.shape[1])
+    data = jpeg(big, quality=85)
+    decoded = decode_or_400(data, min_side=ENROLMENT_DECODE_SIDE)
+    assert max(decoded.shape[:2]) == -(-max(big.shape[:2]) // 2)  # decoded at 1/2, not 4200 px wide
+    enrolment = enrol_face(student=obama, image_bytes=data, via="test")
+    assert enrolment.face_size_px >= 64

@@ -185,7 +185,7 @@ def test_a_mark_made_before_the_conflict_is_held_and_stays_held(enrolled_obama, 
 
 
 def test_duplicate_frame_is_processed_once(enrolled_obama, camera):
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.tasks import process_frame
 
     data = photo_bytes("obama2.jpg")
@@ -298,7 +298,7 @@ def test_transient_error_is_retried_then_the_frame_completes(enrolled_obama, cam
     from django.db import OperationalError
 
     from cameras import pipeline
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.tasks import process_frame
 
     frame = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False).frame
@@ -328,7 +328,7 @@ def test_transient_error_is_retried_then_the_frame_completes(enrolled_obama, cam
 def test_redis_going_away_mid_processing_leaves_the_frame_waiting_not_failed(enrolled_obama, camera, settings):
     from django.core.cache import caches
 
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.tasks import process_frame
 
     frame = receive_frame(camera=camera, data=photo_bytes("obama2.jpg"), enqueue=False).frame
@@ -353,7 +353,7 @@ def test_frame_failing_every_attempt_is_marked_failed_and_stops(enrolled_obama, 
     from django.db import OperationalError
 
     from cameras import pipeline
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.tasks import process_frame
 
     settings.FRAME_MAX_ATTEMPTS = 3
@@ -414,3 +414,91 @@ def test_camera_detect_size_decides_whether_a_small_face_is_found(enrolled_obama
     assert frame.state == FrameState.DONE
     assert frame.faces_detected == found
     assert [s.student for s in frame.sightings.all()] == [enrolled_obama] * found
+
+
+# --- Tracking never hides evidence; the earliest sighting dates the record; session-keyed memory ---
+
+
+def lecture_in(room, start, *, minutes=60):
+    from attendance.choices import SessionStatus
+    from attendance.tests.factories import ClassSessionFactory
+
+    return ClassSessionFactory(
+        room=room, date=timezone.localdate(start), scheduled_start=start,
+        scheduled_end=start + dt.timedelta(minutes=minutes), status=SessionStatus.OPEN, opened_at=start,
+    )
+
+
+def test_independent_sightings_embedded_always_count_tracked_only_when_far_apart():
+    from cameras.pipeline import independent_times
+
+    t0 = timezone.now()
+    at = [t0 + dt.timedelta(seconds=s) for s in (0, 1, 2, 10)]
+    # Two embedded frames a second apart are two pieces of evidence.
+    assert independent_times([(at[0], False), (at[1], False)], gap=3) == [at[0], at[1]]
+    # A tracked sighting close to a counted one is the same evidence again; far away, it counts.
+    assert independent_times([(at[0], False), (at[2], True)], gap=3) == [at[0]]
+    assert independent_times([(at[0], False), (at[2], True), (at[3], True)], gap=3) == [at[0], at[3]]
+
+
+def test_a_face_awaiting_consensus_is_embedded_again_on_the_next_frame_and_then_marked(
+    lone_obama, other_room, settings, monkeypatch
+):
+    from cameras.engine import get_engine
+    from cameras.tests.conftest import enrol_in
+
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.0  # consensus only
+    start = timezone.now().replace(microsecond=0)
+    enrol_in(lecture_in(other_room, start - dt.timedelta(minutes=5)), lone_obama)
+    camera = CameraFactory(room=other_room)
+    engine = get_engine()
+    calls = []
+    original = engine.embed_many
+    monkeypatch.setattr(engine, "embed_many", lambda image, boxes: calls.append(len(boxes)) or original(image, boxes))
+    # Two seconds apart (a camera's interval), well inside the track gap of 3 s.
+    first = ingest(camera, moved("obama2.jpg", mark=1), captured_at=start)
+    second = ingest(camera, moved("obama2.jpg", mark=2), captured_at=start + dt.timedelta(seconds=2))
+    assert calls == [1, 1]  # the unconfirmed track did not stand in for a real embedding
+    assert first.sightings.get().outcome == SightingOutcome.AWAITING_CONSENSUS
+    assert (second.sightings.get().tracked, second.sightings.get().outcome) == (False, SightingOutcome.MARKED)
+    # Now confirmed: the next frame is served from the track.
+    third = ingest(camera, moved("obama2.jpg", mark=3), captured_at=start + dt.timedelta(seconds=4))
+    assert calls == [1, 1]
+    assert third.sightings.get().tracked is True
+
+
+def test_a_consensus_mark_is_dated_from_the_earliest_agreeing_sighting(lone_obama, other_room, settings):
+    from cameras.tests.conftest import enrol_in
+
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.0
+    settings.ATTENDANCE_LATE_AFTER_MINUTES = 10
+    start = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=30)
+    lecture = lecture_in(other_room, start)
+    enrol_in(lecture, lone_obama)
+    camera = CameraFactory(room=other_room)
+    first = ingest(camera, moved("obama2.jpg", mark=1), captured_at=start + dt.timedelta(minutes=9, seconds=30))
+    assert first.sightings.get().outcome == SightingOutcome.AWAITING_CONSENSUS
+    ingest(camera, moved("obama2.jpg", mark=2), captured_at=start + dt.timedelta(minutes=10, seconds=30))
+    record = AttendanceRecord.objects.get(student=lone_obama, session=lecture)
+    assert record.status == "present"
+    assert record.first_seen_at == start + dt.timedelta(minutes=9, seconds=30)
+    assert record.last_seen_at == start + dt.timedelta(minutes=10, seconds=30)
+
+
+def test_a_sighting_in_the_next_class_in_the_same_room_marks_that_class(lone_obama, other_room, settings):
+    from cameras.tests.conftest import enrol_in
+
+    settings.FACE_STRONG_MATCH_DISTANCE = 0.2  # obama_480p is ~0.08 away: every frame marks at once
+    change = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=5)
+    earlier = lecture_in(other_room, change - dt.timedelta(minutes=60))
+    next_class = lecture_in(other_room, change)
+    enrol_in(earlier, lone_obama)
+    enrol_in(next_class, lone_obama)
+    camera = CameraFactory(room=other_room)
+    ingest(camera, moved("obama_480p.jpg", mark=1), captured_at=change - dt.timedelta(seconds=30))
+    assert AttendanceRecord.objects.filter(student=lone_obama, session=earlier).exists()
+    # A minute later, in the first minute of the next class (inside FACE_MARK_REFRESH_SECONDS).
+    frame = ingest(camera, moved("obama_480p.jpg", mark=2), captured_at=change + dt.timedelta(seconds=30))
+    record = AttendanceRecord.objects.get(student=lone_obama, session=next_class)
+    assert frame.sightings.get().record == record
+    assert record.first_seen_at == change + dt.timedelta(seconds=30)

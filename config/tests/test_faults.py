@@ -226,7 +226,7 @@ READ_PATH = "/api/v1/auth/me"
 def test_worker_killed_mid_frame_frame_is_processed_again_one_attendance_record(private_redis, settings, tmp_path):
     """SIGKILL a worker while it processes a frame: the next worker processes it; one record results."""
     from attendance.models import AttendanceRecord
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.models import Frame
     from cameras.services import enrol_face
     from cameras.tests.factories import CameraFactory

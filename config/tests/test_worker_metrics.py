@@ -29,7 +29,7 @@ def scrape(port: int) -> dict[str, float]:
 @pytest.mark.django_db(transaction=True)
 def test_worker_exports_the_frame_metrics_its_children_count(settings, tmp_path):
     from attendance.models import AttendanceRecord
-    from cameras.frames import receive_frame
+    from cameras.intake import receive_frame
     from cameras.models import Frame
     from cameras.services import enrol_face
     from cameras.tests.factories import CameraFactory

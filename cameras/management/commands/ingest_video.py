@@ -15,7 +15,8 @@ from tqdm import tqdm
 from cameras.choices import FrameSource, FrameState, SightingOutcome
 from cameras.engine import get_engine
 from cameras.engine import images as engine_images
-from cameras.frames import claim_frame, fail_frame, receive_frame
+from cameras.frames import claim_frame, fail_frame
+from cameras.intake import receive_frame
 from cameras.models import Camera, FaceSighting
 from cameras.pipeline import PermanentFrameError, process_frame_data
 from config.errors import DomainError
@@ -114,9 +115,10 @@ class Command(BaseCommand):
             raise CommandError("Every frame failed.")
 
 
-def replay(*, camera: Camera, source: Path, start: datetime, every: float, fps: float = 1.0,
+def replay(*, camera: Camera, source: Path, start: datetime, every: float | None, fps: float = 1.0,
            progress: bool = True) -> dict:
-    """The work of the command, callable from benchmarks and tests."""
+    """The work of the command, callable from benchmarks and tests (`every=None`: the camera's interval)."""
+    every = camera.sample_interval_seconds if every is None else every
     engine = get_engine()
     frames, total = folder_frames(source, fps) if source.is_dir() else video_frames(source)
     counts = dict.fromkeys(

@@ -50,6 +50,13 @@ class SessionSerializer(serializers.ModelSerializer):
         return {status: getattr(obj, f"n_{status}") for status in STATUS_KEYS}
 
 
+class SessionListSerializer(SessionSerializer):
+    """The sessions list: a session without its per-status counts (read them on the session itself)."""
+
+    class Meta(SessionSerializer.Meta):
+        fields = [name for name in SessionSerializer.Meta.fields if name != "counts"]
+
+
 class ChangeSerializer(serializers.ModelSerializer):
     changed_by = serializers.CharField(source="changed_by.username", default=None, allow_null=True, read_only=True)
 

@@ -20,11 +20,11 @@ from accounts.permissions import RolePermission, require
 from attendance.models import ClassSession
 from campus.models import Student
 from config.errors import NotFound
+from config.pagination import SeenCursorPagination
 from devices.authentication import DeviceCredentialAuthentication
 
 from .. import frames, selectors, services
 from ..choices import FrameSource, UnknownFaceStatus
-from ..models import FaceSighting
 from ..permissions import CanPushFrames
 from . import serializers
 
@@ -188,14 +188,17 @@ class StudentBiometricsEraseView(APIView):
 
 
 class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
+    """Sightings are kept a year: keyset pages, latest first, no COUNT(*)."""
+
     serializer_class = serializers.FaceSightingSerializer
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {"*": "view_cameras"}
+    pagination_class = SeenCursorPagination
     filterset_fields = ["camera", "room", "student", "session", "outcome", "needs_review", "visitor"]
     ordering_fields = ["seen_at"]
 
     def get_queryset(self):
-        return FaceSighting.objects.order_by("-seen_at", "-id")
+        return selectors.sighting_list()
 
 
 class UnknownFaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -133,3 +133,23 @@ def test_own_attendance_query_count_does_not_grow(
     with django_assert_num_queries(8):
         body = client.get(ME).json()
     assert (body["overall"]["total"], len(body["sections"]), len(body["latest"])) == (7, 2, 7)
+
+
+@pytest.mark.parametrize("filled", [True, False])
+def test_record_representation_is_what_the_declared_fields_give(section, room, students, teacher, filled):
+    from rest_framework import serializers as drf
+
+    from attendance.api.serializers import RecordSerializer
+    from attendance.selectors import record_list
+
+    [session] = add_sessions(1, section, room)
+    record = AttendanceRecordFactory(
+        session=session, student=students[0], marked_by=teacher if filled else None,
+        confidence=0.4123 if filled else None, first_seen_at=at(9, 3) if filled else None,
+        last_seen_at=at(9, 50) if filled else None, note="late bus" if filled else "", early_leave=filled,
+        needs_review=filled,
+    )
+    record = record_list().get(pk=record.pk)
+    fast = RecordSerializer(record).data
+    generic = drf.ModelSerializer.to_representation(RecordSerializer(), record)
+    assert list(fast.items()) == list(generic.items())

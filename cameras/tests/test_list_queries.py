@@ -112,3 +112,20 @@ def test_unknown_face_lists_query_counts_do_not_grow(client_for, staff_user, cam
     with django_assert_num_queries(5):
         groups = client.get("/api/v1/unknown-face-groups")
     assert (faces.json()["count"], groups.json()["count"]) == (7, 2)
+
+
+@pytest.mark.parametrize("filled", [True, False])
+def test_sighting_representation_is_what_the_declared_fields_give(camera, filled):
+    from rest_framework import serializers as drf
+
+    from cameras.api.serializers import FaceSightingSerializer
+
+    [sighting] = add_sightings(camera, 1, student=StudentFactory() if filled else None)
+    if filled:
+        sighting.box, sighting.distance, sighting.runner_up_distance = [10, 80, 90, 20], 0.41, 0.63
+        sighting.match_reason, sighting.tracked, sighting.needs_review = "match", True, True
+        sighting.save()
+    sighting = FaceSighting.objects.get(pk=sighting.pk)
+    fast = FaceSightingSerializer(sighting).data
+    generic = drf.ModelSerializer.to_representation(FaceSightingSerializer(), sighting)
+    assert list(fast.items()) == list(generic.items())

@@ -50,7 +50,7 @@ class SessionSerializer(serializers.ModelSerializer):
         return {status: getattr(obj, f"n_{status}") for status in STATUS_KEYS}
 
 
-class SessionListSerializer(SessionSerializer):
+class ClassSessionListSerializer(SessionSerializer):
     """The sessions list: a session without its per-status counts (read them on the session itself)."""
 
     class Meta(SessionSerializer.Meta):

@@ -56,7 +56,7 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
         return sessions.annotate(**selectors.count_annotations("records__"))
 
     def get_serializer_class(self):
-        return serializers.SessionListSerializer if self.action == "list" else serializers.SessionSerializer
+        return serializers.ClassSessionListSerializer if self.action == "list" else serializers.SessionSerializer
 
     def _refreshed(self, session: ClassSession) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)

@@ -153,3 +153,24 @@ def test_record_representation_is_what_the_declared_fields_give(section, room, s
     fast = RecordSerializer(record).data
     generic = drf.ModelSerializer.to_representation(RecordSerializer(), record)
     assert list(fast.items()) == list(generic.items())
+
+
+def test_csv_export_reads_in_blocks_and_keeps_session_then_student_order(
+    client_for, teacher, section, room, students, monkeypatch
+):
+    import csv
+    import io
+
+    from attendance import selectors
+
+    # Blocks of two rows: each three-student session takes two keyset reads (by student id).
+    monkeypatch.setattr(selectors, "EXPORT_BLOCK_ROWS", 2)
+    sessions = add_sessions(3, section, room)
+    add_records(sessions, students, None)
+    params = {"date_from": DAY.isoformat(), "date_to": (DAY + dt.timedelta(days=5)).isoformat()}
+    response = client_for(teacher).get("/api/v1/attendance/reports/export", params)
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    by_id = sorted(students, key=lambda s: s.pk)
+    assert [(r["date"], r["student_number"]) for r in rows] == [
+        (session.date.isoformat(), student.student_number) for session in sessions for student in by_id
+    ]

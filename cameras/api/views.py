@@ -20,11 +20,12 @@ from accounts.permissions import RolePermission, require
 from attendance.models import ClassSession
 from campus.models import Student
 from config.errors import NotFound
+from config.filters import IdFilter
 from config.pagination import SeenCursorPagination
 from devices.authentication import DeviceCredentialAuthentication
 
 from .. import frames, selectors, services
-from ..choices import FrameSource, UnknownFaceStatus
+from ..choices import FrameSource, SightingOutcome, UnknownFaceStatus
 from ..permissions import CanPushFrames
 from . import serializers
 
@@ -187,6 +188,18 @@ class StudentBiometricsEraseView(APIView):
         return Response({"deleted": counts})
 
 
+class FaceSightingFilter(filters.FilterSet):
+    camera = IdFilter(field_name="camera_id")
+    room = IdFilter(field_name="room_id")
+    student = IdFilter(field_name="student_id")
+    session = IdFilter(field_name="session_id")
+    outcome = filters.ChoiceFilter(choices=SightingOutcome.choices)
+
+    class Meta:
+        model = serializers.FaceSighting
+        fields = ["camera", "room", "student", "session", "outcome", "needs_review", "visitor"]
+
+
 class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
     """Sightings are kept a year: keyset pages, latest first, no COUNT(*)."""
 
@@ -194,7 +207,7 @@ class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {"*": "view_cameras"}
     pagination_class = SeenCursorPagination
-    filterset_fields = ["camera", "room", "student", "session", "outcome", "needs_review", "visitor"]
+    filterset_class = FaceSightingFilter
     ordering_fields = ["seen_at"]
 
     def get_queryset(self):

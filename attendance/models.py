@@ -107,6 +107,8 @@ class ClassSession(TimeStampedModel):
         indexes = [
             models.Index(fields=["room", "status", "scheduled_start"], name="attendance_session_room_idx"),
             models.Index(fields=["section", "date"], name="attendance_session_section_idx"),
+            # The sessions list pages by (scheduled_start, id) descending: its first page stops early.
+            models.Index(fields=["-scheduled_start", "-id"], name="attendance_session_page_idx"),
             # The beat tasks look for scheduled and open sessions only.
             models.Index(
                 fields=["scheduled_end"],

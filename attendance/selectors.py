@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import ExtractIsoWeekDay
 
 from .choices import ATTENDED_STATUSES, COUNTED_STATUSES, RecordStatus, SessionStatus
@@ -39,7 +39,8 @@ def _with_rate(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def session_list() -> QuerySet[ClassSession]:
-    return ClassSession.objects.select_related("section__course", "section__term", "room", "slot")
+    """Sessions with what their serializers show: section (course, term) and room."""
+    return ClassSession.objects.select_related("section__course", "section__term", "room")
 
 
 def sessions_on(day: dt.date) -> QuerySet[ClassSession]:
@@ -48,8 +49,19 @@ def sessions_on(day: dt.date) -> QuerySet[ClassSession]:
 
 
 def record_list() -> QuerySet[AttendanceRecord]:
-    return AttendanceRecord.objects.select_related(
-        "session__section__course", "session__section__term", "session__room", "student", "marked_by"
+    """Records with their session, student and marker fetched by id, one query each.
+
+    Not joined: the page query reads the records table alone, so with an index
+    matching its order it stops after one page instead of joining a million rows
+    (and PostgreSQL need not plan a seven-table join per request).
+    """
+    from accounts.models import User
+    from campus.models import Student
+
+    return AttendanceRecord.objects.prefetch_related(
+        Prefetch("session", queryset=ClassSession.objects.select_related("section__course", "room")),
+        Prefetch("student", queryset=Student.objects.only("id", "student_number", "first_name", "last_name")),
+        Prefetch("marked_by", queryset=User.objects.only("id", "username")),
     )
 
 
@@ -97,53 +109,65 @@ def student_report(*, student, records: QuerySet[AttendanceRecord], date_from, d
         .annotate(**count_annotations())
         .order_by("session__section__course__code", "session__section__code")
     )
+    sections = [
+        _with_rate(
+            {
+                "section_id": row.pop("session__section_id"),
+                "section": f"{row.pop('session__section__course__code')}-{row.pop('session__section__code')}",
+                **row,
+            }
+        )
+        for row in per_section
+    ]
     return {
         "student": {"id": student.pk, "student_number": student.student_number, "name": student.full_name},
         "from": date_from.isoformat() if date_from else None,
         "to": date_to.isoformat() if date_to else None,
-        "overall": status_counts(records=records),
-        "sections": [
-            _with_rate(
-                {
-                    "section_id": row.pop("session__section_id"),
-                    "section": f"{row.pop('session__section__course__code')}-{row.pop('session__section__code')}",
-                    **row,
-                }
-            )
-            for row in per_section
-        ],
+        # The sections' rows summed: no second pass over the records.
+        "overall": _with_rate({f"n_{status}": sum(row[status] for row in sections) for status in STATUS_KEYS}),
+        "sections": sections,
     }
 
 
 def _per_student(records: QuerySet[AttendanceRecord]) -> list[dict[str, Any]]:
-    rows = (
-        records.values("student_id", "student__student_number", "student__first_name", "student__last_name")
-        .annotate(**count_annotations())
-        .order_by("student__last_name", "student__first_name", "student_id")
+    """One row per student with counts and rate, by name.
+
+    Counted on the records alone (a narrow hash aggregate), then the students' names
+    read by id: sorting the joined rows by name before grouping costs ten times more.
+    """
+    from campus.models import Student
+
+    counts = {row.pop("student_id"): row for row in records.order_by().values("student_id").annotate(
+        **count_annotations()
+    )}
+    students = (
+        Student.objects.filter(pk__in=list(counts))
+        .order_by("last_name", "first_name", "id")
+        .values_list("id", "student_number", "first_name", "last_name")
     )
     return [
-        _with_rate(
-            {
-                "student_id": row.pop("student_id"),
-                "student_number": row.pop("student__student_number"),
-                "name": f"{row.pop('student__first_name')} {row.pop('student__last_name')}".strip(),
-                **row,
-            }
-        )
-        for row in rows
+        _with_rate({"student_id": pk, "student_number": number, "name": f"{first} {last}".strip(), **counts[pk]})
+        for pk, number, first, last in students
     ]
 
 
 def section_report(*, section, records: QuerySet[AttendanceRecord], date_from, date_to) -> dict[str, Any]:
-    """A section's counts and rate over a range, with one row per student."""
+    """A section's counts and rate over a range, with one row per student.
+
+    The overall counts are the students' rows summed (no second pass over the
+    records); sessions are those of the section with at least one record in scope.
+    """
     records = records_between(records.filter(session__section=section), date_from, date_to)
+    students = _per_student(records)
+    overall = _with_rate({f"n_{status}": sum(row[status] for row in students) for status in STATUS_KEYS})
+    sessions = ClassSession.objects.filter(section=section).filter(Exists(records.filter(session_id=OuterRef("pk"))))
     return {
         "section": {"id": section.pk, "code": section.code, "course": section.course.code},
         "from": date_from.isoformat() if date_from else None,
         "to": date_to.isoformat() if date_to else None,
-        "sessions": records.values("session_id").distinct().count(),
-        "overall": status_counts(records=records),
-        "students": _per_student(records),
+        "sessions": sessions.count(),
+        "overall": overall,
+        "students": students,
     }
 
 
@@ -225,62 +249,115 @@ def _iso(value) -> str:
     return value.isoformat() if value else ""
 
 
+EXPORT_BLOCK_ROWS = 500
+
+
 def export_rows(records: QuerySet[AttendanceRecord]) -> Iterator[list[str]]:
-    """One row per record, read in chunks so a year of records never sits in memory."""
+    """The header and one row per record of `records` (a few sessions' worth), in one ordered query."""
     yield CSV_HEADER
     rows = records.order_by(
         "session__date", "session__scheduled_start", "session_id", "student__student_number"
-    ).values_list(
-        "session__date",
-        "session__section__course__code",
-        "session__section__code",
-        "session__room__code",
-        "session__scheduled_start",
-        "student__student_number",
-        "student__first_name",
-        "student__last_name",
-        "status",
-        "source",
-        "first_seen_at",
-        "last_seen_at",
-        "sightings_count",
-        "early_leave",
-        "marked_by__username",
-        "note",
-    )
+    ).values_list(*EXPORT_FIELDS)
     for row in rows.iterator(chunk_size=2000):
-        (
-            day,
-            course,
-            section,
-            room,
-            start,
-            number,
-            first,
-            last,
-            status,
-            source,
-            first_seen,
-            last_seen,
-            n,
-            early,
-            by,
-            note,
-        ) = row
-        yield [
-            day.isoformat(),
-            course,
-            section,
-            room,
-            _iso(start),
-            number,
-            f"{first} {last}".strip(),
-            status,
-            source,
-            _iso(first_seen),
-            _iso(last_seen),
-            str(n),
-            "yes" if early else "no",
-            by or "",
-            note,
-        ]
+        yield _export_row(row)
+
+
+def export_range_rows(
+    records: QuerySet[AttendanceRecord], *, date_from: dt.date, date_to: dt.date, section=None, course=None,
+    student=None,
+) -> Iterator[list[str]]:
+    """The header, then one row per record in the range: session by session, students by id.
+
+    Read in blocks of about EXPORT_BLOCK_ROWS rows, each a query that stops early:
+    a large session is paged by student id over the (session, student) unique
+    index, small sessions are read several at a time. No query sorts a year of
+    records before the first row goes out, and a client that hangs up stops the
+    export at the next block. `records` is what the user may see; it is filtered here.
+    """
+    yield CSV_HEADER
+    records = records_between(records, date_from, date_to)
+    sessions = ClassSession.objects.filter(date__gte=date_from, date__lte=date_to).exclude(
+        status=SessionStatus.CANCELLED
+    )
+    if section is not None:
+        records, sessions = records.filter(session__section=section), sessions.filter(section=section)
+    if course is not None:
+        records = records.filter(session__section__course=course)
+        sessions = sessions.filter(section__course=course)
+    if student is not None:
+        records = records.filter(student=student)
+        sessions = sessions.filter(pk__in=records.values("session_id"))
+    session_ids = list(sessions.order_by("date", "scheduled_start", "id").values_list("pk", flat=True))
+    rows = records.values_list(*EXPORT_FIELDS, "student_id")
+    sessions_read, rows_read, position = 0, 0, 0
+    while position < len(session_ids):
+        per_session = rows_read / sessions_read if sessions_read else EXPORT_BLOCK_ROWS
+        if per_session >= EXPORT_BLOCK_ROWS / 2:
+            # A large session (or the first): keyset blocks over (session, student).
+            session_id, last_student = session_ids[position], 0
+            position += 1
+            while True:
+                block = list(rows.filter(session_id=session_id, student_id__gt=last_student).order_by("student_id")[
+                    :EXPORT_BLOCK_ROWS
+                ])
+                rows_read += len(block)
+                for row in block:
+                    yield _export_row(row)
+                if len(block) < EXPORT_BLOCK_ROWS:
+                    break
+                last_student = block[-1][-1]
+            sessions_read += 1
+        else:
+            # Small sessions: as many per query as should make one block.
+            take = max(1, min(500, int(EXPORT_BLOCK_ROWS / max(per_session, 1))))
+            chunk = session_ids[position : position + take]
+            position += len(chunk)
+            block = rows.filter(session_id__in=chunk).order_by(
+                "session__date", "session__scheduled_start", "session_id", "student_id"
+            )
+            for row in block:
+                rows_read += 1
+                yield _export_row(row)
+            sessions_read += len(chunk)
+
+
+EXPORT_FIELDS = (
+    "session__date",
+    "session__section__course__code",
+    "session__section__code",
+    "session__room__code",
+    "session__scheduled_start",
+    "student__student_number",
+    "student__first_name",
+    "student__last_name",
+    "status",
+    "source",
+    "first_seen_at",
+    "last_seen_at",
+    "sightings_count",
+    "early_leave",
+    "marked_by__username",
+    "note",
+)
+
+
+def _export_row(row) -> list[str]:
+    (day, course, section, room, start, number, first, last, status, source, first_seen, last_seen, n, early, by,
+     note) = row[: len(EXPORT_FIELDS)]
+    return [
+        day.isoformat(),
+        course,
+        section,
+        room,
+        _iso(start),
+        number,
+        f"{first} {last}".strip(),
+        status,
+        source,
+        _iso(first_seen),
+        _iso(last_seen),
+        str(n),
+        "yes" if early else "no",
+        by or "",
+        note,
+    ]

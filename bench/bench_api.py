@@ -46,7 +46,8 @@ from urllib.parse import urlsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = BASE_DIR / "bench" / "out"
 VENV_BIN = Path(sys.executable).parent
-FACE_PHOTO = Path(os.environ.get("BENCH_FACE_PHOTO", BASE_DIR.parent / "shared" / "faces" / "obama.jpg"))
+# Real photos for the frame-push scenario: the project's own test fixtures (a fresh clone has them).
+FACE_PHOTO = Path(os.environ.get("BENCH_FACE_PHOTO", BASE_DIR / "cameras/tests/fixtures/faces/obama.jpg"))
 BENCH_PASSWORD = "Bench-Load-2026-!x"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -61,6 +62,8 @@ class Request:
     json: object | None = None
     content: bytes | None = None
     files: dict[str, tuple[str, bytes, str]] | None = None
+    # Stop at the first byte of the body and hang up (a streamed download's time to first byte).
+    first_byte: bool = False
 
 
 @dataclass
@@ -110,6 +113,12 @@ def check_loopback(url: str) -> None:
 
 
 async def send(client, req: Request):
+    if req.first_byte:
+        async with client.stream(req.method, req.path, headers=req.headers) as response:
+            async for chunk in response.aiter_raw():
+                if chunk:
+                    break
+            return response
     return await client.request(req.method, req.path, headers=req.headers, json=req.json, content=req.content,
                                 files=req.files)
 
@@ -193,7 +202,9 @@ class Gunicorn:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", str(self.workers), "--threads", str(self.threads), "--timeout", "60"],
+                 "--workers", str(self.workers), "--threads", str(self.threads), "--timeout", "60",
+                 # Idle keep-alive connections outlive the pauses between scenarios (no spurious ReadErrors).
+                 "--keep-alive", "75"],
                 cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = time.monotonic() + 60
@@ -235,20 +246,38 @@ def seed(students: int, env: dict[str, str]) -> str:
     return f"seed_demo --students {students}: {time.perf_counter() - started:.0f}s"
 
 
-def _insert_select(table: str, model, values: dict[str, str], source_sql: str, conflict: str) -> str:
-    """INSERT INTO table (every concrete column) SELECT <values> ..., checking nothing is missed."""
-    columns, expressions = [], []
+def _insert_select(table: str, model, values: dict[str, str], source_sql: str, conflict: str) -> tuple[str, list]:
+    """INSERT INTO table (...) SELECT <values> ...: every NOT NULL column the database cannot fill itself.
+
+    A column comes from `values` (an SQL expression) or else from the model field:
+    nullable columns and columns with a database default are left out, and a
+    field with a Python default (`default=False`, `default=list`) gets that
+    default as a query parameter. So the next field added to the model cannot
+    break the seed; a NOT NULL field with no default at all is named at once.
+    Returns the SQL and its parameters.
+    """
+    from django.db import connection
+    from django.db.models.fields import NOT_PROVIDED
+
+    columns, expressions, params = [], [], []
     for f in model._meta.concrete_fields:
         if f.primary_key:
             continue
-        if f.column not in values:
-            if f.null or f.has_default():
-                continue
-            raise NotAvailable(f"{table}.{f.column} has no value in the bench generator")
+        if f.column in values:
+            columns.append(f.column)
+            expressions.append(values[f.column].replace("%", "%%"))  # the query has parameters
+            continue
+        if f.null or getattr(f, "db_default", NOT_PROVIDED) is not NOT_PROVIDED:
+            continue
+        if not f.has_default() and not (f.blank and f.empty_strings_allowed):
+            raise NotAvailable(f"{table}.{f.column} is NOT NULL with no default and no value in the bench generator")
         columns.append(f.column)
-        expressions.append(values[f.column])
-    return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(expressions)} {source_sql} "
-            f"ON CONFLICT {conflict} DO NOTHING")
+        expressions.append("%s")
+        params.append(f.get_db_prep_save(f.get_default(), connection))
+    source_sql = source_sql.replace("%", "%%")
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(expressions)} {source_sql} "
+           f"ON CONFLICT {conflict} DO NOTHING")
+    return sql, params
 
 
 def generate_attendance(target_rows: int, *, max_weeks: int = 52) -> str:
@@ -287,7 +316,7 @@ def generate_attendance(target_rows: int, *, max_weeks: int = 52) -> str:
             "unverified_reason": "''",
         }
         cur.execute(
-            _insert_select(
+            *_insert_select(
                 sessions_table, ClassSession, session_values,
                 "FROM campus_timetableslot s CROSS JOIN generate_series("
                 f"current_date - 7 * {weeks}, current_date - 7, interval '1 day') d "
@@ -310,7 +339,7 @@ def generate_attendance(target_rows: int, *, max_weeks: int = 52) -> str:
             "note": "''", "early_leave": "false",
         }
         cur.execute(
-            _insert_select(
+            *_insert_select(
                 records_table, AttendanceRecord, record_values,
                 "FROM (SELECT cs.id, cs.scheduled_start, cs.scheduled_end, e.student_id, "  # noqa: S608 - table names from model meta
                 "(cs.id * 7919 + e.student_id * 104729) % 100 AS h "
@@ -326,6 +355,54 @@ def generate_attendance(target_rows: int, *, max_weeks: int = 52) -> str:
         total = cur.fetchone()[0]
     return (f"{weeks} weeks: {sessions_made:,} sessions and {records_made:,} records inserted in "
             f"{time.perf_counter() - started:.0f}s; {total:,} attendance records in all")
+
+
+def generate_sightings(target_rows: int) -> str:
+    """Face sightings behind the camera-marked records: one per record, newest first, up to `target_rows`.
+
+    Each room gets a push camera (made through cameras' own service); the sightings
+    are then one INSERT ... SELECT, like the records. Idempotent.
+    """
+    from django.db import connection
+
+    from attendance.models import AttendanceRecord
+    from cameras.models import Camera, FaceSighting
+    from cameras.services import create_camera
+    from campus.models import Room
+
+    for room in Room.objects.filter(cameras__isnull=True).distinct():
+        create_camera(name=f"bench-{room.code}", room=room, source_kind="push")
+    table, records_table = FaceSighting._meta.db_table, AttendanceRecord._meta.db_table
+    cameras_table = Camera._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+        existing = cur.fetchone()[0]
+        if existing >= target_rows:
+            return f"{existing:,} face sightings already there"
+        started = time.perf_counter()
+        values = {
+            "created_at": "r.first_seen_at", "updated_at": "r.first_seen_at", "camera_id": "r.camera_id",
+            "room_id": "r.room_id", "seen_at": "r.first_seen_at", "student_id": "r.student_id",
+            "distance": "0.6 - r.confidence", "session_id": "r.session_id", "record_id": "r.id",
+            "outcome": "'marked'", "match_reason": "'match'",
+        }
+        cur.execute(
+            *_insert_select(
+                table, FaceSighting, values,
+                "FROM (SELECT r.id, r.first_seen_at, r.confidence, r.student_id, r.session_id, cs.room_id, "  # noqa: S608
+                f"(SELECT min(c.id) FROM {cameras_table} c WHERE c.room_id = cs.room_id) AS camera_id "
+                f"FROM {records_table} r JOIN attendance_classsession cs ON cs.id = r.session_id "
+                f"WHERE r.source = 'face' AND r.first_seen_at IS NOT NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {table} f WHERE f.record_id = r.id) "
+                f"ORDER BY r.created_at DESC LIMIT {int(target_rows - existing)}) r",
+                "",
+            )
+        )
+        made = cur.rowcount
+        cur.execute(f"ANALYZE {table}")
+    if not made:
+        return f"{existing:,} face sightings already there (one per camera-marked record)"
+    return f"{made:,} face sightings inserted in {time.perf_counter() - started:.0f}s; {existing + made:,} in all"
 
 
 # --- Bench actors (users, device, camera) ------------------------------------------------
@@ -513,6 +590,35 @@ def build_plan(args, actors: Actors, url: str, uncached_url: str) -> tuple[list[
         return Scenario("own attendance (student)", url, own, c, cap)
     add("own attendance (student)", own)
 
+    def staff_get(name: str, path: str, note: str = "", **extra) -> Scenario:
+        if not actors.staff_access:
+            raise NotAvailable("no staff token")
+        return Scenario(name, url, [Request("GET", path, bearer(actors.staff_access), **extra)] * n, c, cap, note=note)
+
+    add("sessions list (staff)", lambda: staff_get("sessions list (staff)", route("attendance-session-list"),
+                                                   "first page, latest first"))
+    add("face sightings list (staff)", lambda: staff_get("face sightings list (staff)", route("facesighting-list"),
+                                                         "first page, latest first"))
+
+    def section_report() -> Scenario:
+        from campus.models import Section
+
+        section = Section.objects.order_by("pk").first()
+        if section is None:
+            raise NotAvailable("no sections")
+        return staff_get("section report (staff)", route("attendance-report-section", pk=section.pk),
+                         f"section {section} over its whole history, one row per student")
+    add("section report (staff)", section_report)
+
+    def export() -> Scenario:
+        import datetime as dt
+
+        today = dt.date.today()
+        path = f"{route('attendance-export')}?date_from={today - dt.timedelta(days=365)}&date_to={today}"
+        return staff_get("CSV export, first byte (staff)", path, "a year of every record; hangs up after "
+                         "the first bytes", first_byte=True)
+    add("CSV export, first byte (staff)", export)
+
     def dashboard(cached: bool) -> Scenario:
         path = route("dashboard-summary")
         name = "dashboard summary (cached)" if cached else "dashboard summary (uncached)"
@@ -577,6 +683,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=10_000)
     parser.add_argument("--rows", type=int, default=1_000_000, help="attendance records to reach at least")
+    parser.add_argument("--sightings", type=int, default=None, help="face sightings to reach (default: --rows)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint (fewer for slow ones)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--time-cap", type=float, default=30.0, help="seconds per endpoint at most")
@@ -584,7 +691,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--debug", action="store_true", help="serve with DEBUG=1 (default: production settings)")
-    parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run for CI: a small campus in a scratch database made and dropped here; "
+                             "exits non-zero if any scenario errors or is missing (speed is not judged)")
     parser.add_argument("--out", default=str(OUT_DIR / "results.json"))
     parser.add_argument("--load-plan", help=argparse.SUPPRESS)
     parser.add_argument("--load-results", help=argparse.SUPPRESS)
@@ -592,12 +701,48 @@ def main() -> int:
 
     if args.load_plan:
         return load_main(args.load_plan, args.load_results)
-    if args.quick:
-        args.requests, args.time_cap = min(args.requests, 300), min(args.time_cap, 10)
-
     for name in ("DATABASE_URL", "REDIS_URL"):
         if not os.environ.get(name):
             raise SystemExit(f"{name} must be set (PostgreSQL and Redis of your own)")
+    if not args.quick:
+        return run(args)
+    args.students, args.rows = min(args.students, 300), min(args.rows, 20_000)
+    args.requests, args.time_cap, args.skip_seed = min(args.requests, 100), min(args.time_cap, 10), False
+    with scratch_database(os.environ["DATABASE_URL"]) as url:
+        os.environ["DATABASE_URL"] = url
+        return run(args)
+
+
+@contextlib.contextmanager
+def scratch_database(url: str):
+    """A fresh database named after DATABASE_URL's (`<name>_bench_quick`), dropped afterwards."""
+    import dj_database_url
+    import psycopg
+
+    db = dj_database_url.parse(url)
+    name = f"{db['NAME']}_bench_quick"
+    server = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"],
+              "password": db["PASSWORD"] or None, "dbname": "postgres", "autocommit": True}
+
+    def drop() -> None:
+        with psycopg.connect(**server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    drop()
+    with psycopg.connect(**server) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    print(f"scratch database {name}", flush=True)
+    try:
+        yield urlsplit(url)._replace(path=f"/{name}").geturl()
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop()
+        print(f"scratch database {name} dropped", flush=True)
+
+
+def run(args) -> int:
     os.environ.setdefault("DEBUG", "1")
     # The server runs with production settings (DEBUG off); this process signs the
     # bench users' tokens, so both share the keys. FACE_ENCRYPTION_KEY keeps the
@@ -607,6 +752,9 @@ def main() -> int:
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     os.environ.setdefault("JWT_SIGNING_KEY", secrets.token_urlsafe(48))
     os.environ.setdefault("FACE_ENCRYPTION_KEY", "ZGV2LW9ubHktZmFjZS1rZXktMzItYnl0ZXMtbG9uZyE=")
+    # The bench users' access tokens are made once, before the load: they must outlast
+    # a run on a busy machine (the default 5 minutes did not: 401s late in the run).
+    os.environ.setdefault("JWT_ACCESS_MINUTES", "180")
     env = dict(os.environ)
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -624,6 +772,11 @@ def main() -> int:
         notes.append(generate_attendance(args.rows))
     except NotAvailable as exc:
         notes.append(f"attendance rows not generated: {exc}")
+    print("  " + notes[-1], flush=True)
+    try:
+        notes.append(generate_sightings(args.rows if args.sightings is None else args.sightings))
+    except NotAvailable as exc:
+        notes.append(f"face sightings not generated: {exc}")
     print("  " + notes[-1], flush=True)
     actors = make_actors()
     notes.extend(actors.notes)
@@ -681,6 +834,8 @@ def main() -> int:
         record_count = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM campus_student")
         student_count = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM cameras_facesighting")
+        sighting_count = cur.fetchone()[0]
     meta = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         # The machine is shared: its load says how far these figures are from an idle box.
@@ -690,7 +845,7 @@ def main() -> int:
                   f"DEBUG={serve_env['DEBUG']}",
         "load": f"httpx asyncio in a second process, concurrency {args.concurrency}, "
                 f"<= {args.requests} requests and <= {args.time_cap:.0f}s per endpoint",
-        "data": f"{student_count:,} students, {record_count:,} attendance records",
+        "data": f"{student_count:,} students, {record_count:,} attendance records, {sighting_count:,} face sightings",
         "notes": notes,
     }
     out = Path(args.out)
@@ -702,7 +857,12 @@ def main() -> int:
     print()
     print(table(results))
     print(f"\nwritten to {out}")
-    return 0
+    failed = [r for r in results if not r.available or r.errors]
+    if failed:
+        print("\nscenarios that errored or are missing: " + "; ".join(
+            f"{r.name} ({r.note if not r.available else r.statuses})" for r in failed))
+    # The quick run is CI's smoke check: every scenario must answer, however slowly.
+    return 1 if args.quick and failed else 0
 
 
 if __name__ == "__main__":

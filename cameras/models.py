@@ -202,6 +202,8 @@ class FaceSighting(TimeStampedModel):
         indexes = [
             models.Index(fields=["student", "seen_at"], name="cameras_sighting_student_time"),
             models.Index(fields=["session", "outcome"], name="cameras_sighting_session"),
+            # The sightings list (a year of them) pages by (seen_at, id) descending: its first page stops early.
+            models.Index(fields=["-seen_at", "-id"], name="cameras_sighting_page_idx"),
         ]
 
     def __str__(self) -> str:

@@ -30,6 +30,11 @@ def frame_list() -> QuerySet[Frame]:
     return Frame.objects.select_related("camera").order_by("-captured_at", "-id")
 
 
+def sighting_list() -> QuerySet[FaceSighting]:
+    """Face sightings, latest first: the table alone (the serializer shows related ids, never joins)."""
+    return FaceSighting.objects.order_by("-seen_at", "-id")
+
+
 def unknown_face_list() -> QuerySet[UnknownFace]:
     return UnknownFace.objects.select_related("camera", "camera__room", "group", "sighting").order_by("-seen_at")
 

@@ -8,9 +8,28 @@ class StandardPagination(PageNumberPagination):
 
 
 class CreatedCursorPagination(CursorPagination):
-    """For very large tables: stable pages without COUNT(*)."""
+    """For the big tables: keyset pages, newest first, without COUNT(*).
 
-    page_size = 100
+    A page is `WHERE key <= last key ORDER BY key DESC, id DESC LIMIT n + 1`
+    (DRF skips the rows already shown that share the last key with a small
+    offset), which an index on (key DESC, id DESC) answers by reading about
+    n + 1 entries however large the table. `next` / `previous` are opaque
+    cursors; there is no page number and no total.
+    """
+
+    page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
-    ordering = "-created_at"
+    ordering = ("-created_at", "-id")
+
+
+class ScheduledCursorPagination(CreatedCursorPagination):
+    """Class sessions, latest start first."""
+
+    ordering = ("-scheduled_start", "-id")
+
+
+class SeenCursorPagination(CreatedCursorPagination):
+    """Face sightings, latest first."""
+
+    ordering = ("-seen_at", "-id")

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import django_filters as filters
 
+from config.filters import IdFilter
+
 from ..choices import ExcuseStatus, RecordSource, RecordStatus, SessionStatus
 from ..models import AttendanceRecord, ClassSession, ExcuseRequest
 
 
 class ClassSessionFilter(filters.FilterSet):
+    section = IdFilter(field_name="section_id")
+    room = IdFilter(field_name="room_id")
     date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
     status = filters.MultipleChoiceFilter(choices=SessionStatus.choices)
@@ -18,6 +22,8 @@ class ClassSessionFilter(filters.FilterSet):
 
 
 class AttendanceRecordFilter(filters.FilterSet):
+    session = IdFilter(field_name="session_id")
+    student = IdFilter(field_name="student_id")
     section = filters.NumberFilter(field_name="session__section_id")
     course = filters.NumberFilter(field_name="session__section__course_id")
     room = filters.NumberFilter(field_name="session__room_id")

@@ -50,12 +50,26 @@ class SessionSerializer(serializers.ModelSerializer):
         return {status: getattr(obj, f"n_{status}") for status in STATUS_KEYS}
 
 
+class ClassSessionListSerializer(SessionSerializer):
+    """The sessions list: a session without its per-status counts (read them on the session itself)."""
+
+    class Meta(SessionSerializer.Meta):
+        fields = [name for name in SessionSerializer.Meta.fields if name != "counts"]
+
+
 class ChangeSerializer(serializers.ModelSerializer):
     changed_by = serializers.CharField(source="changed_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = AttendanceChange
         fields = ["id", "changed_by", "from_status", "to_status", "changed_at", "reason"]
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _datetime(value) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
 
 
 class RecordSerializer(serializers.ModelSerializer):
@@ -83,6 +97,27 @@ class RecordSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def to_representation(self, instance):
+        # Lists of records read a page at a time of a million: plain attribute reads
+        # (a test keeps this equal to what the declared fields give).
+        return {
+            "id": instance.pk,
+            "session": self.get_session(instance),
+            "student": self.get_student(instance),
+            "status": instance.status,
+            "source": instance.source,
+            "first_seen_at": _datetime(instance.first_seen_at),
+            "last_seen_at": _datetime(instance.last_seen_at),
+            "sightings_count": instance.sightings_count,
+            "confidence": None if instance.confidence is None else float(instance.confidence),
+            "early_leave": instance.early_leave,
+            "needs_review": instance.needs_review,
+            "marked_by": instance.marked_by.username if instance.marked_by_id else None,
+            "note": instance.note,
+            "created_at": _datetime(instance.created_at),
+            "updated_at": _datetime(instance.updated_at),
+        }
+
     def get_student(self, obj) -> dict:
         student = obj.student
         return {"id": student.pk, "student_number": student.student_number, "name": student.full_name}
@@ -105,6 +140,12 @@ class RecordDetailSerializer(RecordSerializer):
 
     class Meta(RecordSerializer.Meta):
         fields = [*RecordSerializer.Meta.fields, "changes", "evidence"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["changes"] = self.fields["changes"].to_representation(instance.changes.all())
+        data["evidence"] = self.get_evidence(instance)
+        return data
 
     def get_evidence(self, obj) -> list[int]:
         # cameras' FaceSighting points at the record (related_name "sightings"); absent without cameras.

@@ -16,7 +16,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +23,7 @@ from rest_framework.views import APIView
 from accounts.permissions import RolePermission, require
 from campus.models import Course, Section, Student
 from config.errors import NotFound
+from config.pagination import CreatedCursorPagination, ScheduledCursorPagination
 
 from .. import dashboard, selectors, services
 from ..models import AttendanceRecord, ClassSession, ExcuseRequest
@@ -39,30 +39,24 @@ RANGE_PARAMETERS = [
 REPORT = OpenApiResponse(OpenApiTypes.OBJECT, description="Counts per status, total and rate (attended / counted).")
 
 
-class RecordCursorPagination(CursorPagination):
-    """Records are the biggest table: stable pages without COUNT(*)."""
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-    ordering = ("-created_at", "-id")
-
-
 class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {"list": OWN, "retrieve": OWN, "*": "mark_attendance"}
     serializer_class = serializers.SessionSerializer
+    pagination_class = ScheduledCursorPagination
     filterset_class = filters.ClassSessionFilter
     search_fields: list[str] = []
     ordering_fields = ["scheduled_start", "date"]
 
     def get_queryset(self):
-        return (
-            selectors.session_list()
-            .visible_to(self.request.user)
-            .annotate(**selectors.count_annotations("records__"))
-            .order_by("-scheduled_start", "-id")
-        )
+        sessions = selectors.session_list().visible_to(self.request.user).order_by("-scheduled_start", "-id")
+        if self.action == "list":
+            # Counting every record of every session on the page costs more than the page: the list leaves it out.
+            return sessions
+        return sessions.annotate(**selectors.count_annotations("records__"))
+
+    def get_serializer_class(self):
+        return serializers.ClassSessionListSerializer if self.action == "list" else serializers.SessionSerializer
 
     def _refreshed(self, session: ClassSession) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
@@ -123,7 +117,7 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
 class AttendanceRecordViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {"list": OWN, "retrieve": OWN}
-    pagination_class = RecordCursorPagination
+    pagination_class = CreatedCursorPagination
     filterset_class = filters.AttendanceRecordFilter
     search_fields: list[str] = []
     ordering_fields: list[str] = []
@@ -254,6 +248,19 @@ class _Echo:
         return value
 
 
+def _csv_chunks(rows, rows_per_chunk: int = 500):
+    """CSV text: the header alone at once (the first byte goes out before any query), then blocks of rows."""
+    writer = csv.writer(_Echo())
+    block: list[str] = []
+    for row in rows:
+        block.append(writer.writerow(row))
+        if len(block) == 1 or len(block) >= rows_per_chunk:
+            yield "".join(block)
+            block = []
+    if block:
+        yield "".join(block)
+
+
 class ExportView(ReportView):
     """CSV of the records in a date range, streamed row by row."""
 
@@ -270,18 +277,11 @@ class ExportView(ReportView):
         query = serializers.ExportQuerySerializer(data=request.query_params, require_range=True)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        records = selectors.records_between(self.records(), data["from"], data["to"])
-        for name, lookup in (
-            ("section", "session__section"),
-            ("course", "session__section__course"),
-            ("student", "student"),
-        ):
-            if data.get(name) is not None:
-                records = records.filter(**{lookup: data[name]})
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse(
-            (writer.writerow(row) for row in selectors.export_rows(records)), content_type="text/csv; charset=utf-8"
+        rows = selectors.export_range_rows(
+            self.records(), date_from=data["from"], date_to=data["to"], section=data.get("section"),
+            course=data.get("course"), student=data.get("student"),
         )
+        response = StreamingHttpResponse(_csv_chunks(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="attendance_{data["from"]}_{data["to"]}.csv"'
         return response
 

@@ -20,11 +20,13 @@ from accounts.permissions import RolePermission, require
 from attendance.models import ClassSession
 from campus.models import Student
 from config.errors import NotFound
+from config.filters import IdFilter
+from config.pagination import SeenCursorPagination
 from devices.authentication import DeviceCredentialAuthentication
 
 from .. import intake, selectors, services
-from ..choices import FrameSource, UnknownFaceStatus
-from ..models import FaceSighting, UnknownFace
+from ..choices import FrameSource, SightingOutcome, UnknownFaceStatus
+from ..models import UnknownFace
 from ..permissions import CanPushFrames
 from . import serializers
 
@@ -188,15 +190,30 @@ class StudentBiometricsEraseView(APIView):
         return Response({"deleted": counts})
 
 
+class FaceSightingFilter(filters.FilterSet):
+    camera = IdFilter(field_name="camera_id")
+    room = IdFilter(field_name="room_id")
+    student = IdFilter(field_name="student_id")
+    session = IdFilter(field_name="session_id")
+    outcome = filters.ChoiceFilter(choices=SightingOutcome.choices)
+
+    class Meta:
+        model = serializers.FaceSighting
+        fields = ["camera", "room", "student", "session", "outcome", "needs_review", "visitor"]
+
+
 class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
+    """Sightings are kept a year: keyset pages, latest first, no COUNT(*)."""
+
     serializer_class = serializers.FaceSightingSerializer
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {"*": "view_cameras"}
-    filterset_fields = ["camera", "room", "student", "session", "outcome", "needs_review", "visitor"]
+    pagination_class = SeenCursorPagination
+    filterset_class = FaceSightingFilter
     ordering_fields = ["seen_at"]
 
     def get_queryset(self):
-        return FaceSighting.objects.order_by("-seen_at", "-id")
+        return selectors.sighting_list()
 
 
 class UnknownFaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

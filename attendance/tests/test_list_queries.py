@@ -1,0 +1,176 @@
+"""Query counts of the attendance lists: one page costs the same few queries however many rows there are.
+
+Each count names its queries. A staff user's first permission check reads the
+role's permissions (two queries, cached on the user for the request).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from attendance.choices import RecordStatus
+from attendance.models import ExcuseRequest
+from attendance.tests.conftest import DAY, at
+from attendance.tests.factories import AttendanceRecordFactory, ClassSessionFactory, EnrolmentFactory
+
+pytestmark = pytest.mark.django_db
+
+SESSIONS = "/api/v1/attendance/sessions"
+RECORDS = "/api/v1/attendance/records"
+EXCUSES = "/api/v1/attendance/excuses"
+ME = "/api/v1/attendance/me"
+
+
+def add_sessions(n, section, room, start=0):
+    return [
+        ClassSessionFactory(
+            section=section,
+            room=room,
+            date=DAY + dt.timedelta(days=start + i),
+            scheduled_start=at(9, day=DAY + dt.timedelta(days=start + i)),
+            scheduled_end=at(10, day=DAY + dt.timedelta(days=start + i)),
+        )
+        for i in range(n)
+    ]
+
+
+def add_records(sessions, students, marker):
+    for session in sessions:
+        for student in students:
+            AttendanceRecordFactory(session=session, student=student, status=RecordStatus.ABSENT, marked_by=marker)
+
+
+def test_session_list_is_two_queries_plus_the_permission_check(
+    client_for, teacher, section, room, django_assert_num_queries
+):
+    client = client_for(teacher)
+    add_sessions(2, section, room)
+    # 1 the token's user; 2-3 the role's permissions (user's own, group's);
+    # 4 one page of sessions joined with section, course, term and room (no COUNT, no record counts)
+    with django_assert_num_queries(4):
+        small = client.get(SESSIONS)
+    add_sessions(30, section, room, start=2)
+    with django_assert_num_queries(4):
+        big = client.get(SESSIONS)
+    assert (len(small.json()["results"]), len(big.json()["results"])) == (2, 32)
+
+
+def test_record_list_reads_the_page_then_its_relations_by_id(
+    client_for, teacher, section, room, students, django_assert_num_queries
+):
+    client = client_for(teacher)
+    add_records(add_sessions(1, section, room), students[:1], teacher)
+    # 1 the token's user; 2-3 the role's permissions; 4 one page of records (the records table alone);
+    # 5 their sessions with section, course and room; 6 their students; 7 the users who marked them
+    with django_assert_num_queries(7):
+        small = client.get(RECORDS)
+    add_records(add_sessions(5, section, room, start=1), students, teacher)
+    with django_assert_num_queries(7):
+        big = client.get(RECORDS)
+    assert (len(small.json()["results"]), len(big.json()["results"])) == (1, 16)
+    row = big.json()["results"][0]
+    assert row["marked_by"] == "teacher"
+    assert set(row["session"]) == {"id", "date", "section_id", "section", "room", "scheduled_start"}
+
+
+def test_record_list_without_markers_skips_their_query(
+    client_for, teacher, section, room, students, django_assert_num_queries
+):
+    client = client_for(teacher)
+    add_records(add_sessions(3, section, room), students, None)
+    # 1 the token's user; 2-3 the role's permissions; 4 the page; 5 sessions; 6 students (no marker to read)
+    with django_assert_num_queries(6):
+        response = client.get(RECORDS, {"section": section.pk})
+    assert len(response.json()["results"]) == 9
+
+
+def test_own_records_for_a_student_cost_the_same(
+    client_for, enrolled_student_user, section, room, students, django_assert_num_queries
+):
+    client = client_for(enrolled_student_user)
+    add_records(add_sessions(2, section, room), students, None)
+    # 1 the token's user; 2-3 the role's permissions; 4 the student linked to the user (visible_to);
+    # 5 the page of that student's records; 6 sessions; 7 the student
+    with django_assert_num_queries(7):
+        small = client.get(RECORDS)
+    add_records(add_sessions(6, section, room, start=2), students, None)
+    with django_assert_num_queries(7):
+        big = client.get(RECORDS)
+    assert (len(small.json()["results"]), len(big.json()["results"])) == (2, 8)
+
+
+def test_excuse_list_query_count_does_not_grow(client_for, teacher, section, room, students, django_assert_num_queries):
+    client = client_for(teacher)
+
+    def file(sessions):
+        for session in sessions:
+            ExcuseRequest.objects.create(student=students[0], session=session, reason="ill", filed_by=teacher)
+
+    file(add_sessions(1, section, room))
+    # 1 the token's user; 2-3 the role's permissions; 4 COUNT (excuses are few); 5 one page with
+    # student, session, filer and decider joined
+    with django_assert_num_queries(5):
+        client.get(EXCUSES)
+    file(add_sessions(6, section, room, start=1))
+    with django_assert_num_queries(5):
+        response = client.get(EXCUSES)
+    assert response.json()["count"] == 7
+
+
+def test_own_attendance_query_count_does_not_grow(
+    client_for, enrolled_student_user, section, room, students, django_assert_num_queries
+):
+    client = client_for(enrolled_student_user)
+    add_records(add_sessions(2, section, room), students[:1], None)
+    # 1 the token's user; 2-3 the role's permissions; 4 the linked student; 5 counts per section
+    # (the overall counts are their sum); 6 the latest records; 7 their sessions; 8 the student
+    with django_assert_num_queries(8):
+        client.get(ME)
+    other = EnrolmentFactory(student=students[0]).section
+    add_records(add_sessions(5, other, room, start=2), students[:1], None)
+    with django_assert_num_queries(8):
+        body = client.get(ME).json()
+    assert (body["overall"]["total"], len(body["sections"]), len(body["latest"])) == (7, 2, 7)
+
+
+@pytest.mark.parametrize("filled", [True, False])
+def test_record_representation_is_what_the_declared_fields_give(section, room, students, teacher, filled):
+    from rest_framework import serializers as drf
+
+    from attendance.api.serializers import RecordSerializer
+    from attendance.selectors import record_list
+
+    [session] = add_sessions(1, section, room)
+    record = AttendanceRecordFactory(
+        session=session, student=students[0], marked_by=teacher if filled else None,
+        confidence=0.4123 if filled else None, first_seen_at=at(9, 3) if filled else None,
+        last_seen_at=at(9, 50) if filled else None, note="late bus" if filled else "", early_leave=filled,
+        needs_review=filled,
+    )
+    record = record_list().get(pk=record.pk)
+    fast = RecordSerializer(record).data
+    generic = drf.ModelSerializer.to_representation(RecordSerializer(), record)
+    assert list(fast.items()) == list(generic.items())
+
+
+def test_csv_export_reads_in_blocks_and_keeps_session_then_student_order(
+    client_for, teacher, section, room, students, monkeypatch
+):
+    import csv
+    import io
+
+    from attendance import selectors
+
+    # Blocks of two rows: each three-student session takes two keyset reads (by student id).
+    monkeypatch.setattr(selectors, "EXPORT_BLOCK_ROWS", 2)
+    sessions = add_sessions(3, section, room)
+    add_records(sessions, students, None)
+    params = {"date_from": DAY.isoformat(), "date_to": (DAY + dt.timedelta(days=5)).isoformat()}
+    response = client_for(teacher).get("/api/v1/attendance/reports/export", params)
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    by_id = sorted(students, key=lambda s: s.pk)
+    assert [(r["date"], r["student_number"]) for r in rows] == [
+        (session.date.isoformat(), student.student_number) for session in sessions for student in by_id
+    ]

@@ -1,5 +1,8 @@
 """The admin's "Today" panel: what the signed-in person has to do today, each linked to its list.
 
+It lives in cameras, the top app, because it gathers every app's work (sessions and excuses from
+attendance, complaints from campus, unknown faces from cameras) and `config` imports no app.
+
 Every count goes through the models' `visible_to(user)`, so a teacher sees the
 sections they teach and a campus-wide user sees the campus (README: "Who sees what").
 """
@@ -13,6 +16,15 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
+from attendance import selectors
+from attendance.choices import ExcuseStatus, SessionStatus
+from attendance.models import AttendanceRecord, ClassSession, ExcuseRequest
+from campus.choices import ComplaintStatus
+from campus.models import Complaint, Section, sees_whole_campus
+
+from .choices import UnknownFaceStatus
+from .models import UnknownFace
+
 SESSIONS_SHOWN = 8
 
 
@@ -22,11 +34,6 @@ def _can_view(request, model) -> bool:
 
 
 def _sessions(user, now: dt.datetime):
-    from attendance import selectors
-    from attendance.choices import SessionStatus
-    from attendance.models import ClassSession
-    from campus.models import Section, sees_whole_campus
-
     today = timezone.localdate(now)
     visible = ClassSession.objects.visible_to(user).values("pk")
     sessions = selectors.session_list().filter(pk__in=visible).exclude(status=SessionStatus.CANCELLED)
@@ -44,14 +51,6 @@ def _sessions(user, now: dt.datetime):
 
 
 def today_panel(request) -> dict[str, Any]:
-    from attendance import selectors
-    from attendance.choices import ExcuseStatus
-    from attendance.models import AttendanceRecord, ClassSession, ExcuseRequest
-    from cameras.choices import UnknownFaceStatus
-    from cameras.models import UnknownFace
-    from campus.choices import ComplaintStatus
-    from campus.models import Complaint
-
     user = request.user
     now = timezone.now()
     panel: dict[str, Any] = {"date": timezone.localdate(now), "tasks": []}

@@ -1,6 +1,6 @@
 from django import template
 
-from config.today import today_panel
+from cameras.today import today_panel
 
 register = template.Library()
 

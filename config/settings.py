@@ -277,6 +277,9 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
     "LEEWAY": 0,
 }
+# How long web processes trust a cached "session still live" before asking the
+# database again (an ended session is announced in Redis at once; this bounds a lost announcement).
+SESSION_STATE_LIVE_SECONDS = env_int("SESSION_STATE_LIVE_SECONDS", 30)
 # A chain of rotated refresh tokens cannot outlive this, so a session ends.
 JWT_REFRESH_ABSOLUTE_DAYS = env_int("JWT_REFRESH_ABSOLUTE_DAYS", 30)
 

@@ -142,6 +142,23 @@ def _find_login_user(login: str) -> User | None:
     return user
 
 
+def login_limits(request, *, login: str, user: User | None) -> list[tuple[str, str, str]]:
+    """The per-address and per-account buckets every sign-in door counts in (API and admin)."""
+    # One bucket per account whether it is named by username or by email.
+    account_key = f"user:{user.pk}" if user is not None else f"login:{login.strip().lower()}"
+    return [
+        ("accounts.login.ip", client_ip(request), settings.ACCOUNTS_LOGIN_RATE_PER_IP),
+        ("accounts.login.username", account_key, settings.ACCOUNTS_LOGIN_RATE_PER_USERNAME),
+    ]
+
+
+def count_login_attempt(request, *, login: str) -> None:
+    """Counts a sign-in attempt in the shared buckets: RateLimited (429) or ServiceUnavailable (503)."""
+    from .ratelimits import enforce
+
+    enforce(request, limits=login_limits(request, login=login, user=_find_login_user(login.strip())))
+
+
 def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]:
     """Checks credentials (rate-limited per IP and per account) and starts a session.
 
@@ -152,15 +169,7 @@ def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]
 
     login = login.strip()
     user = _find_login_user(login)
-    # One bucket per account whether it is named by username or by email.
-    account_key = f"user:{user.pk}" if user is not None else f"login:{login.lower()}"
-    enforce(
-        request,
-        limits=[
-            ("accounts.login.ip", client_ip(request), settings.ACCOUNTS_LOGIN_RATE_PER_IP),
-            ("accounts.login.username", account_key, settings.ACCOUNTS_LOGIN_RATE_PER_USERNAME),
-        ],
-    )
+    enforce(request, limits=login_limits(request, login=login, user=user))
     if user is None:
         # Hash anyway, so an unknown name takes as long as a wrong password.
         User().set_password(password)

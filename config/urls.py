@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.admin_login import admin_login
+
 from . import errors, health
 from .metrics import metrics
 
@@ -16,6 +18,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # Before the admin's own URLs: its sign-in form counts in the API login's rate-limit buckets.
+    path(f"{settings.ADMIN_URL}login/", admin_login, name="admin-login"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

@@ -212,11 +212,20 @@ def _check_unique(*, username: str | None = None, email: str | None = None, excl
 
 
 def register_user(*, username: str, email: str, password: str, request=None, **fields) -> User:
-    """Self-service sign-up: a guest account. Refused when ALLOW_SELF_REGISTRATION is off."""
+    """Self-service sign-up: a guest account. Refused when ALLOW_SELF_REGISTRATION is off (production's default).
+
+    Open registration answers 409 for a taken username or email: that is an account
+    oracle, bounded by the per-address limit. Sites that mind keep it off.
+    """
+    from .ratelimits import enforce
+
     if not settings.ALLOW_SELF_REGISTRATION:
         raise NotAllowed("Self-registration is switched off.", code="registration_closed")
-    _check_unique(username=username, email=email)
+    # Counted per address and failing closed: each answer below says whether a name is taken.
+    enforce(request, limits=[("accounts.register.ip", client_ip(request), settings.ACCOUNTS_REGISTER_RATE_PER_IP)])
+    # The password first, so a probe with any password learns nothing about existing accounts.
     _check_password_rules(password, User(username=username, email=email, **fields))
+    _check_unique(username=username, email=email)
     with transaction.atomic():
         user = create_user(username=username, email=email, password=password, role=Role.GUEST, **fields)
         record_audit_event(action=AuditAction.REGISTERED, actor=user, target=f"user:{user.pk}", request=request)

@@ -239,7 +239,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.validators.PasswordCompositionValidator"},
 ]
 LOGIN_URL = f"/{ADMIN_URL}login/"
-ALLOW_SELF_REGISTRATION = env_bool("ALLOW_SELF_REGISTRATION", default=True)
+# Open sign-up tells a caller whether a username or email is taken (409): off in
+# production unless chosen, and then limited per address (ACCOUNTS_REGISTER_RATE_PER_IP).
+ALLOW_SELF_REGISTRATION = env_bool("ALLOW_SELF_REGISTRATION", default=DEBUG)
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- REST framework --------------------------------------------------------
@@ -433,6 +435,7 @@ ACCOUNTS_LOGIN_RATE_PER_USERNAME = env("ACCOUNTS_LOGIN_RATE_PER_USERNAME", "5/m"
 ACCOUNTS_RESET_RATE_PER_IP = env("ACCOUNTS_RESET_RATE_PER_IP", "3/h")
 ACCOUNTS_RESET_RATE_PER_EMAIL = env("ACCOUNTS_RESET_RATE_PER_EMAIL", "3/h")
 ACCOUNTS_ANONYMOUS_RATE = env("ACCOUNTS_ANONYMOUS_RATE", "60/m")
+ACCOUNTS_REGISTER_RATE_PER_IP = env("ACCOUNTS_REGISTER_RATE_PER_IP", "10/h")
 # A cache that cannot count must not lift the limits (login and reset answer 503).
 RATELIMIT_FAIL_OPEN = False
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["accounts.throttling.AnonymousRateThrottle"]

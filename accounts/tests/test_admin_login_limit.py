@@ -40,7 +40,8 @@ def test_admin_form_failures_count_against_the_api_per_address(make_user):
     make_user(role="admin", username="root")
     for n in range(5):
         admin_post(f"nobody{n}", WRONG, REMOTE_ADDR="10.7.7.7")
-    response = APIClient().post("/api/v1/auth/login", {"username": "root", "password": PASSWORD}, REMOTE_ADDR="10.7.7.7")
+    body = {"username": "root", "password": PASSWORD}
+    response = APIClient().post("/api/v1/auth/login", body, REMOTE_ADDR="10.7.7.7")
     assert response.status_code == 429
 
 

@@ -107,3 +107,10 @@ def test_forwarded_proto_is_trusted_behind_a_proxy():
     result = _probe(PROBE_PROXY, TRUSTED_PROXY_COUNT="1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_self_registration_is_off_by_default_in_production():
+    code = "import django; django.setup(); from django.conf import settings; print(settings.ALLOW_SELF_REGISTRATION)"
+    result = _probe(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

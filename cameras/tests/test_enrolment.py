@@ -250,3 +250,13 @@ def test_a_process_rebuilds_its_gallery_at_the_age_limit_without_a_change_notice
     assert current_gallery().students.tolist() == [enrolled_obama.pk]
     settings.FACE_GALLERY_MAX_AGE_SECONDS = 0
     assert current_gallery().students.tolist() == []
+
+
+def test_enrolment_commits_while_redis_is_down(admin_client, obama, redis_down):
+    # The duplicate check reads the gallery; without Redis it is built from the database.
+    from cameras.recognition import forget_gallery
+
+    forget_gallery()
+    response = upload(admin_client, obama, "obama.jpg")
+    assert response.status_code == 201, response.content
+    assert FaceEnrolment.objects.filter(student=obama).count() == 1

@@ -295,6 +295,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.document_errors"],
     # Several models have a `status`/`state`/`source`; name each enumeration after its meaning.
     "ENUM_NAME_OVERRIDES": {
         "SessionStatusEnum": "attendance.choices.SessionStatus",

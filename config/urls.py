@@ -25,8 +25,9 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("health/full", health.full, name="health-full"),
     path("metrics", metrics, name="metrics"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The contract is public and static: not counted in the anonymous throttle.
+    path("api/schema/", SpectacularAPIView.as_view(throttle_classes=[]), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", throttle_classes=[]), name="api-docs"),
     path("api/v1/", include(api_v1)),
 ]
 

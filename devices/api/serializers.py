@@ -38,6 +38,8 @@ class RegisterInput(StrictSerializer):
     agent_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     bundle_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     hardware_info = serializers.JSONField(required=False)
+    # Re-registering a serial that has a live credential needs that credential.
+    current_credential = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
     def validate_serial(self, value: str) -> str:
         value = value.strip()

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from accounts.permissions import RolePermission, require
 from campus.models import Course, Section, Student
 from config.errors import NotFound
+from config.pagination import StrictPageSizeMixin
 
 from .. import dashboard, selectors, services
 from ..models import AttendanceRecord, ClassSession, ExcuseRequest
@@ -39,7 +40,7 @@ RANGE_PARAMETERS = [
 REPORT = OpenApiResponse(OpenApiTypes.OBJECT, description="Counts per status, total and rate (attended / counted).")
 
 
-class RecordCursorPagination(CursorPagination):
+class RecordCursorPagination(StrictPageSizeMixin, CursorPagination):
     """Records are the biggest table: stable pages without COUNT(*)."""
 
     page_size = 50

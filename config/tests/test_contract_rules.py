@@ -87,3 +87,16 @@ def test_delete_auth_sessions_is_documented_as_it_answers(schema):
 def test_the_schema_is_not_counted_in_the_anonymous_throttle(api_client, settings):
     settings.ACCOUNTS_ANONYMOUS_RATE = "2/m"
     assert [api_client.get("/api/schema/").status_code for _ in range(4)] == [200] * 4
+
+
+@pytest.mark.parametrize("query", [{"page_size": "null"}, {"page_size": "0"}, {"page_size": "x"}])
+def test_a_bad_page_size_is_a_400_not_the_default(client_for, admin_user, query):
+    response = client_for(admin_user).get("/api/v1/buildings", query)
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"page_size"}
+
+
+def test_an_id_filter_refuses_a_fraction(client_for, admin_user):
+    response = client_for(admin_user).get("/api/v1/students", {"section": "0.5"})
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"section"}

@@ -114,3 +114,13 @@ def test_self_registration_is_off_by_default_in_production():
     result = _probe(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_gunicorn_trusts_forwarded_scheme_headers_only_behind_a_proxy(monkeypatch):
+    import runpy
+
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    monkeypatch.setenv("TRUSTED_PROXY_COUNT", "0")
+    assert runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["forwarded_allow_ips"] == ""
+    monkeypatch.setenv("TRUSTED_PROXY_COUNT", "1")
+    assert runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["forwarded_allow_ips"] == "*"

@@ -19,8 +19,9 @@ server's cache keys carry their own prefix. Steps:
 Settings of the served app differ from a deployment only where a fuzzer needs it:
 a long access-token lifetime (a role's run outlasts 5 minutes) and a high anonymous
 throttle (so requests reach the views; 429 is documented and checked regardless).
-Operations that end the caller's own sessions are excluded for the signed-in roles
-(they would sign the fuzzer out halfway); the tests cover them.
+Operations that end the caller's own sessions (logout, session ends, an admin
+setting a password) are excluded for the signed-in roles (they would sign the
+fuzzer out halfway); the tests cover them.
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ PYTHON = sys.executable
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 ROLES = ["admin", "staff", "student", "guest", "anonymous"]
 PASSWORD = "Fuzz-Contract-Pass-2026!"
-# End the caller's own sessions: excluded for signed-in roles (see the module docstring).
-SELF_SIGN_OUT = ["auth_sessions_revoke_all", "auth_logout_create", "auth_sessions_revoke"]
+# End the caller's own sessions: excluded for signed-in roles (see the module docstring). The
+# stateful phase finds the caller's own id in `users` and would set its password or end its sessions.
+SELF_SIGN_OUT = [
+    "auth_sessions_revoke_all", "auth_logout_create", "auth_sessions_revoke",
+    "users_password_create", "users_sessions_destroy",
+]
 
 SETUP = f"""
 import django

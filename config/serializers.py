@@ -19,6 +19,14 @@ class RefuseUnknownFieldsMixin:
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            # JSON types are kept: DRF's CharField would turn `"name": 0` into "0".
+            mistyped = [
+                name for name, field in self.fields.items()
+                if name in data and not field.read_only and isinstance(field, serializers.CharField)
+                and isinstance(data[name], (int, float))
+            ]
+            if mistyped:
+                raise serializers.ValidationError({name: ["A string is required."] for name in mistyped})
         return super().to_internal_value(data)
 
 

@@ -100,3 +100,9 @@ def test_an_id_filter_refuses_a_fraction(client_for, admin_user):
     response = client_for(admin_user).get("/api/v1/students", {"section": "0.5"})
     assert response.status_code == 400
     assert set(response.json()["error"]["details"]) == {"section"}
+
+
+def test_a_number_where_text_is_expected_is_a_400(client_for, admin_user):
+    response = client_for(admin_user).post("/api/v1/buildings", {"code": "B1", "name": 0}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"name": ["A string is required."]}

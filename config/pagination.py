@@ -16,6 +16,13 @@ class StrictPageSizeMixin:
                 raise ValidationError({self.page_size_query_param: ["A positive integer is required."]})
         return super().get_page_size(request)
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {**parameter["schema"], "minimum": 1}
+        return parameters
+
 
 class StandardPagination(StrictPageSizeMixin, PageNumberPagination):
     page_size = 50

@@ -106,3 +106,9 @@ def test_a_number_where_text_is_expected_is_a_400(client_for, admin_user):
     response = client_for(admin_user).post("/api/v1/buildings", {"code": "B1", "name": 0}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["details"] == {"name": ["A string is required."]}
+
+
+def test_the_schema_says_page_size_is_positive(schema):
+    parameters = schema["paths"]["/api/v1/buildings"]["get"]["parameters"]
+    page_size = next(item for item in parameters if item["name"] == "page_size")
+    assert page_size["schema"]["minimum"] == 1

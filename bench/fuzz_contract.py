@@ -214,6 +214,8 @@ def main() -> int:
             print(f"--- {role}: exit {code}", flush=True)
             results[role] = (code, summary_lines(output))
             print("\n".join(results[role][1]), flush=True)
+            # After each role, so a run cut short still leaves what it found.
+            write_report(results, examples, options, roles, tracebacks=server_log_path.read_text().count("Traceback"))
     finally:
         if server is not None:
             server.terminate()
@@ -225,8 +227,16 @@ def main() -> int:
         server_errors = server_log_path.read_text()
         admin_sql(env, f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
 
-    failed = [role for role, (code, _) in results.items() if code != 0]
     tracebacks = server_errors.count("Traceback")
+    failed = write_report(results, examples, options, roles, tracebacks=tracebacks)
+    print(f"report: {REPORT.relative_to(BASE_DIR)}")
+    return 1 if failed or tracebacks or len(results) < len(roles) else 0
+
+
+def write_report(results: dict, examples: int, options, roles: list[str], *, tracebacks: int) -> list[str]:
+    """Writes test-artifacts/fuzz-contract.md; returns the roles that had failures."""
+    failed = [role for role, (code, _) in results.items() if code != 0]
+    missing = [role for role in roles if role not in results]
     lines = [
         "# Contract fuzzing: Schemathesis CLI against gunicorn, per role",
         "",
@@ -235,14 +245,14 @@ def main() -> int:
         f" seed {options.seed}, gunicorn with DEBUG=0 (2 workers x 4 threads), PostgreSQL and Redis.",
         "",
         f"Result: **{'0 failures' if not failed else 'failures in ' + ', '.join(failed)}**;"
-        f" tracebacks in the server log: {tracebacks}.",
+        f" tracebacks in the server log: {tracebacks}."
+        + (f" Not run (yet): {', '.join(missing)}." if missing else ""),
         "",
     ]
     for role, (code, summary) in results.items():
         lines += [f"## {role} (exit {code})", "", "```", *summary, "```", ""]
     REPORT.write_text("\n".join(lines))
-    print(f"report: {REPORT.relative_to(BASE_DIR)}")
-    return 1 if failed or tracebacks else 0
+    return failed
 
 
 if __name__ == "__main__":

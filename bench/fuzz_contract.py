@@ -45,7 +45,8 @@ ARTIFACTS = BASE_DIR / "test-artifacts"
 REPORT = ARTIFACTS / "fuzz-contract.md"
 PYTHON = sys.executable
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
-ROLES = ["admin", "staff", "student", "guest", "anonymous"]
+# Admin last: its fuzzing edits users (deactivates, changes roles), which would lock the others out.
+ROLES = ["anonymous", "guest", "student", "staff", "admin"]
 PASSWORD = "Fuzz-Contract-Pass-2026!"
 # End the caller's own sessions: excluded for signed-in roles (see the module docstring). The
 # stateful phase finds the caller's own id in `users` and would set its password or end its sessions.

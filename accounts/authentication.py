@@ -7,7 +7,16 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 
 class UserJWTAuthentication(JWTAuthentication):
-    """simplejwt's access-token check, and an inactive user is refused at once."""
+    """simplejwt's access-token check; a token of an ended session or an inactive user is refused at once."""
+
+    def get_validated_token(self, raw_token):
+        from .sessions import CHAIN_CLAIM, session_is_revoked
+
+        token = super().get_validated_token(raw_token)
+        chain = token.get(CHAIN_CLAIM)
+        if chain is not None and session_is_revoked(str(chain)):
+            raise AuthenticationFailed("The session has ended; log in again.", code="session_revoked")
+        return token
 
     def get_user(self, validated_token):
         user = super().get_user(validated_token)

@@ -142,6 +142,23 @@ def _find_login_user(login: str) -> User | None:
     return user
 
 
+def login_limits(request, *, login: str, user: User | None) -> list[tuple[str, str, str]]:
+    """The per-address and per-account buckets every sign-in door counts in (API and admin)."""
+    # One bucket per account whether it is named by username or by email.
+    account_key = f"user:{user.pk}" if user is not None else f"login:{login.strip().lower()}"
+    return [
+        ("accounts.login.ip", client_ip(request), settings.ACCOUNTS_LOGIN_RATE_PER_IP),
+        ("accounts.login.username", account_key, settings.ACCOUNTS_LOGIN_RATE_PER_USERNAME),
+    ]
+
+
+def count_login_attempt(request, *, login: str) -> None:
+    """Counts a sign-in attempt in the shared buckets: RateLimited (429) or ServiceUnavailable (503)."""
+    from .ratelimits import enforce
+
+    enforce(request, limits=login_limits(request, login=login, user=_find_login_user(login.strip())))
+
+
 def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]:
     """Checks credentials (rate-limited per IP and per account) and starts a session.
 
@@ -152,15 +169,7 @@ def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]
 
     login = login.strip()
     user = _find_login_user(login)
-    # One bucket per account whether it is named by username or by email.
-    account_key = f"user:{user.pk}" if user is not None else f"login:{login.lower()}"
-    enforce(
-        request,
-        limits=[
-            ("accounts.login.ip", client_ip(request), settings.ACCOUNTS_LOGIN_RATE_PER_IP),
-            ("accounts.login.username", account_key, settings.ACCOUNTS_LOGIN_RATE_PER_USERNAME),
-        ],
-    )
+    enforce(request, limits=login_limits(request, login=login, user=user))
     if user is None:
         # Hash anyway, so an unknown name takes as long as a wrong password.
         User().set_password(password)
@@ -203,11 +212,20 @@ def _check_unique(*, username: str | None = None, email: str | None = None, excl
 
 
 def register_user(*, username: str, email: str, password: str, request=None, **fields) -> User:
-    """Self-service sign-up: a guest account. Refused when ALLOW_SELF_REGISTRATION is off."""
+    """Self-service sign-up: a guest account. Refused when ALLOW_SELF_REGISTRATION is off (production's default).
+
+    Open registration answers 409 for a taken username or email: that is an account
+    oracle, bounded by the per-address limit. Sites that mind keep it off.
+    """
+    from .ratelimits import enforce
+
     if not settings.ALLOW_SELF_REGISTRATION:
         raise NotAllowed("Self-registration is switched off.", code="registration_closed")
-    _check_unique(username=username, email=email)
+    # Counted per address and failing closed: each answer below says whether a name is taken.
+    enforce(request, limits=[("accounts.register.ip", client_ip(request), settings.ACCOUNTS_REGISTER_RATE_PER_IP)])
+    # The password first, so a probe with any password learns nothing about existing accounts.
     _check_password_rules(password, User(username=username, email=email, **fields))
+    _check_unique(username=username, email=email)
     with transaction.atomic():
         user = create_user(username=username, email=email, password=password, role=Role.GUEST, **fields)
         record_audit_event(action=AuditAction.REGISTERED, actor=user, target=f"user:{user.pk}", request=request)

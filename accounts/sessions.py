@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
@@ -172,13 +173,72 @@ def _handle_reuse(*, raw: str, request=None) -> None:
     )
 
 
+# --- Revocation of access tokens -------------------------------------------------
+# An access token carries its session's chain id (`sid`). The database (the
+# blacklist) says whether a chain still has a usable refresh token; web processes
+# share that answer in Redis: "revoked" is written when a chain ends (after
+# commit), "live" is cached for SESSION_STATE_LIVE_SECONDS. One cache read a request.
+
+SESSION_STATE_KEY = "accounts:session-state:{}"
+LIVE, REVOKED = "live", "revoked"
+
+
+def _revoked_ttl() -> int:
+    # Long enough to outlive every access token the chain issued.
+    return int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds()) + 60
+
+
+def _chain_is_live_in_database(chain_hex: str) -> bool:
+    return OutstandingToken.objects.filter(client__chain=chain_hex, blacklistedtoken__isnull=True).exists()
+
+
+def session_is_revoked(chain_hex: str) -> bool:
+    """Whether the session `chain_hex` has ended; Redis first, the database when it has no answer."""
+    from .throttling import CACHE_ERRORS
+
+    key = SESSION_STATE_KEY.format(chain_hex)
+    try:
+        state = cache.get(key)
+    except CACHE_ERRORS:
+        logger.warning("session state cache unavailable; asking the database", exc_info=True)
+        return not _chain_is_live_in_database(chain_hex)
+    if state is not None:
+        return state == REVOKED
+    live = _chain_is_live_in_database(chain_hex)
+    try:
+        if live:
+            cache.set(key, LIVE, timeout=settings.SESSION_STATE_LIVE_SECONDS)
+        else:
+            cache.set(key, REVOKED, timeout=_revoked_ttl())
+    except CACHE_ERRORS:
+        logger.warning("session state cache unavailable; not cached", exc_info=True)
+    return not live
+
+
+def _announce_revoked(chains: set[str]) -> None:
+    """Marks `chains` revoked in Redis, so their access tokens get 401 from every process."""
+    from .throttling import CACHE_ERRORS
+
+    if not chains:
+        return
+    try:
+        cache.set_many({SESSION_STATE_KEY.format(chain): REVOKED for chain in chains}, timeout=_revoked_ttl())
+    except CACHE_ERRORS:
+        # The database already holds the revocation; a cached "live" lapses within
+        # SESSION_STATE_LIVE_SECONDS, and a cache that cannot be read asks the database.
+        logger.error("could not announce %d revoked session(s) to the cache", len(chains), exc_info=True)
+
+
 def _blacklist(tokens, *, reason: str) -> int:
     """Blacklists every not yet blacklisted OutstandingToken in `tokens`; returns how many."""
     pending = list(tokens.filter(blacklistedtoken__isnull=True).values_list("id", flat=True))
     BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token_id=token_id) for token_id in pending], ignore_conflicts=True
     )
-    RefreshTokenClient.objects.filter(token_id__in=pending).update(revoked_reason=reason)
+    clients = RefreshTokenClient.objects.filter(token_id__in=pending)
+    chains = {chain.hex for chain in clients.values_list("chain", flat=True).distinct()}
+    clients.update(revoked_reason=reason)
+    transaction.on_commit(lambda: _announce_revoked(chains))
     return len(pending)
 
 

@@ -64,6 +64,7 @@ def server_env(args) -> dict[str, str]:
             "DEVICE_CREDENTIAL_KEY": secrets.token_urlsafe(32),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "LOG_LEVEL": "WARNING",
             "DEVICE_HEARTBEAT_MAX_PER_MINUTE": str(max(120, int(120 / max(args.interval, 0.01)))),
             "DB_POOL_MAX": str(args.threads + 2),

@@ -34,7 +34,7 @@ from .choices import CameraStatus, FrameSource, SourceKind
 from .engine import images as engine_images
 from .intake import receive_frame, requeue_stale_frames
 from .models import Camera
-from .redaction import redact, with_credentials
+from .redaction import redact, with_credentials, with_query
 from .services import record_capture_failure, record_capture_success, set_camera_status
 
 logger = logging.getLogger("cameras.capture")
@@ -57,12 +57,17 @@ def _password(camera: Camera) -> str:
     return decrypt_text(camera.password_ciphertext)
 
 
+def stream_url(camera: Camera) -> str:
+    """The stored URL with its (encrypted) query string put back; no user:password."""
+    return with_query(camera.url, decrypt_text(camera.url_query_ciphertext))
+
+
 def open_stream(camera: Camera) -> cv2.VideoCapture:
     """An OpenCV capture of the camera's stream (credentials put back in the URL, never logged)."""
     timeout_ms = settings.CAMERA_CAPTURE_TIMEOUT_SECONDS * 1000
     if camera.source_kind == SourceKind.FILE:
         return cv2.VideoCapture(camera.url)
-    url = with_credentials(camera.url, camera.username, _password(camera))
+    url = with_credentials(stream_url(camera), camera.username, _password(camera))
     return cv2.VideoCapture(
         url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
     )
@@ -103,7 +108,7 @@ def _read_snapshot(camera: Camera) -> bytes:
     auth = (camera.username, password) if camera.username else None
     try:
         response = httpx.get(
-            camera.url, auth=auth, timeout=settings.CAMERA_CAPTURE_TIMEOUT_SECONDS, follow_redirects=False
+            stream_url(camera), auth=auth, timeout=settings.CAMERA_CAPTURE_TIMEOUT_SECONDS, follow_redirects=False
         )
     except httpx.HTTPError as exc:
         raise CaptureError(redact(f"Snapshot request failed: {type(exc).__name__}: {exc}", password))

@@ -45,6 +45,8 @@ def check_image(data: bytes) -> tuple[str, int, int, np.ndarray]:
     try:
         fmt, width, height = engine_images.read_header(data)
     except engine_images.ImageRejected as exc:
+        if exc.reason == "too_large":  # a header claiming a huge image: 413, as enrolment answers
+            raise PayloadTooLarge(exc.message, code="image_too_large")
         raise InvalidInput(exc.message, code=exc.reason)
     if fmt not in engine_images.ACCEPTED_FORMATS:
         raise InvalidInput(f"Image format {fmt or 'unknown'} is not accepted; send JPEG or PNG.",

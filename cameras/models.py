@@ -38,6 +38,9 @@ class Camera(TimeStampedModel):
     url = models.CharField(max_length=500, blank=True)
     username = models.CharField(max_length=150, blank=True)
     password_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+    # The URL's query string (`?user=...&pwd=...`), encrypted like the password: cameras
+    # put secrets under any key, so every query value is treated as one. `url` holds none.
+    url_query_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
     sample_interval_seconds = models.FloatField(default=2.0, validators=[MinValueValidator(0.2)])
     # A camera far from its students (a lecture hall in 1080p) needs detection at full size:
     # at 960 px HOG misses faces under about 150 px of the original frame.
@@ -82,6 +85,10 @@ class Camera(TimeStampedModel):
     @property
     def has_password(self) -> bool:
         return bool(self.password_ciphertext)
+
+    @property
+    def has_url_query(self) -> bool:
+        return bool(self.url_query_ciphertext)
 
 
 class CameraStatusChange(models.Model):

@@ -112,9 +112,9 @@ class CameraReader(threading.Thread):
                 next_sample = now + camera.sample_interval_seconds
             if now >= next_reload:
                 fresh = self._camera()
-                if fresh is None or (fresh.url, fresh.username, fresh.password_ciphertext) != (
-                    camera.url, camera.username, camera.password_ciphertext
-                ):
+                if fresh is None or (
+                    fresh.url, fresh.url_query_ciphertext, fresh.username, fresh.password_ciphertext
+                ) != (camera.url, camera.url_query_ciphertext, camera.username, camera.password_ciphertext):
                     return  # disabled or changed: reopen (or stop) with the new settings
                 camera.sample_interval_seconds = fresh.sample_interval_seconds
                 next_reload = now + RELOAD_SECONDS

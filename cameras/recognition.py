@@ -38,10 +38,16 @@ _loaded: ProcessMemory[Gallery] = ProcessMemory("gallery", maxsize=2, ttl="FACE_
 
 
 def gallery_version() -> str:
-    token = cache.get(GALLERY_VERSION_KEY)
-    if token is None:
-        cache.add(GALLERY_VERSION_KEY, uuid.uuid4().hex, None)
-        token = cache.get(GALLERY_VERSION_KEY) or "no-cache"
+    try:
+        token = cache.get(GALLERY_VERSION_KEY)
+        if token is None:
+            cache.add(GALLERY_VERSION_KEY, uuid.uuid4().hex, None)
+            token = cache.get(GALLERY_VERSION_KEY) or "no-cache"
+    except CACHE_OR_BROKER_DOWN:
+        # Without Redis the gallery still serves (enrolment's duplicate check, matching);
+        # it is rebuilt from the database within FACE_GALLERY_MAX_AGE_SECONDS.
+        logger.warning("gallery version unavailable; using the age limit alone")
+        return "cache-unavailable"
     return token
 
 

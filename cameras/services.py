@@ -29,7 +29,7 @@ from .engine import images as engine_images
 from .engine import quality as engine_quality
 from .models import Camera, CameraStatusChange, FaceEnrolment, Frame, UnknownFace, UnknownFaceGroup
 from .recognition import current_gallery, gallery_changed
-from .redaction import redact, split_credentials
+from .redaction import redact, split_credentials, split_query
 
 logger = logging.getLogger("cameras.services")
 
@@ -48,10 +48,11 @@ CAMERA_FIELDS = {
 
 
 def _apply_credentials(camera: Camera, *, url: str | None, username: str | None, password: str | None) -> None:
-    """Moves any user:password out of the URL into the credential fields (password encrypted)."""
+    """Moves any user:password and the query string out of the URL into encrypted fields."""
     if url is not None:
         clean, url_user, url_password = split_credentials(url.strip())
-        camera.url = clean
+        camera.url, query = split_query(clean)
+        camera.url_query_ciphertext = encrypt_text(query) if query else None
         if url_user and username is None:
             username = url_user
         if url_password and password is None:

@@ -201,24 +201,26 @@ def file_complaint(*, author, title: str, description: str, request=None, **fiel
 
 
 AUTHOR_EDITABLE = frozenset({"title", "description", "category", "room"})
-HANDLER_EDITABLE = AUTHOR_EDITABLE | {"priority"}
+# Handlers triage (priority); the text stays the author's words.
+HANDLER_EDITABLE = frozenset({"priority"})
 
 
 @transaction.atomic
 def update_complaint(*, complaint: Complaint, actor, changes: dict[str, Any], request=None) -> Complaint:
-    """Edit a complaint's text: its author while it is open, or a handler until it is final."""
+    """Edit a complaint: its text by its author while it is open; its priority by a handler until it is final."""
     complaint = Complaint.objects.select_for_update().get(pk=complaint.pk)
     # A full PUT repeats unchanged fields; only real changes are checked.
     changes = {name: value for name, value in changes.items() if getattr(complaint, name, None) != value}
+    if complaint.status in COMPLAINT_FINAL_STATUSES:
+        raise Conflict("A resolved or rejected complaint cannot be edited.", code="complaint_closed")
     is_handler = user_has(actor, "handle_complaints")
-    allowed = HANDLER_EDITABLE if is_handler else AUTHOR_EDITABLE
+    is_open_author = complaint.author_id == actor.pk and complaint.status == ComplaintStatus.OPEN
+    allowed = (AUTHOR_EDITABLE if is_open_author else frozenset()) | (HANDLER_EDITABLE if is_handler else frozenset())
+    if not allowed:
+        raise NotAllowed("Only the author may edit, and only while the complaint is open.")
     refused = sorted(set(changes) - allowed)
     if refused:
         raise NotAllowed("You may not change these fields.", details={name: ["Not editable."] for name in refused})
-    if complaint.status in COMPLAINT_FINAL_STATUSES:
-        raise Conflict("A resolved or rejected complaint cannot be edited.", code="complaint_closed")
-    if not is_handler and (complaint.author_id != actor.pk or complaint.status != ComplaintStatus.OPEN):
-        raise NotAllowed("Only the author may edit, and only while the complaint is open.")
     for name, value in changes.items():
         setattr(complaint, name, value)
     complaint.full_clean()

@@ -140,8 +140,10 @@ def _sha256(path: Path) -> str:
 
 
 def ensure_writable(directory: Path) -> None:
+    """Creates the folder owner-only (0700): backups hold password hashes and face images."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".tmp-probe-"):
             pass
     except OSError as exc:
@@ -303,6 +305,8 @@ def create_backup(
         if include_media:
             _archive_media(temps[base + MEDIA_SUFFIX])
         checksum_tmp.write_text("".join(f"{_sha256(temps[name])}  {name}\n" for name in names))
+        for path in [*temps.values(), checksum_tmp]:
+            path.chmod(0o600)  # owner-only, whatever the umask
         for name in names:
             os.replace(temps[name], finals[name])
             renamed.append(finals[name])

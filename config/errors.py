@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
@@ -75,6 +75,7 @@ class RateLimited(DomainError):
 class ServiceUnavailable(DomainError):
     status_code = 503
     code = "service_unavailable"
+    retry_after = 5
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict:
@@ -122,7 +123,8 @@ def _drf_code(exc: drf.APIException) -> str:
 def _describe(exc: Exception) -> tuple[int, str, str, Any, dict]:
     """status, code, message, details, extra headers for any exception."""
     if isinstance(exc, DomainError):
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         return exc.status_code, exc.code, exc.message, exc.details, headers
     if isinstance(exc, Ratelimited):
         return 429, "rate_limited", "Too many requests; try again later.", {}, {"Retry-After": "60"}
@@ -134,6 +136,9 @@ def _describe(exc: Exception) -> tuple[int, str, str, Any, dict]:
         if wait is not None:
             headers["Retry-After"] = str(int(wait) or 1)
         detail = exc.detail
+        if isinstance(exc, drf.AuthenticationFailed) and isinstance(detail, dict):
+            # simplejwt's InvalidToken carries its internals (token_class, messages): keep the reason only.
+            return exc.status_code, _drf_code(exc), str(detail.get("detail", "Authentication failed.")), {}, headers
         message = str(detail) if not isinstance(detail, (dict, list)) else "The request failed."
         return exc.status_code, _drf_code(exc), message, {} if isinstance(detail, str) else detail, headers
     if isinstance(exc, DjangoValidationError):
@@ -148,7 +153,13 @@ def _describe(exc: Exception) -> tuple[int, str, str, Any, dict]:
     if isinstance(exc, IntegrityError):
         logger.warning("integrity error mapped to 409", exc_info=exc)
         return 409, "conflict", "The change conflicts with existing data.", {}, {}
-    if isinstance(exc, (OperationalError, DatabaseError)):
+    if isinstance(exc, DataError):
+        # A value PostgreSQL cannot hold (a time zone offset out of range, a number too
+        # large): the client's input, not an outage.
+        logger.warning("data error mapped to 400: %s", exc)
+        return 400, "invalid", "A value in the request is out of range.", {}, {}
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # Only a lost or refused connection (or the pool's wait running out) is an outage.
         logger.error("database unavailable", exc_info=exc)
         return 503, "service_unavailable", "The database is unavailable; try again shortly.", {}, {"Retry-After": "5"}
     if isinstance(exc, CACHE_OR_BROKER_DOWN):

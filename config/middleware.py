@@ -1,4 +1,4 @@
-"""Request id, access log and body-size limit for every request."""
+"""Request id, access log and the request-body rules (size, framing) for every request."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import empty
 
 from .errors import error_response, exception_response
 from .logging import accept_or_make_request_id, request_id_var, user_id_var
@@ -30,8 +31,7 @@ class RequestContextMiddleware:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            user = getattr(request, "user", None)
-            user_id = user.pk if user is not None and user.is_authenticated else None
+            user_id = _known_user_id(request)
             fields = {
                 "method": request.method,
                 "path": request.path,
@@ -44,6 +44,7 @@ class RequestContextMiddleware:
                 access_log.warning("slow request", extra={**fields, "slow": True})
             else:
                 access_log.info("request", extra=fields)
+            _drain_unread_body(request)
             return response
         finally:
             request_id_var.reset(token)
@@ -54,6 +55,56 @@ class RequestContextMiddleware:
         if isinstance(exception, DatabaseError):
             return exception_response(request, exception)
         return None
+
+
+def _known_user_id(request: HttpRequest) -> int | None:
+    """The user the request already authenticated as, without loading one.
+
+    `request.user` is lazy: touching it here would read the session again, and
+    with PostgreSQL down that is a second wait and a 500 after the view's 503.
+    """
+    user = request.__dict__.get("user")
+    if user is None:
+        return None
+    wrapped = getattr(user, "_wrapped", user)  # SimpleLazyObject, or DRF's real user
+    if wrapped is empty:
+        wrapped = getattr(request, "_cached_user", None)
+    return wrapped.pk if wrapped is not None and getattr(wrapped, "is_authenticated", False) else None
+
+
+def _drain_unread_body(request: HttpRequest) -> None:
+    """Reads and drops a body the view never read (an early 403/413), up to a bound.
+
+    gunicorn answers `Connection: keep-alive` and then, finding more than 64 KiB
+    left on the socket, closes it: the client's next request on that connection
+    fails. Reading the rest keeps the connection usable. Bodies beyond
+    REQUEST_DRAIN_MAX_BYTES are not read; for those the connection still closes.
+    """
+    if getattr(request, "_read_started", False) or hasattr(request, "_body"):
+        return
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # gunicorn decodes the chunks and ends the stream at the last one; other
+        # servers' inputs may not, so only gunicorn's is read without a length.
+        stream = request.META.get("wsgi.input") if "gunicorn.socket" in request.META else None
+    else:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return
+        if length <= 0 or length > settings.REQUEST_DRAIN_MAX_BYTES:
+            return
+        stream = getattr(request, "_stream", None)
+    if stream is None:
+        return
+    drained = 0
+    try:
+        while drained <= settings.REQUEST_DRAIN_MAX_BYTES:
+            chunk = stream.read(64 * 1024)
+            if not chunk:
+                return
+            drained += len(chunk)
+    except OSError:  # the client went away; nothing left to keep
+        return
 
 
 class BodySizeLimitMiddleware:
@@ -70,6 +121,12 @@ class BodySizeLimitMiddleware:
         return settings.MAX_REQUEST_BODY_BYTES
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # Django reads bodies by Content-Length only: a chunked body would arrive
+            # empty (a misleading "field required") and skip the size limit.
+            return error_response(
+                411, "length_required", "Send the body with a Content-Length; chunked bodies are not accepted."
+            )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

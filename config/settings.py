@@ -164,7 +164,9 @@ if DATABASE_URL:
             _db["OPTIONS"]["pool"] = {
                 "min_size": env_int("DB_POOL_MIN", 1),
                 "max_size": env_int("DB_POOL_MAX", 10),
-                "timeout": env_int("DB_POOL_TIMEOUT", 10),
+                # The longest a request waits for a connection before its 503: a
+                # worker thread held 10 s per request during an outage starved the rest.
+                "timeout": env_int("DB_POOL_TIMEOUT", 2),
             }
         else:
             _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
@@ -257,7 +259,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.validators.PasswordCompositionValidator"},
 ]
 LOGIN_URL = f"/{ADMIN_URL}login/"
-ALLOW_SELF_REGISTRATION = env_bool("ALLOW_SELF_REGISTRATION", default=True)
+# Open sign-up tells a caller whether a username or email is taken (409): off in
+# production unless chosen, and then limited per address (ACCOUNTS_REGISTER_RATE_PER_IP).
+ALLOW_SELF_REGISTRATION = env_bool("ALLOW_SELF_REGISTRATION", default=DEBUG)
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- REST framework --------------------------------------------------------
@@ -268,7 +272,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.CampusJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -295,6 +299,9 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
     "LEEWAY": 0,
 }
+# How long web processes trust a cached "session still live" before asking the
+# database again (an ended session is announced in Redis at once; this bounds a lost announcement).
+SESSION_STATE_LIVE_SECONDS = env_int("SESSION_STATE_LIVE_SECONDS", 30)
 # A chain of rotated refresh tokens cannot outlive this, so a session ends.
 JWT_REFRESH_ABSOLUTE_DAYS = env_int("JWT_REFRESH_ABSOLUTE_DAYS", 30)
 
@@ -308,6 +315,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.document_errors"],
     # Several models have a `status`/`state`/`source`; name each enumeration after its meaning.
     "ENUM_NAME_OVERRIDES": {
         "SessionStatusEnum": "attendance.choices.SessionStatus",
@@ -338,6 +346,11 @@ REQUEST_BODY_LIMITS: dict[str, int] = {
     f"/{ADMIN_URL}": env_int("MAX_ADMIN_UPLOAD_BYTES", 200 * 1024 * 1024),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# A body a view refused without reading (403, 413) is read and dropped up to this
+# size, so the client's connection stays usable; beyond it gunicorn closes it.
+REQUEST_DRAIN_MAX_BYTES = env_int("REQUEST_DRAIN_MAX_BYTES", 16 * 1024 * 1024)
+# JSON nested deeper than this is a 400 before parsing (Python's parser recurses per level).
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
@@ -349,7 +362,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if TRUSTED_PROXY_COUNT > 0:
+        # Only a proxy we stand behind sets the scheme; without one a client could claim https.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -383,6 +398,12 @@ STORAGES = {
 
 # --- Email -----------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The console backend prints password-reset links (live tokens) into the server log.
+if not DEBUG and env("EMAIL_BACKEND") is None:
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND must be set when DEBUG is off (the console backend writes reset links to the log;"
+        " set it to django.core.mail.backends.console.EmailBackend to choose that anyway)."
+    )
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "campus@localhost")
 FRONTEND_URL = env("FRONTEND_URL", "http://127.0.0.1:8000")
 
@@ -406,7 +427,10 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "text": {
+            "()": "config.logging.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "handlers": {
         "console": {
@@ -431,6 +455,7 @@ ACCOUNTS_LOGIN_RATE_PER_USERNAME = env("ACCOUNTS_LOGIN_RATE_PER_USERNAME", "5/m"
 ACCOUNTS_RESET_RATE_PER_IP = env("ACCOUNTS_RESET_RATE_PER_IP", "3/h")
 ACCOUNTS_RESET_RATE_PER_EMAIL = env("ACCOUNTS_RESET_RATE_PER_EMAIL", "3/h")
 ACCOUNTS_ANONYMOUS_RATE = env("ACCOUNTS_ANONYMOUS_RATE", "60/m")
+ACCOUNTS_REGISTER_RATE_PER_IP = env("ACCOUNTS_REGISTER_RATE_PER_IP", "10/h")
 # A cache that cannot count must not lift the limits (login and reset answer 503).
 RATELIMIT_FAIL_OPEN = False
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["accounts.throttling.AnonymousRateThrottle"]

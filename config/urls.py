@@ -19,13 +19,16 @@ api_v1 = [
 urlpatterns = [
     # The site root, where the admin's "View site" link leads: links to the admin, the API docs and health.
     path("", TemplateView.as_view(template_name="landing.html"), name="landing"),
+    # Before the admin's own URLs: its sign-in form counts in the API login's rate-limit buckets.
+    path(settings.ADMIN_URL, include("accounts.admin_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("health/full", health.full, name="health-full"),
     path("metrics", metrics, name="metrics"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The contract is public and static: not counted in the anonymous throttle.
+    path("api/schema/", SpectacularAPIView.as_view(throttle_classes=[]), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", throttle_classes=[]), name="api-docs"),
     path("api/v1/", include(api_v1)),
 ]
 

@@ -162,6 +162,18 @@ class Registration:
     created: bool
 
 
+def _holds_live_credential(device: Device, presented: str) -> bool:
+    """True when `device` has no live credential, or `presented` is one of them."""
+    live = list(DeviceCredential.objects.filter(device=device, revoked_at__isnull=True))
+    if not live:
+        return True
+    parts = keys.split(presented or "")
+    if parts is None:
+        return False
+    prefix, secret = parts
+    return any(credential.prefix == prefix and keys.matches(secret, credential.secret_hash) for credential in live)
+
+
 def register_device(
     *,
     token: str,
@@ -172,8 +184,14 @@ def register_device(
     bundle_version: str = "",
     hardware_info: dict | None = None,
     ip: str | None = None,
+    current_credential: str = "",
 ) -> Registration:
-    """A device registers itself with a token; the same serial again rotates its credential."""
+    """A device registers itself with a token; the same serial again rotates its credential.
+
+    A serial with a live credential re-registers only by presenting it: a token
+    alone must not let anyone take over (and cut off) a real device. An admin's
+    revoke-credential clears the way for a device that lost it.
+    """
     serial = (serial or "").strip()
     if not serial:
         raise InvalidInput("A serial is required.", details={"serial": ["This field is required."]})
@@ -186,6 +204,12 @@ def register_device(
             device = Device(serial=serial, state=DeviceState.PENDING)
         elif device.state == DeviceState.DISABLED:
             raise NotAllowed("This device is disabled; an admin must enable it first.", code="device_disabled")
+        elif not _holds_live_credential(device, current_credential):
+            raise NotAllowed(
+                "This serial is registered. Send its current credential as current_credential,"
+                " or have an admin revoke it (devices/{id}/revoke-credential) first.",
+                code="device_already_registered",
+            )
         device.name = name or device.name or serial
         if kind:
             device.kind = kind

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from accounts.choices import Role
 from accounts.models import User
 from accounts.selectors import USER_LIST_FIELDS
+from config.serializers import StrictModelSerializer, StrictSerializer
 
 PASSWORD_MAX = 128
 TOKEN_MAX = 4096
@@ -19,7 +20,7 @@ def password_field(**kwargs) -> serializers.CharField:
     return serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False, write_only=True, **kwargs)
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(StrictSerializer):
     """Refuses fields it does not know, so a typo or a forbidden field is a 400, not ignored."""
 
     def to_internal_value(self, data):
@@ -48,7 +49,7 @@ class PreferencesSerializer(StrictSerializer):
         return value
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(StrictModelSerializer):
     class Meta:
         model = User
         fields = list(USER_LIST_FIELDS)
@@ -68,7 +69,7 @@ class VerifySerializer(StrictSerializer):
     token = serializers.CharField(max_length=TOKEN_MAX)
 
 
-class TokenPairSerializer(serializers.Serializer):
+class TokenPairSerializer(StrictSerializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
     refresh_expires_at = serializers.DateTimeField()
@@ -78,7 +79,7 @@ class LoginResultSerializer(TokenPairSerializer):
     user = UserSerializer()
 
 
-class VerifyResultSerializer(serializers.Serializer):
+class VerifyResultSerializer(StrictSerializer):
     valid = serializers.BooleanField()
     token_type = serializers.ChoiceField(choices=["access", "refresh"])
 
@@ -115,7 +116,7 @@ class PasswordResetConfirmSerializer(StrictSerializer):
     new_password = password_field()
 
 
-class AuthSessionSerializer(serializers.Serializer):
+class AuthSessionSerializer(StrictSerializer):
     """One active sign-in session (its newest refresh token)."""
 
     id = serializers.IntegerField()
@@ -130,7 +131,7 @@ class AuthSessionSerializer(serializers.Serializer):
         return token.client.chain.hex == self.context.get("current_chain")
 
 
-class SessionListSerializer(serializers.Serializer):
+class SessionListSerializer(StrictSerializer):
     count = serializers.IntegerField()
     results = AuthSessionSerializer(many=True)
 
@@ -160,7 +161,7 @@ class SetPasswordSerializer(StrictSerializer):
     new_password = password_field()
 
 
-class RoleSerializer(serializers.Serializer):
+class RoleSerializer(StrictSerializer):
     role = serializers.CharField(source="name")
     label = serializers.SerializerMethodField()
     permissions = serializers.SerializerMethodField()

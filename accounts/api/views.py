@@ -156,7 +156,8 @@ class SessionListView(APIView):
         data = s.AuthSessionSerializer(tokens, many=True, context={"current_chain": _current_chain(request)}).data
         return Response({"count": len(data), "results": data})
 
-    @extend_schema(responses=SESSIONS_ENDED, tags=["auth"], operation_id="auth_sessions_revoke_all")
+    # 200 with the count (spectacular's default for DELETE would be a bodyless 204).
+    @extend_schema(responses={200: SESSIONS_ENDED}, tags=["auth"], operation_id="auth_sessions_revoke_all")
     def delete(self, request):
         count = sessions.revoke_all_sessions(user=request.user, request=request)
         return Response({"sessions_ended": count})
@@ -214,7 +215,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         services.admin_set_password(actor=request.user, user=user, new_password=data["new_password"], request=request)
         return Response({"detail": "Password set; the user's sessions were ended."})
 
-    @extend_schema(request=None, responses=SESSIONS_ENDED)
+    @extend_schema(request=None, responses={200: SESSIONS_ENDED})
     @action(detail=True, methods=["delete"], url_path="sessions")
     def end_sessions(self, request, pk=None):
         user = self.get_object()

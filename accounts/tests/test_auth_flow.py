@@ -310,3 +310,29 @@ def test_me_patch_refuses_fields_that_are_not_self_editable(make_user, login, be
     assert field in error["details"]
     user.refresh_from_db()
     assert (user.role, user.is_active, user.username.startswith("user")) == ("guest", True, True)
+
+
+def test_registration_with_a_bad_password_says_nothing_about_taken_names(make_user):
+    make_user(username="taken", email="taken@campus.test")
+    body = {"username": "taken", "email": "taken@campus.test", "password": "short"}
+    response = APIClient().post("/api/v1/auth/register", body)
+    error = assert_error(response, 400, "invalid")
+    assert set(error["details"]) == {"password"}
+
+
+def test_registration_is_limited_per_address(settings):
+    settings.ACCOUNTS_REGISTER_RATE_PER_IP = "2/h"
+    for n in range(2):
+        body = {"username": f"new{n}", "email": f"new{n}@campus.test", "password": NEW_PASSWORD}
+        assert APIClient().post("/api/v1/auth/register", body).status_code == 201
+    body = {"username": "new9", "email": "new9@campus.test", "password": NEW_PASSWORD}
+    assert_error(APIClient().post("/api/v1/auth/register", body), 429, "rate_limited")
+    assert not User.objects.filter(username="new9").exists()
+
+
+def test_registration_fails_closed_with_redis_down(redis_down):
+    body = {"username": "new1", "email": "new1@campus.test", "password": NEW_PASSWORD}
+    response = APIClient().post("/api/v1/auth/register", body)
+    assert_error(response, 503, "rate_limit_unavailable")
+    assert response["Retry-After"]
+    assert not User.objects.filter(username="new1").exists()

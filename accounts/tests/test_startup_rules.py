@@ -31,6 +31,7 @@ def load_production_settings(**overrides: str) -> subprocess.CompletedProcess:
         JWT_SIGNING_KEY=secrets.token_urlsafe(48),
         FACE_ENCRYPTION_KEY="ZGV2LW9ubHktZmFjZS1rZXktMzItYnl0ZXMtbG9uZyE=",
         ALLOWED_HOSTS="campus.example.edu",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
         DJANGO_SETTINGS_MODULE="config.settings",
     )
     env.update(overrides)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters as filters
 
-from config.filters import IdFilter
+from config.filters import IdFilter, IntegerFilter
 
 from ..choices import ExcuseStatus, RecordSource, RecordStatus, SessionStatus
 from ..models import AttendanceRecord, ClassSession, ExcuseRequest
@@ -14,7 +14,7 @@ class ClassSessionFilter(filters.FilterSet):
     date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
     status = filters.MultipleChoiceFilter(choices=SessionStatus.choices)
-    course = filters.NumberFilter(field_name="section__course_id")
+    course = IntegerFilter(field_name="section__course_id")
 
     class Meta:
         model = ClassSession
@@ -24,9 +24,9 @@ class ClassSessionFilter(filters.FilterSet):
 class AttendanceRecordFilter(filters.FilterSet):
     session = IdFilter(field_name="session_id")
     student = IdFilter(field_name="student_id")
-    section = filters.NumberFilter(field_name="session__section_id")
-    course = filters.NumberFilter(field_name="session__section__course_id")
-    room = filters.NumberFilter(field_name="session__room_id")
+    section = IntegerFilter(field_name="session__section_id")
+    course = IntegerFilter(field_name="session__section__course_id")
+    room = IntegerFilter(field_name="session__room_id")
     date_from = filters.DateFilter(field_name="session__date", lookup_expr="gte")
     date_to = filters.DateFilter(field_name="session__date", lookup_expr="lte")
     status = filters.MultipleChoiceFilter(choices=RecordStatus.choices)
@@ -41,7 +41,7 @@ class AttendanceRecordFilter(filters.FilterSet):
 
 class ExcuseRequestFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=ExcuseStatus.choices)
-    section = filters.NumberFilter(field_name="session__section_id")
+    section = IntegerFilter(field_name="session__section_id")
 
     class Meta:
         model = ExcuseRequest

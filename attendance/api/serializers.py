@@ -7,13 +7,14 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from campus.models import Course, Section, Student
+from config.serializers import StrictModelSerializer, StrictSerializer
 
 from ..choices import MANUAL_STATUSES
 from ..models import AttendanceChange, AttendanceRecord, ClassSession, ExcuseRequest
 from ..selectors import STATUS_KEYS
 
 
-class SessionSerializer(serializers.ModelSerializer):
+class SessionSerializer(StrictModelSerializer):
     section = serializers.SerializerMethodField()
     room = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
@@ -57,7 +58,7 @@ class ClassSessionListSerializer(SessionSerializer):
         fields = [name for name in SessionSerializer.Meta.fields if name != "counts"]
 
 
-class ChangeSerializer(serializers.ModelSerializer):
+class ChangeSerializer(StrictModelSerializer):
     changed_by = serializers.CharField(source="changed_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
@@ -72,7 +73,7 @@ def _datetime(value) -> str | None:
     return None if value is None else _DATETIME.to_representation(value)
 
 
-class RecordSerializer(serializers.ModelSerializer):
+class RecordSerializer(StrictModelSerializer):
     student = serializers.SerializerMethodField()
     session = serializers.SerializerMethodField()
     marked_by = serializers.CharField(source="marked_by.username", default=None, allow_null=True, read_only=True)
@@ -153,25 +154,25 @@ class RecordDetailSerializer(RecordSerializer):
         return list(sightings.order_by("pk").values_list("pk", flat=True)[:100]) if sightings is not None else []
 
 
-class MarkSerializer(serializers.Serializer):
+class MarkSerializer(StrictSerializer):
     student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all())
     status = serializers.ChoiceField(choices=MANUAL_STATUSES)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class BulkItemSerializer(serializers.Serializer):
+class BulkItemSerializer(StrictSerializer):
     student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all())
     status = serializers.ChoiceField(choices=MANUAL_STATUSES)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
-class BulkMarkSerializer(serializers.Serializer):
+class BulkMarkSerializer(StrictSerializer):
     marks = BulkItemSerializer(many=True, allow_empty=False, max_length=1000)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class ExcuseSerializer(serializers.ModelSerializer):
+class ExcuseSerializer(StrictModelSerializer):
     student = serializers.SerializerMethodField()
     filed_by = serializers.CharField(source="filed_by.username", default=None, allow_null=True, read_only=True)
     decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True, read_only=True)
@@ -197,23 +198,23 @@ class ExcuseSerializer(serializers.ModelSerializer):
         return {"id": obj.student_id, "student_number": obj.student.student_number, "name": obj.student.full_name}
 
 
-class BulkMarkResultSerializer(serializers.Serializer):
+class BulkMarkResultSerializer(StrictSerializer):
     count = serializers.IntegerField()
     records = RecordSerializer(many=True)
 
 
-class ExcuseCreateSerializer(serializers.Serializer):
+class ExcuseCreateSerializer(StrictSerializer):
     session = serializers.PrimaryKeyRelatedField(queryset=ClassSession.objects.select_related("section"))
     reason = serializers.CharField(max_length=2000)
     # Staff filing on a student's behalf; a student files for themself.
     student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all(), required=False)
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(StrictSerializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class RangeSerializer(serializers.Serializer):
+class RangeSerializer(StrictSerializer):
     date_from = serializers.DateField(required=False, source="from")
     date_to = serializers.DateField(required=False, source="to")
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.permissions import user_has
 from campus.models import Room, Student
+from config.serializers import StrictModelSerializer, StrictSerializer
 
 from ..choices import FrameState, SourceKind
 from ..models import Camera, FaceEnrolment, FaceSighting, Frame, UnknownFace, UnknownFaceGroup
 from ..redaction import redact
 
 
-class CameraSerializer(serializers.ModelSerializer):
+class CameraSerializer(StrictModelSerializer):
     room = serializers.PrimaryKeyRelatedField(queryset=Room.objects.all())
     # Write-only: a stored password is never shown, only whether there is one.
     password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
@@ -34,7 +36,13 @@ class CameraSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data["url"] = redact(instance.url)
+        request = self.context.get("request")
+        if request is not None and user_has(request.user, "manage_cameras"):
+            # The stored query string is encrypted; its presence is all that is shown.
+            data["url"] = redact(instance.url) + ("?***" if instance.has_url_query else "")
+        else:
+            # Stream URLs are for those who manage cameras; staff see the room and the status.
+            data["url"], data["username"] = "", ""
         data["last_error"] = redact(instance.last_error)
         return data
 
@@ -44,12 +52,12 @@ class CameraSerializer(serializers.ModelSerializer):
         return value
 
 
-class FramePushSerializer(serializers.Serializer):
+class FramePushSerializer(StrictSerializer):
     image = serializers.FileField()
     captured_at = serializers.DateTimeField(required=False)
 
 
-class FrameReceiptSerializer(serializers.Serializer):
+class FrameReceiptSerializer(StrictSerializer):
     """The push endpoint's reply (`frames.FrameReceipt`)."""
 
     frame = serializers.IntegerField(source="frame.pk", allow_null=True, read_only=True,
@@ -60,7 +68,7 @@ class FrameReceiptSerializer(serializers.Serializer):
     motion = serializers.FloatField(read_only=True, help_text="Fraction of the picture that changed (0..1).")
 
 
-class FrameSerializer(serializers.ModelSerializer):
+class FrameSerializer(StrictModelSerializer):
     class Meta:
         model = Frame
         fields = [
@@ -70,7 +78,7 @@ class FrameSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FaceEnrolmentSerializer(serializers.ModelSerializer):
+class FaceEnrolmentSerializer(StrictModelSerializer):
     has_photo = serializers.SerializerMethodField()
 
     class Meta:
@@ -85,7 +93,7 @@ class FaceEnrolmentSerializer(serializers.ModelSerializer):
         return bool(obj.photo)
 
 
-class EnrolmentUploadSerializer(serializers.Serializer):
+class EnrolmentUploadSerializer(StrictSerializer):
     image = serializers.FileField()
     replace = serializers.BooleanField(
         required=False, default=False,
@@ -93,7 +101,7 @@ class EnrolmentUploadSerializer(serializers.Serializer):
     )
 
 
-class FaceSightingSerializer(serializers.ModelSerializer):
+class FaceSightingSerializer(StrictModelSerializer):
     class Meta:
         model = FaceSighting
         fields = [
@@ -126,7 +134,7 @@ def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
-class UnknownFaceSerializer(serializers.ModelSerializer):
+class UnknownFaceSerializer(StrictModelSerializer):
     room = serializers.IntegerField(source="camera.room_id", read_only=True)
     box = serializers.JSONField(source="sighting.box", read_only=True)
 
@@ -139,7 +147,7 @@ class UnknownFaceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UnknownFaceGroupSerializer(serializers.ModelSerializer):
+class UnknownFaceGroupSerializer(StrictModelSerializer):
     pending = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -148,5 +156,5 @@ class UnknownFaceGroupSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AssignSerializer(serializers.Serializer):
+class AssignSerializer(StrictSerializer):
     student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all())

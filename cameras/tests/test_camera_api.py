@@ -105,8 +105,44 @@ def test_camera_with_sightings_cannot_be_deleted(admin_user, client_for, enrolle
 
 def test_redaction_of_urls_and_secrets():
     assert redact("failed to open rtsp://admin:hunter22@10.0.0.5/live") == "failed to open rtsp://***@10.0.0.5/live"
-    assert redact("GET http://cam/snap.jpg?user=a&password=xyz&x=1") == "GET http://cam/snap.jpg?user=a&password=***&x=1"
+    assert redact("GET http://cam/snap.jpg?user=a&password=xyz&x=1") == "GET http://cam/snap.jpg?user=***&password=***&x=***"
     assert redact("error hunter22 happened", "hunter22") == "error *** happened"
     url, user, password = split_credentials("rtsp://u%40x:p%3Ass@host:554/a")
     assert (url, user, password) == ("rtsp://host:554/a", "u@x", "p:ss")
     assert with_credentials(url, user, password) == "rtsp://u%40x:p%3Ass@host:554/a"
+
+
+SNAPSHOT = "http://10.1.2.9/cgi-bin/snapshot.cgi?loginuse=admin&loginpas=Secret-77"
+
+
+def test_a_password_under_any_query_key_is_stored_encrypted_and_never_shown(admin_user, staff_user, client_for, room):
+    from django.test import Client
+
+    from cameras.capture import stream_url
+
+    response = client_for(admin_user).post(
+        "/api/v1/cameras",
+        {"name": "door", "room": room.pk, "source_kind": "http_snapshot", "url": SNAPSHOT},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert "Secret-77" not in response.content.decode()
+    assert response.json()["url"] == "http://10.1.2.9/cgi-bin/snapshot.cgi?***"
+    camera = Camera.objects.get(pk=response.json()["id"])
+    assert camera.url == "http://10.1.2.9/cgi-bin/snapshot.cgi"  # the column holds no query
+    assert b"Secret-77" not in bytes(camera.url_query_ciphertext)
+    assert stream_url(camera) == SNAPSHOT  # what the reader opens
+    assert "Secret-77" not in str(AuditEvent.objects.get(action="camera.created").details)
+
+    for client in (client_for(admin_user), client_for(staff_user)):
+        assert "Secret-77" not in client.get("/api/v1/cameras").content.decode()
+    staff_row = client_for(staff_user).get(f"/api/v1/cameras/{camera.pk}").json()
+    assert staff_row["url"] == "" and staff_row["username"] == ""  # staff never see stream URLs
+
+    browser = Client()
+    browser.force_login(admin_user)
+    for page in ("/admin/cameras/camera/", f"/admin/cameras/camera/{camera.pk}/change/",
+                 "/admin/accounts/auditevent/"):
+        page_response = browser.get(page)
+        assert page_response.status_code == 200, page
+        assert "Secret-77" not in page_response.content.decode(), page

@@ -305,3 +305,11 @@ def test_a_large_photo_is_decoded_at_reduced_size_for_enrolment(obama):
     assert max(decoded.shape[:2]) == -(-max(big.shape[:2]) // 2)  # decoded at 1/2, not 4200 px wide
     enrolment = enrol_face(student=obama, image_bytes=data, via="test")
     assert enrolment.face_size_px >= 64
+def test_enrolment_commits_while_redis_is_down(admin_client, obama, redis_down):
+    # The duplicate check reads the gallery; without Redis it is built from the database.
+    from cameras.recognition import forget_gallery
+
+    forget_gallery()
+    response = upload(admin_client, obama, "obama.jpg")
+    assert response.status_code == 201, response.content
+    assert FaceEnrolment.objects.filter(student=obama).count() == 1

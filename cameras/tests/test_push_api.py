@@ -184,3 +184,21 @@ def test_push_while_redis_is_down_is_503_and_stores_nothing(admin_client, camera
     assert response.json()["error"]["code"] == "service_unavailable"
     assert response["Retry-After"]
     assert not Frame.objects.exists()
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+
+
+def test_a_header_claiming_50000_by_50000_is_413_like_enrolment(admin_client, camera):
+    response = push(admin_client, camera, _png_claiming(50_000, 50_000))
+    assert response.status_code == 413, response.content
+    assert response.json()["error"]["code"] == "image_too_large"
+    assert not Frame.objects.exists()

@@ -3,6 +3,8 @@ from __future__ import annotations
 import django_filters as filters
 from django.db.models import Q
 
+from config.filters import IntegerFilter
+
 from ..choices import ComplaintCategory, ComplaintPriority, ComplaintStatus, StudentStatus, Weekday
 from ..models import (
     Building,
@@ -28,7 +30,7 @@ class BuildingFilter(filters.FilterSet):
 
 class RoomFilter(filters.FilterSet):
     building_code = filters.CharFilter(field_name="building__code")
-    min_capacity = filters.NumberFilter(field_name="capacity", lookup_expr="gte")
+    min_capacity = IntegerFilter(field_name="capacity", lookup_expr="gte")
 
     class Meta:
         model = Room
@@ -61,8 +63,8 @@ class TermFilter(filters.FilterSet):
 
 
 class SectionFilter(filters.FilterSet):
-    teacher = filters.NumberFilter(field_name="teachers", distinct=True)
-    department = filters.NumberFilter(field_name="course__department")
+    teacher = IntegerFilter(field_name="teachers", distinct=True)
+    department = IntegerFilter(field_name="course__department")
     mine = filters.BooleanFilter(method="filter_mine", label="Sections I teach")
 
     class Meta:
@@ -78,7 +80,7 @@ class SectionFilter(filters.FilterSet):
 
 class StudentFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=StudentStatus.choices)
-    section = filters.NumberFilter(field_name="enrolments__section", distinct=True)
+    section = IntegerFilter(field_name="enrolments__section", distinct=True)
     has_face_consent = filters.BooleanFilter(field_name="face_consent_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
@@ -88,7 +90,7 @@ class StudentFilter(filters.FilterSet):
 
 class EnrolmentFilter(filters.FilterSet):
     current_on = filters.DateFilter(method="filter_current_on")
-    term = filters.NumberFilter(field_name="section__term")
+    term = IntegerFilter(field_name="section__term")
 
     class Meta:
         model = Enrolment
@@ -106,9 +108,9 @@ class TeacherFilter(filters.FilterSet):
 
 class TimetableSlotFilter(filters.FilterSet):
     weekday = filters.ChoiceFilter(choices=Weekday.choices)
-    building = filters.NumberFilter(field_name="room__building")
-    term = filters.NumberFilter(field_name="section__term")
-    teacher = filters.NumberFilter(field_name="section__teachers", distinct=True)
+    building = IntegerFilter(field_name="room__building")
+    term = IntegerFilter(field_name="section__term")
+    teacher = IntegerFilter(field_name="section__teachers", distinct=True)
     on = filters.DateFilter(method="filter_on", label="Slots that meet on this date")
 
     class Meta:

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.choices import Role
+from config.serializers import RelatedValueField, StrictModelSerializer, StrictSerializer
 
 from ..choices import ComplaintStatus
 from ..models import (
@@ -34,7 +35,7 @@ class WallClockTimeField(serializers.TimeField):
         super().__init__(**kwargs)
 
 
-class UserBriefSerializer(serializers.ModelSerializer):
+class UserBriefSerializer(StrictModelSerializer):
     full_name = serializers.CharField(source="get_full_name", read_only=True)
 
     class Meta:
@@ -42,14 +43,14 @@ class UserBriefSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "full_name"]
 
 
-class BuildingSerializer(serializers.ModelSerializer):
+class BuildingSerializer(StrictModelSerializer):
     class Meta:
         model = Building
         fields = ["id", "code", "name", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
 
-class RoomSerializer(serializers.ModelSerializer):
+class RoomSerializer(StrictModelSerializer):
     building_code = serializers.CharField(source="building.code", read_only=True)
 
     class Meta:
@@ -58,14 +59,14 @@ class RoomSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
-class DepartmentSerializer(serializers.ModelSerializer):
+class DepartmentSerializer(StrictModelSerializer):
     class Meta:
         model = Department
         fields = ["id", "code", "name", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
 
-class CourseSerializer(serializers.ModelSerializer):
+class CourseSerializer(StrictModelSerializer):
     department_code = serializers.CharField(source="department.code", read_only=True)
 
     class Meta:
@@ -74,14 +75,14 @@ class CourseSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
-class TermSerializer(serializers.ModelSerializer):
+class TermSerializer(StrictModelSerializer):
     class Meta:
         model = Term
         fields = ["id", "name", "start_date", "end_date", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
 
-class SectionSerializer(serializers.ModelSerializer):
+class SectionSerializer(StrictModelSerializer):
     course_code = serializers.CharField(source="course.code", read_only=True)
     course_title = serializers.CharField(source="course.title", read_only=True)
     term_name = serializers.CharField(source="term.name", read_only=True)
@@ -114,7 +115,7 @@ class SectionSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
-class StudentSerializer(serializers.ModelSerializer):
+class StudentSerializer(StrictModelSerializer):
     has_face_consent = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -141,11 +142,11 @@ class StudentSerializer(serializers.ModelSerializer):
         return user
 
 
-class FaceConsentSerializer(serializers.Serializer):
+class FaceConsentSerializer(StrictSerializer):
     given = serializers.BooleanField()
 
 
-class EnrolmentSerializer(serializers.ModelSerializer):
+class EnrolmentSerializer(StrictModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     student_name = serializers.CharField(source="student.full_name", read_only=True)
     section_label = serializers.SerializerMethodField()
@@ -170,9 +171,9 @@ class EnrolmentSerializer(serializers.ModelSerializer):
         return f"{obj.section.course.code}-{obj.section.code} ({obj.section.term.name})"
 
 
-class TeacherSerializer(serializers.ModelSerializer):
+class TeacherSerializer(StrictModelSerializer):
     user_details = UserBriefSerializer(source="user", read_only=True)
-    department_code = serializers.CharField(source="department.code", read_only=True, default=None, allow_null=True)
+    department_code = RelatedValueField(source="department.code")
 
     class Meta:
         model = Teacher
@@ -185,7 +186,7 @@ class TeacherSerializer(serializers.ModelSerializer):
         return user
 
 
-class TimetableSlotSerializer(serializers.ModelSerializer):
+class TimetableSlotSerializer(StrictModelSerializer):
     room_code = serializers.CharField(source="room.code", read_only=True)
     start_time = WallClockTimeField()
     end_time = WallClockTimeField()
@@ -226,7 +227,7 @@ class TimetableSlotSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ComplaintCommentSerializer(serializers.ModelSerializer):
+class ComplaintCommentSerializer(StrictModelSerializer):
     author_details = UserBriefSerializer(source="author", read_only=True)
 
     class Meta:
@@ -235,10 +236,10 @@ class ComplaintCommentSerializer(serializers.ModelSerializer):
         read_only_fields = ["author", "created_at"]
 
 
-class ComplaintSerializer(serializers.ModelSerializer):
+class ComplaintSerializer(StrictModelSerializer):
     author_details = UserBriefSerializer(source="author", read_only=True)
     assignee_details = UserBriefSerializer(source="assignee", read_only=True, allow_null=True)
-    room_code = serializers.CharField(source="room.code", read_only=True, default=None, allow_null=True)
+    room_code = RelatedValueField(source="room.code")
     comment_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -264,31 +265,31 @@ class ComplaintSerializer(serializers.ModelSerializer):
         read_only_fields = ["author", "status", "assignee", "resolved_at", "created_at", "updated_at"]
 
 
-class ComplaintTransitionSerializer(serializers.Serializer):
+class ComplaintTransitionSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=ComplaintStatus.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ComplaintAssignSerializer(serializers.Serializer):
+class ComplaintAssignSerializer(StrictSerializer):
     assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True), allow_null=True)
 
 
-class ComplaintCommentCreateSerializer(serializers.Serializer):
+class ComplaintCommentCreateSerializer(StrictSerializer):
     body = serializers.CharField(max_length=5000)
 
 
-class ImportUploadSerializer(serializers.Serializer):
+class ImportUploadSerializer(StrictSerializer):
     file = serializers.FileField()
     skip_invalid = serializers.BooleanField(default=False)
     dry_run = serializers.BooleanField(default=False)
 
 
-class ImportRowErrorSerializer(serializers.Serializer):
+class ImportRowErrorSerializer(StrictSerializer):
     line = serializers.IntegerField()
     reason = serializers.CharField()
 
 
-class ImportResultSerializer(serializers.Serializer):
+class ImportResultSerializer(StrictSerializer):
     kind = serializers.CharField()
     rows = serializers.IntegerField()
     created = serializers.IntegerField()

@@ -256,3 +256,13 @@ def test_restore_keeps_the_media_it_replaces(tmp_path, settings, monkeypatch):
 
     assert (tmp_path / "media" / "old.jpg").read_bytes() == b"old"
     assert (Path(result["previous_media"]) / "old.jpg").read_bytes() == b"changed since the backup"
+
+
+@pytest.mark.django_db
+def test_backup_files_are_owner_only(backup_dir):
+    backup_dir.mkdir(mode=0o755)
+    backup_dir.chmod(0o755)
+    create_backup()
+    assert backup_dir.stat().st_mode & 0o777 == 0o700
+    modes = {path.name: path.stat().st_mode & 0o777 for path in backup_dir.iterdir()}
+    assert len(modes) == 3 and set(modes.values()) == {0o600}, modes

@@ -64,3 +64,24 @@ def test_access_log_names_the_authenticated_user(client_for, staff_user, json_ac
     lines = [json.loads(line) for line in json_access_log.getvalue().splitlines()]
     line = next(item for item in lines if item.get("path") == "/health/full")
     assert line["user_id"] == staff_user.pk
+
+
+def test_text_access_log_line_carries_its_fields(client_for, staff_user):
+    from config.logging import TextFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter(settings.LOGGING["formatters"]["text"]["format"]))
+    handler.addFilter(RequestContextFilter())
+    logger = logging.getLogger("campus.access")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        client_for(staff_user).get("/api/v1/auth/me", HTTP_X_REQUEST_ID="req-43")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    line = next(item for item in stream.getvalue().splitlines() if "path=/api/v1/auth/me" in item)
+    assert "[req-43] request" in line
+    assert "method=GET" in line and "status=200" in line and f"user_id={staff_user.pk}" in line

@@ -15,6 +15,7 @@ PRODUCTION = {
     "FACE_ENCRYPTION_KEY": "ZGV2LW9ubHktZmFjZS1rZXktMzItYnl0ZXMtbG9uZyE=",
     "ALLOWED_HOSTS": "campus.example.edu",
     "METRICS_TOKEN": "t",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
 }
 
 
@@ -69,3 +70,57 @@ def test_deploy_check_prints_no_warnings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNINGS" not in result.stdout + result.stderr
+
+
+PROBE_PROXY = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))"
+)
+
+
+def _probe(code, **overrides):
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    env.update(PRODUCTION, DJANGO_SETTINGS_MODULE="config.settings", **overrides)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_production_without_an_email_backend_refuses_to_load():
+    # The console default would write password-reset links (live tokens) to the server log.
+    result = load_settings(EMAIL_BACKEND=None)
+    assert result.returncode != 0
+    assert "EMAIL_BACKEND must be set" in result.stderr
+
+
+def test_production_may_choose_the_console_backend_explicitly():
+    assert load_settings(EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend").returncode == 0
+
+
+def test_forwarded_proto_is_ignored_without_a_trusted_proxy():
+    result = _probe(PROBE_PROXY, TRUSTED_PROXY_COUNT="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None"
+
+
+def test_forwarded_proto_is_trusted_behind_a_proxy():
+    result = _probe(PROBE_PROXY, TRUSTED_PROXY_COUNT="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_self_registration_is_off_by_default_in_production():
+    code = "import django; django.setup(); from django.conf import settings; print(settings.ALLOW_SELF_REGISTRATION)"
+    result = _probe(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_gunicorn_trusts_forwarded_scheme_headers_only_behind_a_proxy(monkeypatch):
+    import runpy
+
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    monkeypatch.setenv("TRUSTED_PROXY_COUNT", "0")
+    assert runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["forwarded_allow_ips"] == ""
+    monkeypatch.setenv("TRUSTED_PROXY_COUNT", "1")
+    assert runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["forwarded_allow_ips"] == "*"

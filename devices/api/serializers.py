@@ -7,6 +7,8 @@ import json
 from django.urls import reverse
 from rest_framework import serializers
 
+from config.serializers import RelatedValueField, StrictModelSerializer, StrictSerializer
+
 from ..choices import BundleChannel, DeviceKind, TargetSelector, TargetState
 from ..models import (
     DEVICE_SYSTEM_FIELDS,
@@ -28,7 +30,7 @@ def _json_object_size_limit(value, limit: int = 16_384):
     return value
 
 
-class RegisterInput(serializers.Serializer):
+class RegisterInput(StrictSerializer):
     token = serializers.CharField(max_length=200)
     serial = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
@@ -36,6 +38,8 @@ class RegisterInput(serializers.Serializer):
     agent_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     bundle_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     hardware_info = serializers.JSONField(required=False)
+    # Re-registering a serial that has a live credential needs that credential.
+    current_credential = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
     def validate_serial(self, value: str) -> str:
         value = value.strip()
@@ -49,7 +53,7 @@ class RegisterInput(serializers.Serializer):
         return _json_object_size_limit(value)
 
 
-class HeartbeatInput(serializers.Serializer):
+class HeartbeatInput(StrictSerializer):
     uptime_seconds = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     cpu_percent = serializers.FloatField(min_value=0, max_value=100, required=False, allow_null=True)
     memory_percent = serializers.FloatField(min_value=0, max_value=100, required=False, allow_null=True)
@@ -65,7 +69,7 @@ class HeartbeatInput(serializers.Serializer):
         return _json_object_size_limit(value)
 
 
-class TargetStatusInput(serializers.Serializer):
+class TargetStatusInput(StrictSerializer):
     state = serializers.ChoiceField(
         choices=[TargetState.DOWNLOADING, TargetState.INSTALLING, TargetState.SUCCEEDED, TargetState.FAILED]
     )
@@ -96,7 +100,7 @@ def target_offer(target: DeploymentTarget | None, request) -> dict | None:
 # --- Staff API ---------------------------------------------------------------
 
 
-class DeviceGroupSerializer(serializers.ModelSerializer):
+class DeviceGroupSerializer(StrictModelSerializer):
     class Meta:
         model = DeviceGroup
         fields = ["id", "name", "description", "config_overrides", "created_at", "updated_at"]
@@ -108,10 +112,10 @@ class DeviceGroupSerializer(serializers.ModelSerializer):
         return _json_object_size_limit(value)
 
 
-class DeviceSerializer(serializers.ModelSerializer):
+class DeviceSerializer(StrictModelSerializer):
     is_online = serializers.BooleanField(read_only=True)
-    room_code = serializers.CharField(source="room.code", read_only=True, default=None, allow_null=True)
-    group_name = serializers.CharField(source="group.name", read_only=True, default=None, allow_null=True)
+    room_code = RelatedValueField(source="room.code")
+    group_name = RelatedValueField(source="group.name")
 
     class Meta:
         model = Device
@@ -142,7 +146,7 @@ class DeviceSerializer(serializers.ModelSerializer):
         return _json_object_size_limit(value)
 
 
-class HeartbeatSerializer(serializers.ModelSerializer):
+class HeartbeatSerializer(StrictModelSerializer):
     class Meta:
         model = Heartbeat
         fields = [
@@ -160,7 +164,7 @@ class HeartbeatSerializer(serializers.ModelSerializer):
         ]
 
 
-class RegistrationTokenSerializer(serializers.ModelSerializer):
+class RegistrationTokenSerializer(StrictModelSerializer):
     is_usable = serializers.SerializerMethodField()
 
     class Meta:
@@ -191,7 +195,7 @@ class RegistrationTokenSerializer(serializers.ModelSerializer):
         return value
 
 
-class BundleSerializer(serializers.ModelSerializer):
+class BundleSerializer(StrictModelSerializer):
     class Meta:
         model = Bundle
         fields = [
@@ -209,7 +213,7 @@ class BundleSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "name", "version", "size_bytes", "sha256", "uploaded_by", "created_at"]
 
 
-class BundleUploadInput(serializers.Serializer):
+class BundleUploadInput(StrictSerializer):
     file = serializers.FileField(allow_empty_file=False)
     name = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
     version = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
@@ -218,7 +222,7 @@ class BundleUploadInput(serializers.Serializer):
     min_agent_version = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
 
 
-class DeploymentSerializer(serializers.ModelSerializer):
+class DeploymentSerializer(StrictModelSerializer):
     bundle_name = serializers.CharField(source="bundle.name", read_only=True)
     bundle_version = serializers.CharField(source="bundle.version", read_only=True)
     progress = serializers.SerializerMethodField()
@@ -257,7 +261,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
         return progress
 
 
-class DeploymentCreateInput(serializers.Serializer):
+class DeploymentCreateInput(StrictSerializer):
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     bundle = serializers.PrimaryKeyRelatedField(queryset=Bundle.objects.all())
     selector = serializers.ChoiceField(choices=TargetSelector.choices)
@@ -274,7 +278,7 @@ class DeploymentCreateInput(serializers.Serializer):
         return attrs
 
 
-class DeploymentTargetSerializer(serializers.ModelSerializer):
+class DeploymentTargetSerializer(StrictModelSerializer):
     serial = serializers.CharField(source="device.serial", read_only=True)
 
     class Meta:

@@ -51,7 +51,7 @@ def test_same_serial_registering_again_rotates_the_credential(api_client):
     _, plaintext = make_token(max_uses=2)
     first = register(api_client, plaintext).json()["credential"]
 
-    second = register(api_client, plaintext)
+    second = register(api_client, plaintext, current_credential=first)
 
     assert second.status_code == 200
     assert second.json()["rotated"] is True
@@ -193,3 +193,27 @@ def test_registrations_are_capped_per_address(api_client, settings):
 
     assert statuses == [201, 201, 429]
     assert Device.objects.filter(serial__startswith="CAP-").count() == 2
+
+
+def test_a_token_alone_cannot_take_over_a_registered_serial(api_client):
+    _, plaintext = make_token(max_uses=3)
+    real = register(api_client, plaintext).json()["credential"]
+
+    response = register(api_client, plaintext, current_credential="dev_x.not-the-credential")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "device_already_registered"
+    assert device_client(real).post(HEARTBEAT, {}, format="json").status_code == 200
+    assert DeviceCredential.objects.filter(revoked_at__isnull=True).count() == 1
+
+
+def test_after_an_admin_revokes_the_credential_the_token_registers_again(api_client, staff_api):
+    _, plaintext = make_token(max_uses=2)
+    register(api_client, plaintext)
+    device = Device.objects.get(serial="SN-NEW-1")
+    assert staff_api.post(f"/api/v1/devices/{device.pk}/revoke-credential").status_code == 200
+
+    response = register(api_client, plaintext)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["rotated"] is True

@@ -1,0 +1,57 @@
+"""Serializer behaviour every app shares: unknown fields refused, relation values always present."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+
+class RefuseUnknownFieldsMixin:
+    """A write naming a field the serializer does not have is a 400 that names it.
+
+    DRF drops unknown keys silently, so a misspelt field (`source` for
+    `source_kind`) used to create something other than what was asked.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            # JSON types are kept: DRF's CharField would turn `"name": 0` into "0".
+            mistyped = [
+                name for name, field in self.fields.items()
+                if name in data and not field.read_only and isinstance(field, serializers.CharField)
+                and isinstance(data[name], (int, float))
+            ]
+            if mistyped:
+                raise serializers.ValidationError({name: ["A string is required."] for name in mistyped})
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(RefuseUnknownFieldsMixin, serializers.Serializer):
+    pass
+
+
+class StrictModelSerializer(RefuseUnknownFieldsMixin, serializers.ModelSerializer):
+    pass
+
+
+class RelatedValueField(serializers.CharField):
+    """A read-only value across a nullable relation (`room.code`): null when the relation is empty.
+
+    DRF's `default=None` is skipped in partial (PATCH) responses, which then lacked the field.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        for attr in self.source_attrs:
+            if instance is None:
+                return None
+            instance = getattr(instance, attr)
+        return instance

@@ -71,13 +71,18 @@ class DlibFaceEngine:
         if not boxes:
             return []
         image = _as_dlib_image(image)
-        shapes = dlib.full_object_detections()
         with self._lock:
-            for box in boxes:
-                rect = dlib.rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
-                shapes.append(self._landmarks(image, rect))
+            shapes = self._landmark_shapes(image, boxes)
             descriptors = self._descriptor.compute_face_descriptor(image, shapes, 0, self.chip_padding)
         return [np.asarray(descriptor, dtype=np.float32) for descriptor in descriptors]
+
+    def _landmark_shapes(self, image: np.ndarray, boxes: list[FaceBox]) -> dlib.full_object_detections:
+        """The landmarks of each face, as dlib's alignment takes them. Call with `self._lock` held."""
+        shapes = dlib.full_object_detections()
+        for box in boxes:
+            rect = dlib.rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
+            shapes.append(self._landmarks(image, rect))
+        return shapes
 
 
 def _as_dlib_image(image: np.ndarray) -> np.ndarray:

@@ -42,11 +42,8 @@ class OnnxFaceEngine(DlibFaceEngine):
     def chips(self, image: np.ndarray, boxes: list[FaceBox]) -> np.ndarray:
         """The aligned 150x150 RGB chips of the faces at `boxes`, as dlib cuts them: (N, 150, 150, 3) uint8."""
         image = _as_dlib_image(image)
-        shapes = dlib.full_object_detections()
         with self._lock:
-            for box in boxes:
-                rect = dlib.rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
-                shapes.append(self._landmarks(image, rect))
+            shapes = self._landmark_shapes(image, boxes)
             chips = dlib.get_face_chips(image, shapes, CHIP_SIZE, self.chip_padding)
         return np.stack(chips)
 

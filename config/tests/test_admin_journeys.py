@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from config.tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from config.tests.browser import ARTIFACTS, CHROMIUM, browser_tab
+from config.tests.test_browser import PASSWORD
 
 FACES = Path(__file__).resolve().parents[2] / "cameras" / "tests" / "fixtures" / "faces"
 
@@ -28,23 +29,10 @@ pytestmark = [
 
 @pytest.fixture
 def page(live_server, monkeypatch, settings, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=live_server.url)
-        context.set_default_timeout(20_000)
-        tab = context.new_page()
-        tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live_server.url)
-                  else route.abort())
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
+    with browser_tab(live_server.url, width=1366, height=768) as tab:
+        yield tab
 
 
 def shot(page, name: str) -> None:

@@ -8,24 +8,13 @@ Playwright drives Debian's Chromium (`/usr/bin/chromium`, installed by
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+from config.tests.browser import ARTIFACTS, CHROMIUM, browser_tab
+
 # The project's own copy of the shared public-domain photo (provenance note beside it).
 FACE_PHOTO = Path(__file__).resolve().parents[2] / "cameras" / "tests" / "fixtures" / "faces" / "obama.jpg"
 PASSWORD = "Browser-Test-2026-!x"
@@ -39,25 +28,11 @@ pytestmark = [
 
 @pytest.fixture
 def browser_page(live_server, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
     # Playwright's sync API runs an event loop in this thread; the ORM calls the
     # test makes between browser steps are ordinary synchronous ones.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
-        context.set_default_timeout(20_000)
-        page = context.new_page()
-        # Loopback only: anything else the page asks for is refused.
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live_server.url)
-                   else route.abort())
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+    with browser_tab(live_server.url, width=1280, height=900) as page:
+        yield page
 
 
 def shot(page, name: str) -> Path:

@@ -1,0 +1,43 @@
+"""One way to open a real browser in tests: Debian's Chromium (`/usr/bin/chromium`, installed by
+`make system-deps`; never `playwright install`), headless, driven by Playwright against
+pytest-django's `live_server` on 127.0.0.1. Screenshots go to `test-artifacts/`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@contextlib.contextmanager
+def browser_tab(base_url: str, *, width: int, height: int) -> Iterator:
+    """A tab whose requests may reach `base_url` only; anything else the page asks for is refused."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": width, "height": height}, base_url=base_url)
+        context.set_default_timeout(20_000)
+        tab = context.new_page()
+        tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base_url)
+                  else route.abort())
+        try:
+            yield tab
+        finally:
+            context.close()
+            browser.close()

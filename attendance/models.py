@@ -15,10 +15,6 @@ from config.models import TimeStampedModel
 from .choices import ExcuseStatus, RecordSource, RecordStatus, SessionStatus
 
 
-def _student_of(user):
-    return getattr(user, "student_profile", None) if user and user.is_authenticated else None
-
-
 class AttendancePolicy(TimeStampedModel):
     """The campus default (no course) or one course's override of it."""
 
@@ -63,9 +59,9 @@ class ClassSessionQuerySet(models.QuerySet):
         scope = Q(pk__in=[])
         if user.has_campus_perm("view_attendance"):
             scope |= Q(section_id__in=taught_section_ids(user))
-        student = _student_of(user)
-        if student is not None and user.has_campus_perm("view_own_attendance"):
-            scope |= Q(section_id__in=Enrolment.objects.filter(student=student).values("section_id"))
+        if user.has_campus_perm("view_own_attendance"):
+            # The user's own student row as a subquery: no extra query for the staff who have none.
+            scope |= Q(section_id__in=Enrolment.objects.filter(student__user_id=user.pk).values("section_id"))
         return self.filter(scope)
 
 
@@ -136,9 +132,8 @@ class StudentOwnedQuerySet(models.QuerySet):
         scope = Q(pk__in=[])
         if user.has_campus_perm("view_attendance"):
             scope |= Q(session__section_id__in=taught_section_ids(user))
-        student = _student_of(user)
-        if student is not None and user.has_campus_perm("view_own_attendance"):
-            scope |= Q(student=student)
+        if user.has_campus_perm("view_own_attendance"):
+            scope |= Q(student__user_id=user.pk)
         return self.filter(scope)
 
 

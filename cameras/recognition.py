@@ -37,15 +37,21 @@ _lock = threading.Lock()
 _loaded: ProcessMemory[Gallery] = ProcessMemory("gallery", maxsize=2, ttl="FACE_GALLERY_MAX_AGE_SECONDS")
 
 
-def gallery_version() -> str:
+def gallery_version(*, tolerate_outage: bool = False) -> str:
+    """The token every process compares with its loaded gallery; it moves on each gallery change.
+
+    A cache outage raises, so a frame waits for Redis rather than being matched against a gallery
+    that may still hold an erased face. Enrolment passes `tolerate_outage`: its duplicate check may
+    use a gallery rebuilt from the database within FACE_GALLERY_MAX_AGE_SECONDS, and it commits.
+    """
     try:
         token = cache.get(GALLERY_VERSION_KEY)
         if token is None:
             cache.add(GALLERY_VERSION_KEY, uuid.uuid4().hex, None)
             token = cache.get(GALLERY_VERSION_KEY) or "no-cache"
     except CACHE_OR_BROKER_DOWN:
-        # Without Redis the gallery still serves (enrolment's duplicate check, matching);
-        # it is rebuilt from the database within FACE_GALLERY_MAX_AGE_SECONDS.
+        if not tolerate_outage:
+            raise
         logger.warning("gallery version unavailable; using the age limit alone")
         return "cache-unavailable"
     return token
@@ -83,10 +89,10 @@ def load_gallery(engine: FaceEngine, version: str) -> Gallery:
     return Gallery(ids, vectors, version)
 
 
-def current_gallery(engine: FaceEngine | None = None) -> Gallery:
+def current_gallery(engine: FaceEngine | None = None, *, tolerate_outage: bool = False) -> Gallery:
     """This process's gallery, rebuilt if the version token moved or it reached the age limit."""
     engine = engine or get_engine()
-    version = gallery_version()
+    version = gallery_version(tolerate_outage=tolerate_outage)
     key = (engine.name, engine.version, version)
     if (fresh := _loaded.get(key)) is not None:
         return fresh

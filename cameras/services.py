@@ -238,7 +238,7 @@ def _refuse_inconsistent(vector: np.ndarray, student, engine: FaceEngine) -> Non
 
 
 def _refuse_duplicate(vector: np.ndarray, student, engine: FaceEngine) -> None:
-    gallery = current_gallery(engine)
+    gallery = current_gallery(engine, tolerate_outage=True)  # enrolment commits with Redis down
     match = gallery.match(vector, threshold=settings.FACE_MATCH_THRESHOLD, margin=0.0)
     if match.matched and match.student_id != student.pk:
         raise Conflict(

@@ -34,6 +34,7 @@ RUN DEBUG=0 ALLOWED_HOSTS=build.invalid \
     SECRET_KEY=collectstatic-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz \
     JWT_SIGNING_KEY=collectstatic-only-not-a-jwt-key-0123456789abcdefghijklmnopqrstuvwxyz \
     FACE_ENCRYPTION_KEY=Y29sbGVjdHN0YXRpYy1vbmx5LW5vdC1hLWtleS0zMmI= \
+    EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend \
     python manage.py collectstatic --noinput --verbosity 0
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-"]

@@ -794,6 +794,8 @@ def run(args) -> int:
         "SECURE_SSL_REDIRECT": "0",
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
+        # Production refuses to start without a chosen e-mail backend; the bench sends no mail.
+        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         # The bench measures the endpoints, not the abuse limits in front of them.
         "ACCOUNTS_LOGIN_RATE_PER_IP": "1000000/m",
         "ACCOUNTS_LOGIN_RATE_PER_USERNAME": "1000000/m",

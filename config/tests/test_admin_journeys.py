@@ -186,7 +186,8 @@ def test_a_teachers_day_in_the_admin(page, teaching_day):
     pick_autocomplete(page, "id_student", "Biden")
     shot(page, "teacher-08-review-face")
     page.click("input[name=assign]")
-    page.wait_for_selector("ul.messagelist li.success")
+    # Enrolling runs detection and embedding (and, on a fresh machine, the one-time model conversion).
+    page.wait_for_selector("ul.messagelist li.success", timeout=60_000)
     shot(page, "teacher-09-face-assigned")
     assert UnknownFace.objects.get(pk=teaching_day["face"].pk).status == "assigned"
     assert FaceEnrolment.objects.filter(student=students[3]).count() == 1

@@ -7,7 +7,6 @@ change log, the audit and the rules hold. Rows are scoped by `visible_to(user)`.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 
 from django import forms
@@ -16,7 +15,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -30,23 +29,12 @@ from config.errors import DomainError
 
 from . import charts, dashboard, selectors, services
 from .choices import MANUAL_STATUSES
+from .csv_export import csv_response
 from .models import AttendanceChange, AttendancePolicy, AttendanceRecord, ClassSession, ExcuseRequest
 
 MANUAL_CHOICES = [(status.value, status.label) for status in MANUAL_STATUSES]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(records, filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in selectors.export_rows(records)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def left_early_label(record) -> str:
@@ -228,7 +216,7 @@ class ClassSessionAdmin(RoleModelAdmin):
     @admin.action(description="Export the selected sessions' records as CSV")
     def export_csv(self, request, queryset):
         records = AttendanceRecord.objects.visible_to(request.user).filter(session__in=queryset.values("pk"))
-        return _csv_response(records, f"attendance_{timezone.localdate():%Y%m%d}.csv")
+        return csv_response(selectors.export_rows(records), f"attendance_{timezone.localdate():%Y%m%d}.csv")
 
     # --- Dashboard page -----------------------------------------------------
 

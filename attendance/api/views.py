@@ -6,11 +6,9 @@ in `required_permissions` (see accounts.permissions).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 
 from django.conf import settings
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -26,6 +24,7 @@ from config.errors import NotFound
 from config.pagination import CreatedCursorPagination, ScheduledCursorPagination
 
 from .. import dashboard, selectors, services
+from ..csv_export import csv_response
 from ..models import AttendanceRecord, ClassSession, ExcuseRequest
 from . import filters, serializers
 
@@ -241,26 +240,6 @@ class CourseReportView(ReportView):
         )
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer over a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_chunks(rows, rows_per_chunk: int = 500):
-    """CSV text: the header alone at once (the first byte goes out before any query), then blocks of rows."""
-    writer = csv.writer(_Echo())
-    block: list[str] = []
-    for row in rows:
-        block.append(writer.writerow(row))
-        if len(block) == 1 or len(block) >= rows_per_chunk:
-            yield "".join(block)
-            block = []
-    if block:
-        yield "".join(block)
-
-
 class ExportView(ReportView):
     """CSV of the records in a date range, streamed row by row."""
 
@@ -281,9 +260,7 @@ class ExportView(ReportView):
             self.records(), date_from=data["from"], date_to=data["to"], section=data.get("section"),
             course=data.get("course"), student=data.get("student"),
         )
-        response = StreamingHttpResponse(_csv_chunks(rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="attendance_{data["from"]}_{data["to"]}.csv"'
-        return response
+        return csv_response(rows, f"attendance_{data['from']}_{data['to']}.csv")
 
 
 class DashboardSummaryView(APIView):

@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from campus.models import Enrolment, Room, Section
+
 from . import dashboard, services
 from .choices import RecordSource, RecordStatus, SessionStatus
 from .models import AttendanceRecord, ClassSession
@@ -32,7 +34,6 @@ def _room_free(room_id: int, start: dt.datetime, end: dt.datetime) -> bool:
 
 
 def _demo_day(*, teacher, now: dt.datetime) -> int:
-    from campus.models import Room, Section
 
     section = Section.objects.filter(teachers=teacher).order_by("pk").first()
     if section is None:
@@ -67,7 +68,6 @@ def _status_for(rng: random.Random, propensity: float) -> tuple[str, int | None]
 
 
 def _records_for(session: ClassSession, *, seed: int, until: dt.datetime) -> list[AttendanceRecord]:
-    from campus.models import Enrolment
 
     students = Enrolment.objects.filter(section_id=session.section_id).current_on(session.date)
     rows = []

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 
+from campus.models import Enrolment, sees_whole_campus, taught_section_ids
 from config.models import TimeStampedModel
 
 from .choices import ExcuseStatus, RecordSource, RecordStatus, SessionStatus
@@ -49,8 +50,6 @@ class ClassSessionQuerySet(models.QuerySet):
     def visible_to(self, user) -> ClassSessionQuerySet:
         """view_all_students: every session; view_attendance (a teacher): the sessions of the
         sections they teach; a student: those of sections they are enrolled in."""
-        from campus.models import Enrolment, sees_whole_campus, taught_section_ids
-
         if not (user and user.is_authenticated and getattr(user, "pk", None)):
             return self.none()
         if user.has_campus_perm("view_attendance") and sees_whole_campus(user):
@@ -123,8 +122,6 @@ class StudentOwnedQuerySet(models.QuerySet):
     def visible_to(self, user) -> StudentOwnedQuerySet:
         """view_all_students: every row; view_attendance (a teacher): the rows of sessions of the
         sections they teach; a student: their own."""
-        from campus.models import sees_whole_campus, taught_section_ids
-
         if not (user and user.is_authenticated and getattr(user, "pk", None)):
             return self.none()
         if user.has_campus_perm("view_attendance") and sees_whole_campus(user):

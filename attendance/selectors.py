@@ -13,6 +13,10 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import ExtractIsoWeekDay
 
+from accounts.models import User
+from campus.choices import ComplaintStatus
+from campus.models import Complaint, Student
+
 from .choices import ATTENDED_STATUSES, COUNTED_STATUSES, RecordStatus, SessionStatus
 from .models import AttendanceRecord, ClassSession
 
@@ -55,8 +59,6 @@ def record_list() -> QuerySet[AttendanceRecord]:
     matching its order it stops after one page instead of joining a million rows
     (and PostgreSQL need not plan a seven-table join per request).
     """
-    from accounts.models import User
-    from campus.models import Student
 
     return AttendanceRecord.objects.prefetch_related(
         Prefetch("session", queryset=ClassSession.objects.select_related("section__course", "room")),
@@ -92,9 +94,6 @@ def records_held_for_review_count(day: dt.date, records: QuerySet[AttendanceReco
 
 
 def open_complaints_count() -> int:
-    from campus.choices import ComplaintStatus
-    from campus.models import Complaint
-
     return Complaint.objects.filter(status__in=[ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS]).count()
 
 
@@ -135,7 +134,6 @@ def _per_student(records: QuerySet[AttendanceRecord]) -> list[dict[str, Any]]:
     Counted on the records alone (a narrow hash aggregate), then the students' names
     read by id: sorting the joined rows by name before grouping costs ten times more.
     """
-    from campus.models import Student
 
     counts = {row.pop("student_id"): row for row in records.order_by().values("student_id").annotate(
         **count_annotations()

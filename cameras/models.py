@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from campus.models import sees_whole_campus, taught_section_ids
 from config.models import TimeStampedModel
 
 from .choices import (
@@ -237,8 +238,6 @@ class UnknownFaceQuerySet(models.QuerySet):
     def visible_to(self, user) -> UnknownFaceQuerySet:
         """review_faces with view_all_students: every face; review_faces (a teacher): faces seen
         during sessions of the sections they teach; anyone else: none."""
-        from campus.models import sees_whole_campus, taught_section_ids
-
         if not (user and user.is_authenticated and getattr(user, "pk", None)):
             return self.none()
         if not user.has_campus_perm("review_faces"):

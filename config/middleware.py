@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import empty
 
+from . import errors
 from .errors import error_response, exception_response
 from .logging import accept_or_make_request_id, request_id_var, user_id_var
 
@@ -166,8 +167,6 @@ class ApiErrorFormatMiddleware:
         return self.in_error_format(request, response)
 
     def in_error_format(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        from . import errors
-
         status = response.status_code
         handler = {400: errors.handler400, 403: errors.handler403, 404: errors.handler404}.get(status)
         if handler is not None:

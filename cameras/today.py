@@ -29,8 +29,7 @@ SESSIONS_SHOWN = 8
 
 
 def _can_view(request, model) -> bool:
-    model_admin = admin.site._registry.get(model)
-    return model_admin is not None and model_admin.has_view_permission(request)
+    return admin.site.is_registered(model) and admin.site.get_model_admin(model).has_view_permission(request)
 
 
 def _sessions(user, now: dt.datetime):

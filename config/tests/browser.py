@@ -23,6 +23,20 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+def _launch(pw):
+    """Chromium's start has been seen to hang on a loaded 2-core machine (CI once waited past
+    the test's timeout): a start that takes over a minute is given up and tried again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    def launch():
+        return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000)
+
+    try:
+        return launch()
+    except PlaywrightTimeout:
+        return launch()
+
+
 @contextlib.contextmanager
 def browser_tab(base_url: str, *, width: int, height: int) -> Iterator:
     """A tab whose requests may reach `base_url` only; anything else the page asks for is refused."""
@@ -30,7 +44,7 @@ def browser_tab(base_url: str, *, width: int, height: int) -> Iterator:
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = _launch(pw)
         context = browser.new_context(viewport={"width": width, "height": height}, base_url=base_url)
         context.set_default_timeout(20_000)
         tab = context.new_page()

@@ -10,7 +10,6 @@ import copy
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,11 +21,10 @@ from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
-from django_redis.exceptions import ConnectionInterrupted
-from redis.exceptions import RedisError
 
 from accounts.services import record_audit_event
-from config.errors import Conflict, InvalidInput, NotAllowed, NotFound, PayloadTooLarge, RateLimited
+from config.errors import Conflict, InvalidInput, NotAllowed, NotFound, PayloadTooLarge
+from config.ratelimits import Bucket, Outage, RateLimit
 
 from . import keys
 from .choices import (
@@ -153,6 +151,23 @@ def _issue_credential(device: Device) -> str:
         except IntegrityError:
             continue
     raise Conflict("Could not issue a unique credential; try again.")
+
+
+# Registration hands out credentials, so it fails closed like sign-in. Not the general
+# anonymous throttle: a site registering a rack of devices from behind one address
+# needs its own cap.
+REGISTRATION_LIMIT = RateLimit(
+    name="device registration",
+    on_outage=Outage.FAIL_CLOSED,
+    message="Too many registrations from this address; try again in a minute.",
+    unavailable_message="Device registration is unavailable; try again shortly.",
+)
+
+
+def check_registration_rate(*, ip: str) -> None:
+    """At most DEVICE_REGISTRATIONS_PER_IP_PER_MINUTE registrations a minute from one address."""
+    rate = f"{settings.DEVICE_REGISTRATIONS_PER_IP_PER_MINUTE}/m"
+    REGISTRATION_LIMIT.enforce([Bucket("devices.register.ip", ip, rate)])
 
 
 @dataclass(frozen=True)
@@ -359,47 +374,19 @@ def enable_device(*, device: Device, actor=None, request=None) -> Device:
 # --- Heartbeats and online state -------------------------------------------
 
 
-def _count_in_window(key: str, ttl: int) -> int:
-    """INCR a counter that expires: one round trip on Redis, add+incr on other caches."""
-    try:
-        from django_redis import get_redis_connection
-
-        client = get_redis_connection("default")
-    except (ImportError, NotImplementedError):
-        cache.add(key, 0, timeout=ttl)
-        try:
-            return cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=ttl)
-            return 1
-    full_key = cache.make_and_validate_key(key)
-    pipe = client.pipeline(transaction=False)
-    pipe.incr(full_key)
-    pipe.expire(full_key, ttl)
-    return pipe.execute()[0]
+# Heartbeats are telemetry and fail open: refusing every device's heartbeat while the
+# cache is down would mark the whole fleet offline for a cache outage.
+HEARTBEAT_LIMIT = RateLimit(name="heartbeat", on_outage=Outage.FAIL_OPEN)
 
 
-def check_heartbeat_rate(device: Device, *, now: float | None = None) -> None:
-    """At most DEVICE_HEARTBEAT_MAX_PER_MINUTE per device per minute (fixed window in the cache).
-
-    With the cache down the heartbeat is let through (and logged): refusing every
-    device's heartbeat would mark the whole fleet offline for a cache outage.
-    """
+def check_heartbeat_rate(device: Device) -> None:
+    """At most DEVICE_HEARTBEAT_MAX_PER_MINUTE per device per minute; 429 with Retry-After beyond it."""
     limit = settings.DEVICE_HEARTBEAT_MAX_PER_MINUTE
-    now = time.time() if now is None else now
-    key = f"devices:hb:{device.pk}:{int(now // 60)}"
-    try:
-        count = _count_in_window(key, 70)
-    except (RedisError, ConnectionInterrupted, OSError) as exc:
-        logger.warning("heartbeat rate limit unavailable; letting it through", exc_info=exc)
-        return
-    if count > limit:
-        retry_after = max(1, 60 - int(now % 60))
-        raise RateLimited(
-            f"At most {limit} heartbeats a minute per device.",
-            retry_after=retry_after,
-            details={"limit_per_minute": limit},
-        )
+    HEARTBEAT_LIMIT.enforce(
+        [Bucket("devices.heartbeat", f"device:{device.pk}", f"{limit}/m")],
+        message=f"At most {limit} heartbeats a minute per device.",
+        details={"limit_per_minute": limit},
+    )
 
 
 _HEARTBEAT_METRICS = ("uptime_seconds", "cpu_percent", "memory_percent", "disk_percent", "temperature_c")

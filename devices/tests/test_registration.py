@@ -195,6 +195,17 @@ def test_registrations_are_capped_per_address(api_client, settings):
     assert Device.objects.filter(serial__startswith="CAP-").count() == 2
 
 
+def test_registration_fails_closed_when_the_rate_limit_cache_is_down(api_client, ratelimit_cache_down):
+    _, plaintext = make_token()
+
+    response = register(api_client, plaintext, serial="DOWN-1")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "rate_limit_unavailable"
+    assert response["Retry-After"] == "5"
+    assert not Device.objects.filter(serial="DOWN-1").exists()
+
+
 def test_a_token_alone_cannot_take_over_a_registered_serial(api_client):
     _, plaintext = make_token(max_uses=3)
     real = register(api_client, plaintext).json()["credential"]

@@ -171,11 +171,12 @@ def test_disabled_device_is_403(staff_api, device, device_api):
 def test_losing_the_race_for_the_last_use_rolls_the_registration_back(monkeypatch):
     from config.errors import NotAllowed
     from devices import services
+    from devices.services import tokens
 
     token, plaintext = make_token(max_uses=1)
     stale = RegistrationToken.objects.get(pk=token.pk)  # read before the other registration committed
     RegistrationToken.objects.filter(pk=token.pk).update(uses=1)
-    monkeypatch.setattr(services, "_token_for", lambda presented, now: stale)
+    monkeypatch.setattr(tokens, "usable_token", lambda presented, now: stale)
 
     with pytest.raises(NotAllowed) as refused:
         services.register_device(token=plaintext, serial="RACE-1")

@@ -53,6 +53,20 @@ def redis_down(settings):
 
 
 @pytest.fixture
+def ratelimit_cache_down(settings):
+    """Only the rate limiter's cache is unreachable (a closed port); every other cache use works."""
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit-down": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    settings.RATELIMIT_USE_CACHE = "ratelimit-down"
+    yield
+    caches["ratelimit-down"].close()
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
 

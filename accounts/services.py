@@ -22,6 +22,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from config.errors import Conflict, DomainError, InvalidInput, NotAllowed
 from config.http import client_ip, user_agent
 from config.logging import current_request_id
+from config.ratelimits import Bucket, Outage, RateLimit
 
 from .choices import ROLE_ORDER, AuditAction, RevokeReason, Role
 from .models import AuditEvent, User
@@ -32,6 +33,15 @@ if TYPE_CHECKING:
 
 audit_log = logging.getLogger("campus.audit")
 logger = logging.getLogger("campus.accounts")
+
+# Sign-in, password reset and sign-up fail closed: a limit that lifted while Redis is
+# down would let passwords be guessed (and accounts probed) without bound.
+SIGN_IN_LIMIT = RateLimit(
+    name="sign-in",
+    on_outage=Outage.FAIL_CLOSED,
+    message="Too many attempts; try again later.",
+    unavailable_message="Sign-in protection is unavailable; try again shortly.",
+)
 
 
 @transaction.atomic
@@ -142,21 +152,19 @@ def _find_login_user(login: str) -> User | None:
     return user
 
 
-def login_limits(request, *, login: str, user: User | None) -> list[tuple[str, str, str]]:
+def login_limits(request, *, login: str, user: User | None) -> list[Bucket]:
     """The per-address and per-account buckets every sign-in door counts in (API and admin)."""
     # One bucket per account whether it is named by username or by email.
     account_key = f"user:{user.pk}" if user is not None else f"login:{login.strip().lower()}"
     return [
-        ("accounts.login.ip", client_ip(request), settings.ACCOUNTS_LOGIN_RATE_PER_IP),
-        ("accounts.login.username", account_key, settings.ACCOUNTS_LOGIN_RATE_PER_USERNAME),
+        Bucket("accounts.login.ip", client_ip(request), settings.ACCOUNTS_LOGIN_RATE_PER_IP),
+        Bucket("accounts.login.username", account_key, settings.ACCOUNTS_LOGIN_RATE_PER_USERNAME),
     ]
 
 
 def count_login_attempt(request, *, login: str) -> None:
     """Counts a sign-in attempt in the shared buckets: RateLimited (429) or ServiceUnavailable (503)."""
-    from .ratelimits import enforce
-
-    enforce(request, limits=login_limits(request, login=login, user=_find_login_user(login.strip())))
+    SIGN_IN_LIMIT.enforce(login_limits(request, login=login, user=_find_login_user(login.strip())), request=request)
 
 
 def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]:
@@ -164,12 +172,11 @@ def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]
 
     Wrong password, unknown user and inactive user give the same error.
     """
-    from .ratelimits import enforce
     from .sessions import start_session
 
     login = login.strip()
     user = _find_login_user(login)
-    enforce(request, limits=login_limits(request, login=login, user=user))
+    SIGN_IN_LIMIT.enforce(login_limits(request, login=login, user=user), request=request)
     if user is None:
         # Hash anyway, so an unknown name takes as long as a wrong password.
         User().set_password(password)
@@ -217,12 +224,12 @@ def register_user(*, username: str, email: str, password: str, request=None, **f
     Open registration answers 409 for a taken username or email: that is an account
     oracle, bounded by the per-address limit. Sites that mind keep it off.
     """
-    from .ratelimits import enforce
-
     if not settings.ALLOW_SELF_REGISTRATION:
         raise NotAllowed("Self-registration is switched off.", code="registration_closed")
     # Counted per address and failing closed: each answer below says whether a name is taken.
-    enforce(request, limits=[("accounts.register.ip", client_ip(request), settings.ACCOUNTS_REGISTER_RATE_PER_IP)])
+    SIGN_IN_LIMIT.enforce(
+        [Bucket("accounts.register.ip", client_ip(request), settings.ACCOUNTS_REGISTER_RATE_PER_IP)], request=request
+    )
     # The password first, so a probe with any password learns nothing about existing accounts.
     _check_password_rules(password, User(username=username, email=email, **fields))
     _check_unique(username=username, email=email)
@@ -298,15 +305,13 @@ def change_password(*, user: User, current_password: str, new_password: str, kee
 
 def request_password_reset(*, email: str, request=None) -> None:
     """Emails a one-time reset link if an active account has `email`. Says nothing either way."""
-    from .ratelimits import enforce
-
     email = email.strip()
-    enforce(
-        request,
-        limits=[
-            ("accounts.reset.ip", client_ip(request), settings.ACCOUNTS_RESET_RATE_PER_IP),
-            ("accounts.reset.email", email.lower(), settings.ACCOUNTS_RESET_RATE_PER_EMAIL),
+    SIGN_IN_LIMIT.enforce(
+        [
+            Bucket("accounts.reset.ip", client_ip(request), settings.ACCOUNTS_RESET_RATE_PER_IP),
+            Bucket("accounts.reset.email", email.lower(), settings.ACCOUNTS_RESET_RATE_PER_EMAIL),
         ],
+        request=request,
     )
     user = User.objects.filter(email__iexact=email, is_active=True).first()
     record_audit_event(

@@ -26,6 +26,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoc
 
 from config.errors import DomainError, NotFound
 from config.http import client_ip, user_agent
+from config.outages import CACHE_OR_BROKER_DOWN
 
 from .choices import AuditAction, RevokeReason
 from .models import RefreshTokenClient, User
@@ -194,12 +195,10 @@ def _chain_is_live_in_database(chain_hex: str) -> bool:
 
 def session_is_revoked(chain_hex: str) -> bool:
     """Whether the session `chain_hex` has ended; Redis first, the database when it has no answer."""
-    from .throttling import CACHE_ERRORS
-
     key = SESSION_STATE_KEY.format(chain_hex)
     try:
         state = cache.get(key)
-    except CACHE_ERRORS:
+    except CACHE_OR_BROKER_DOWN:
         logger.warning("session state cache unavailable; asking the database", exc_info=True)
         return not _chain_is_live_in_database(chain_hex)
     if state is not None:
@@ -210,20 +209,18 @@ def session_is_revoked(chain_hex: str) -> bool:
             cache.set(key, LIVE, timeout=settings.SESSION_STATE_LIVE_SECONDS)
         else:
             cache.set(key, REVOKED, timeout=_revoked_ttl())
-    except CACHE_ERRORS:
+    except CACHE_OR_BROKER_DOWN:
         logger.warning("session state cache unavailable; not cached", exc_info=True)
     return not live
 
 
 def _announce_revoked(chains: set[str]) -> None:
     """Marks `chains` revoked in Redis, so their access tokens get 401 from every process."""
-    from .throttling import CACHE_ERRORS
-
     if not chains:
         return
     try:
         cache.set_many({SESSION_STATE_KEY.format(chain): REVOKED for chain in chains}, timeout=_revoked_ttl())
-    except CACHE_ERRORS:
+    except CACHE_OR_BROKER_DOWN:
         # The database already holds the revocation; a cached "live" lapses within
         # SESSION_STATE_LIVE_SECONDS, and a cache that cannot be read asks the database.
         logger.error("could not announce %d revoked session(s) to the cache", len(chains), exc_info=True)

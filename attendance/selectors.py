@@ -18,7 +18,7 @@ from campus.choices import ComplaintStatus
 from campus.models import Complaint, Student
 
 from .choices import ATTENDED_STATUSES, COUNTED_STATUSES, RecordStatus, SessionStatus
-from .models import AttendanceRecord, ClassSession
+from .models import AttendanceRecord, ClassSession, ExcuseRequest
 
 STATUS_KEYS = [status.value for status in RecordStatus]
 
@@ -65,6 +65,25 @@ def record_list() -> QuerySet[AttendanceRecord]:
         Prefetch("student", queryset=Student.objects.only("id", "student_number", "first_name", "last_name")),
         Prefetch("marked_by", queryset=User.objects.only("id", "username")),
     )
+
+
+def records_visible_to(user, *, section=None, course=None) -> QuerySet[AttendanceRecord]:
+    """The records `user` may see, optionally of one section or one course."""
+    records = AttendanceRecord.objects.visible_to(user)
+    if section is not None:
+        records = records.filter(session__section=section)
+    elif course is not None:
+        records = records.filter(session__section__course=course)
+    return records
+
+
+def session_is_visible_to(user, session: ClassSession) -> bool:
+    return ClassSession.objects.visible_to(user).filter(pk=session.pk).exists()
+
+
+def excuses_visible_to(user) -> QuerySet[ExcuseRequest]:
+    """The excuse requests `user` may see, with student, session and who filed and decided them."""
+    return ExcuseRequest.objects.visible_to(user).select_related("student", "session", "filed_by", "decided_by")
 
 
 def records_between(

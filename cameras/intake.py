@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import Conflict, InvalidInput, PayloadTooLarge, RateLimited
+from config.errors import Conflict, InvalidInput, PayloadTooLarge
+from config.ratelimits import Bucket, Outage, RateLimit
 
 from . import frames, gate, metrics, tasks
 from .choices import CameraStatus, FrameSource, FrameState, SourceKind
@@ -62,26 +61,21 @@ def check_image(data: bytes) -> tuple[str, int, int, np.ndarray]:
     return fmt, width, height, signature
 
 
+# Frames are telemetry and the limit fails open: with the cache down a camera is not
+# refused here (the motion gate, which needs the cache too, answers for itself).
+PUSH_LIMIT = RateLimit(name="frame push", on_outage=Outage.FAIL_OPEN)
+
+
 def check_push_rate(camera: Camera) -> None:
-    """At most FRAME_PUSH_PER_MINUTE frames a minute per camera (a fixed one-minute window in the cache)."""
+    """At most FRAME_PUSH_PER_MINUTE frames a minute per camera (0: no limit); 429 with Retry-After beyond it."""
     limit = settings.FRAME_PUSH_PER_MINUTE
     if limit <= 0:
         return
-    now = time.time()
-    window = int(now // 60)
-    key = f"cameras:push-rate:{camera.pk}:{window}"
-    cache.add(key, 0, 120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, 120)
-        count = 1
-    if count > limit:
-        raise RateLimited(
-            f"Camera {camera.pk} sent more than {limit} frames this minute.",
-            retry_after=max(1, int(60 - now % 60)),
-            details={"limit_per_minute": limit},
-        )
+    PUSH_LIMIT.enforce(
+        [Bucket("cameras.push", f"camera:{camera.pk}", f"{limit}/m")],
+        message=f"Camera {camera.pk} sent more than {limit} frames this minute.",
+        details={"limit_per_minute": limit},
+    )
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,12 @@ _open_sessions: ProcessMemory[list] = ProcessMemory("open_sessions", maxsize=100
 _session_students: ProcessMemory[frozenset[int]] = ProcessMemory("session_students", maxsize=1000, ttl=60.0)
 
 
+def unknown_groups_visible_to(user) -> QuerySet[UnknownFaceGroup]:
+    """Groups holding at least one unknown face `user` may see."""
+    visible = UnknownFace.objects.visible_to(user).values("group_id")
+    return unknown_group_list().filter(pk__in=visible)
+
+
 def open_session_for(room_id: int, at: datetime) -> ClassSession | None:
     """The open session in the room whose attendance window holds `at` (the one started first).
 

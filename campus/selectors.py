@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from .choices import StudentStatus
-from .models import Enrolment, Section, Student, TimetableSlot
+from .models import Complaint, ComplaintComment, Course, Enrolment, Room, Section, Student, Teacher, TimetableSlot
 
 
 def students_enrolled_on(section: Section | int, day: datetime.date) -> QuerySet[Student]:
@@ -38,3 +38,61 @@ def slots_on(day: datetime.date, *, room=None, section=None) -> QuerySet[Timetab
 
 def section_list() -> QuerySet[Section]:
     return Section.objects.select_related("course__department", "term").prefetch_related(Prefetch("teachers"))
+
+
+# --- What the API lists, with what its serializers show -----------------------
+
+
+def room_list() -> QuerySet[Room]:
+    return Room.objects.select_related("building")
+
+
+def course_list() -> QuerySet[Course]:
+    return Course.objects.select_related("department")
+
+
+def enrolment_list() -> QuerySet[Enrolment]:
+    return Enrolment.objects.select_related("student", "section__course", "section__term")
+
+
+def teacher_list() -> QuerySet[Teacher]:
+    return Teacher.objects.select_related("user", "department")
+
+
+def timetable_slot_list() -> QuerySet[TimetableSlot]:
+    return TimetableSlot.objects.select_related("room", "section__course")
+
+
+def manages_section(user, section: Section) -> bool:
+    """Whether `user` is one of the section's teachers (or manages it otherwise)."""
+    return Section.objects.managed_by(user).filter(pk=section.pk).exists()
+
+
+def students_visible_to(user) -> QuerySet[Student]:
+    return Student.objects.visible_to(user)
+
+
+def sections_visible_to(user) -> QuerySet[Section]:
+    return Section.objects.visible_to(user).select_related("course")
+
+
+def complaints_visible_to(user) -> QuerySet[Complaint]:
+    """The complaints `user` may see, with author, assignee, room and their comment count."""
+    return (
+        Complaint.objects.visible_to(user)
+        .select_related("author", "assignee", "room")
+        .annotate(comment_count=Count("comments"))
+    )
+
+
+def complaint_is_visible_to(user, complaint: Complaint) -> bool:
+    return Complaint.objects.visible_to(user).filter(pk=complaint.pk).exists()
+
+
+def complaint_comments_visible_to(user) -> QuerySet[ComplaintComment]:
+    return ComplaintComment.objects.visible_to(user).select_related("author")
+
+
+def comments_on(complaint: Complaint) -> QuerySet[ComplaintComment]:
+    """A complaint's comments, oldest first."""
+    return complaint.comments.select_related("author").order_by("created_at", "id")

@@ -1,4 +1,4 @@
-"""The one error format of the API and the domain exceptions that map to it.
+"""The one error format of the API, and how each exception maps to it.
 
 Every error leaves as `{"error": {"code", "message", "details", "request_id"}}`.
 Services raise `DomainError` subclasses; views never build error bodies by hand.
@@ -18,64 +18,40 @@ from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.views import set_rollback
 
+from .exceptions import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+)
 from .logging import current_request_id
 from .outages import CACHE_OR_BROKER_DOWN
 
+# The domain exceptions live in config.exceptions (free of DRF); they are importable from here too.
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "InvalidInput",
+    "NotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "ServiceUnavailable",
+    "api_exception_handler",
+    "error_body",
+    "error_response",
+    "exception_response",
+    "handler400",
+    "handler403",
+    "handler404",
+    "handler500",
+]
+
 logger = logging.getLogger("campus.errors")
-
-
-class DomainError(Exception):
-    """A business rule refused the operation. Subclasses set status and code."""
-
-    status_code = 400
-    code = "invalid"
-
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        self.details = details if details is not None else {}
-
-
-class InvalidInput(DomainError):
-    status_code = 400
-    code = "invalid"
-
-
-class NotAllowed(DomainError):
-    status_code = 403
-    code = "permission_denied"
-
-
-class NotFound(DomainError):
-    status_code = 404
-    code = "not_found"
-
-
-class Conflict(DomainError):
-    status_code = 409
-    code = "conflict"
-
-
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    code = "payload_too_large"
-
-
-class RateLimited(DomainError):
-    status_code = 429
-    code = "rate_limited"
-
-    def __init__(self, message: str = "Too many requests.", *, retry_after: int = 60, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class ServiceUnavailable(DomainError):
-    status_code = 503
-    code = "service_unavailable"
-    retry_after = 5
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict:

@@ -456,7 +456,8 @@ ACCOUNTS_RESET_RATE_PER_IP = env("ACCOUNTS_RESET_RATE_PER_IP", "3/h")
 ACCOUNTS_RESET_RATE_PER_EMAIL = env("ACCOUNTS_RESET_RATE_PER_EMAIL", "3/h")
 ACCOUNTS_ANONYMOUS_RATE = env("ACCOUNTS_ANONYMOUS_RATE", "60/m")
 ACCOUNTS_REGISTER_RATE_PER_IP = env("ACCOUNTS_REGISTER_RATE_PER_IP", "10/h")
-# A cache that cannot count must not lift the limits (login and reset answer 503).
+# A cache that gives no count is an outage to config.ratelimits, which applies each
+# limit's written policy (sign-in fails closed with 503, telemetry fails open).
 RATELIMIT_FAIL_OPEN = False
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["accounts.throttling.AnonymousRateThrottle"]
 # The emailed reset link: {FRONTEND_URL}{ACCOUNTS_PASSWORD_RESET_PATH}?uid=...&token=...

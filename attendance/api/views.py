@@ -19,13 +19,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import RolePermission, require
-from campus.models import Course, Section, Student
+from campus import selectors as campus_selectors
+from campus.models import Course, Student
 from config.errors import NotFound
 from config.pagination import CreatedCursorPagination, ScheduledCursorPagination
 
 from .. import dashboard, selectors, services
 from ..csv_export import csv_response
-from ..models import AttendanceRecord, ClassSession, ExcuseRequest
+from ..models import ClassSession
 from . import filters, serializers
 
 OWN = "view_own_attendance"
@@ -153,7 +154,7 @@ class MyAttendanceView(APIView):
     def get(self, request):
         student = _student_of(request.user)
         date_from, date_to = _range(request)
-        records = AttendanceRecord.objects.visible_to(request.user)
+        records = selectors.records_visible_to(request.user)
         report = selectors.student_report(student=student, records=records, date_from=date_from, date_to=date_to)
         latest = selectors.records_between(selectors.record_list().filter(student=student), date_from, date_to)
         latest = latest.order_by("-session__scheduled_start", "-id")[:20]
@@ -169,9 +170,7 @@ class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
     ordering_fields = ["created_at"]
 
     def get_queryset(self):
-        return ExcuseRequest.objects.visible_to(self.request.user).select_related(
-            "student", "session", "filed_by", "decided_by"
-        )
+        return selectors.excuses_visible_to(self.request.user)
 
     @extend_schema(request=serializers.ExcuseCreateSerializer, responses={201: serializers.ExcuseSerializer})
     def create(self, request, *args, **kwargs):
@@ -179,7 +178,7 @@ class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
         body.is_valid(raise_exception=True)
         data = body.validated_data
         student = data.get("student") or _student_of(request.user)
-        if not ClassSession.objects.visible_to(request.user).filter(pk=data["session"].pk).exists():
+        if not selectors.session_is_visible_to(request.user, data["session"]):
             raise NotFound("No such session.")
         excuse = services.file_excuse(student=student, session=data["session"], reason=data["reason"], by=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=excuse.pk)).data, status=status.HTTP_201_CREATED)
@@ -207,13 +206,13 @@ class ReportView(APIView):
     permission_classes = [IsAuthenticated, require("view_reports")]
 
     def records(self):
-        return AttendanceRecord.objects.visible_to(self.request.user)
+        return selectors.records_visible_to(self.request.user)
 
 
 class StudentReportView(ReportView):
     @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
     def get(self, request, pk: int):
-        student = get_object_or_404(Student.objects.visible_to(request.user), pk=pk)
+        student = get_object_or_404(campus_selectors.students_visible_to(request.user), pk=pk)
         date_from, date_to = _range(request)
         return Response(
             selectors.student_report(student=student, records=self.records(), date_from=date_from, date_to=date_to)
@@ -223,7 +222,7 @@ class StudentReportView(ReportView):
 class SectionReportView(ReportView):
     @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
     def get(self, request, pk: int):
-        section = get_object_or_404(Section.objects.visible_to(request.user).select_related("course"), pk=pk)
+        section = get_object_or_404(campus_selectors.sections_visible_to(request.user), pk=pk)
         date_from, date_to = _range(request)
         return Response(
             selectors.section_report(section=section, records=self.records(), date_from=date_from, date_to=date_to)
@@ -233,7 +232,7 @@ class SectionReportView(ReportView):
 class CourseReportView(ReportView):
     @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
     def get(self, request, pk: int):
-        course = get_object_or_404(Course.objects.all(), pk=pk)
+        course = get_object_or_404(Course, pk=pk)
         date_from, date_to = _range(request)
         return Response(
             selectors.course_report(course=course, records=self.records(), date_from=date_from, date_to=date_to)
@@ -288,14 +287,13 @@ class TrendsView(APIView):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         date_from, date_to = data["from"], data["to"]
-        records = AttendanceRecord.objects.visible_to(request.user)
+        section, course = data.get("section"), data.get("course")
+        records = selectors.records_visible_to(request.user, section=section, course=course)
         scope: dict = {"kind": "campus"}
-        if data.get("section") is not None:
-            records = records.filter(session__section=data["section"])
-            scope = {"kind": "section", "id": data["section"].pk}
-        elif data.get("course") is not None:
-            records = records.filter(session__section__course=data["course"])
-            scope = {"kind": "course", "id": data["course"].pk}
+        if section is not None:
+            scope = {"kind": "section", "id": section.pk}
+        elif course is not None:
+            scope = {"kind": "course", "id": course.pk}
         threshold = data.get("threshold", settings.ATTENDANCE_LOW_RATE_THRESHOLD)
         report = selectors.trends(records=records, date_from=date_from, date_to=date_to, threshold=threshold)
         return Response({"scope": scope, **report})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
@@ -17,27 +16,20 @@ from rest_framework.views import APIView
 
 from accounts.authentication import UserJWTAuthentication
 from accounts.permissions import RolePermission, require
-from attendance.models import ClassSession
+from attendance import selectors as attendance_selectors
+from campus import selectors as campus_selectors
 from campus.models import Student
 from config.errors import NotFound
-from config.filters import IdFilter
 from config.pagination import SeenCursorPagination
 from devices.authentication import DeviceCredentialAuthentication
 
 from .. import intake, selectors, services
-from ..choices import FrameSource, SightingOutcome, UnknownFaceStatus
-from ..models import UnknownFace
+from ..choices import FrameSource, UnknownFaceStatus
 from ..permissions import CanPushFrames
-from . import serializers
+from . import filters, serializers
 
 CAMERA_PERMISSIONS = {"list": "view_cameras", "retrieve": "view_cameras", "*": "manage_cameras"}
 REVIEW_PERMISSIONS = {"*": "review_faces"}
-
-
-class CameraFilter(filters.FilterSet):
-    class Meta:
-        model = serializers.Camera
-        fields = ["room", "status", "source_kind", "enabled", "device"]
 
 
 class CameraViewSet(viewsets.ModelViewSet):
@@ -46,7 +38,7 @@ class CameraViewSet(viewsets.ModelViewSet):
     serializer_class = serializers.CameraSerializer
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = CAMERA_PERMISSIONS
-    filterset_class = CameraFilter
+    filterset_class = filters.CameraFilter
     search_fields = ["name"]
     ordering_fields = ["name", "status", "last_frame_at"]
 
@@ -126,7 +118,7 @@ ERASURE_COUNTS = inline_serializer(
 
 
 def _student_for(request, student_id: int) -> Student:
-    student = Student.objects.visible_to(request.user).filter(pk=student_id).first()
+    student = campus_selectors.students_visible_to(request.user).filter(pk=student_id).first()
     if student is None:
         raise NotFound("No such student.")
     return student
@@ -190,18 +182,6 @@ class StudentBiometricsEraseView(APIView):
         return Response({"deleted": counts})
 
 
-class FaceSightingFilter(filters.FilterSet):
-    camera = IdFilter(field_name="camera_id")
-    room = IdFilter(field_name="room_id")
-    student = IdFilter(field_name="student_id")
-    session = IdFilter(field_name="session_id")
-    outcome = filters.ChoiceFilter(choices=SightingOutcome.choices)
-
-    class Meta:
-        model = serializers.FaceSighting
-        fields = ["camera", "room", "student", "session", "outcome", "needs_review", "visitor"]
-
-
 class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
     """Sightings are kept a year: keyset pages, latest first, no COUNT(*)."""
 
@@ -209,7 +189,7 @@ class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {"*": "view_cameras"}
     pagination_class = SeenCursorPagination
-    filterset_class = FaceSightingFilter
+    filterset_class = filters.FaceSightingFilter
     ordering_fields = ["seen_at"]
 
     def get_queryset(self):
@@ -260,8 +240,7 @@ class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     required_permissions = REVIEW_PERMISSIONS
 
     def get_queryset(self):
-        visible = UnknownFace.objects.visible_to(self.request.user).values("group_id")
-        return selectors.unknown_group_list().filter(pk__in=visible)
+        return selectors.unknown_groups_visible_to(self.request.user)
 
     def _pending(self, group):
         faces = group.faces.visible_to(self.request.user).filter(status=UnknownFaceStatus.PENDING)
@@ -304,7 +283,7 @@ class SessionFacesView(APIView):
         )
     )
     def get(self, request, session_id: int):
-        session = ClassSession.objects.visible_to(request.user).filter(pk=session_id).first()
+        session = attendance_selectors.session_list().visible_to(request.user).filter(pk=session_id).first()
         if session is None:
             raise NotFound("No such session.")
         return Response(selectors.session_face_summary(session))

@@ -186,6 +186,16 @@ def test_push_while_redis_is_down_is_503_and_stores_nothing(admin_client, camera
     assert not Frame.objects.exists()
 
 
+def test_push_is_accepted_when_only_the_rate_limit_cache_is_down(admin_client, camera, ratelimit_cache_down, settings):
+    import cv2
+
+    settings.FRAME_PUSH_PER_MINUTE = 1
+    image = cv2.resize(read_rgb("obama_480p.jpg"), (160, 90))
+    codes = [push(admin_client, camera, jpeg(image, quality=50 + i)).status_code for i in range(2)]
+    assert codes == [202, 202]  # fails open: the limit is not counted, the frames are not refused
+    assert Frame.objects.count() == 2
+
+
 def _png_claiming(width: int, height: int) -> bytes:
     import struct
     import zlib

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Count
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -27,7 +26,6 @@ from ..imports import IMPORT_SPECS, run_import
 from ..models import (
     Building,
     Complaint,
-    ComplaintComment,
     Course,
     Department,
     Enrolment,
@@ -112,7 +110,7 @@ class RoomViewSet(CampusModelViewSet):
     ordering = ["code"]
 
     def base_queryset(self):
-        return Room.objects.select_related("building")
+        return selectors.room_list()
 
 
 class DepartmentViewSet(CampusModelViewSet):
@@ -133,7 +131,7 @@ class CourseViewSet(CampusModelViewSet):
     ordering = ["code"]
 
     def base_queryset(self):
-        return Course.objects.select_related("department")
+        return selectors.course_list()
 
 
 class TermViewSet(CampusModelViewSet):
@@ -166,9 +164,7 @@ class SectionViewSet(CampusModelViewSet):
     def roster(self, request, pk=None):
         """Students enrolled on ?date= (default today): the section's teachers, or manage_students."""
         section = self.get_object()
-        may_see = user_has(request.user, "manage_students") or (
-            Section.objects.managed_by(request.user).filter(pk=section.pk).exists()
-        )
+        may_see = user_has(request.user, "manage_students") or selectors.manages_section(request.user, section)
         if not may_see:
             raise NotAllowed("Only the section's teachers see its roster.")
         day = _parse_date(request.query_params.get("date"), "date") or timezone.localdate()
@@ -208,7 +204,7 @@ class EnrolmentViewSet(CampusModelViewSet):
     required_permissions = STUDENT_PERMISSIONS
 
     def base_queryset(self):
-        return Enrolment.objects.select_related("student", "section__course", "section__term")
+        return selectors.enrolment_list()
 
 
 class TeacherViewSet(CampusModelViewSet):
@@ -220,7 +216,7 @@ class TeacherViewSet(CampusModelViewSet):
     ordering = ["staff_number"]
 
     def base_queryset(self):
-        return Teacher.objects.select_related("user", "department")
+        return selectors.teacher_list()
 
 
 class TimetableSlotViewSet(CampusModelViewSet):
@@ -232,7 +228,7 @@ class TimetableSlotViewSet(CampusModelViewSet):
     ordering = ["weekday", "start_time", "room__code"]
 
     def base_queryset(self):
-        return TimetableSlot.objects.select_related("room", "section__course")
+        return selectors.timetable_slot_list()
 
     def perform_create(self, serializer):
         slot = TimetableSlot(**serializer.validated_data)
@@ -274,11 +270,7 @@ class ComplaintViewSet(
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
-        return (
-            Complaint.objects.visible_to(self.request.user)
-            .select_related("author", "assignee", "room")
-            .annotate(comment_count=Count("comments"))
-        )
+        return selectors.complaints_visible_to(self.request.user)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -344,8 +336,7 @@ class ComplaintViewSet(
                 complaint=complaint, author=request.user, body=body.validated_data["body"], request=request
             )
             return Response(serializers.ComplaintCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
-        comments = complaint.comments.select_related("author").order_by("created_at", "id")
-        page = self.paginate_queryset(comments)
+        page = self.paginate_queryset(selectors.comments_on(complaint))
         return self.get_paginated_response(serializers.ComplaintCommentSerializer(page, many=True).data)
 
 
@@ -361,11 +352,11 @@ class ComplaintCommentViewSet(
     ordering = ["created_at", "id"]
 
     def get_queryset(self):
-        return ComplaintComment.objects.visible_to(self.request.user).select_related("author")
+        return selectors.complaint_comments_visible_to(self.request.user)
 
     def perform_create(self, serializer):
         complaint = serializer.validated_data["complaint"]
-        if not Complaint.objects.visible_to(self.request.user).filter(pk=complaint.pk).exists():
+        if not selectors.complaint_is_visible_to(self.request.user, complaint):
             raise InvalidInput("No such complaint.", details={"complaint": ["No such complaint."]})
         serializer.instance = services.add_complaint_comment(
             complaint=complaint, author=self.request.user, body=serializer.validated_data["body"], request=self.request

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import time
 
-from django.conf import settings
-from django.core.cache import cache
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -19,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import RolePermission
-from config.errors import Conflict, RateLimited
+from config.errors import Conflict
 from config.http import client_ip
 
 from .. import selectors, services
@@ -47,8 +44,7 @@ class DeviceEndpoint(APIView):
 class RegisterView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    # Not the general anonymous throttle: a site registering a rack of devices
-    # from behind one address needs its own cap (DEVICE_REGISTRATIONS_PER_IP_PER_MINUTE).
+    # Its own per-address cap instead (services.check_registration_rate).
     throttle_classes: list = []
 
     @extend_schema(
@@ -71,10 +67,7 @@ class RegisterView(APIView):
     )
     def post(self, request):
         ip = client_ip(request)
-        key = f"devices:register:{ip}:{int(time.time() // 60)}"
-        cache.add(key, 0, timeout=70)
-        if cache.incr(key) > settings.DEVICE_REGISTRATIONS_PER_IP_PER_MINUTE:
-            raise RateLimited("Too many registrations from this address; try again in a minute.")
+        services.check_registration_rate(ip=ip)
         data = s.RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         registration = services.register_device(**data.validated_data, ip=ip if ip != "unknown" else None)

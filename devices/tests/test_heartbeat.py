@@ -83,7 +83,8 @@ def test_heartbeats_are_rate_limited_per_device(settings, device, device_api):
 
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "rate_limited"
-    assert int(response["Retry-After"]) == 55
+    # The seconds left in the device's one-minute window (django-ratelimit offsets each bucket's window).
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert Heartbeat.objects.filter(device=device).count() == 2
 
 
@@ -216,16 +217,7 @@ def test_fleet_summary_counts_online_offline_and_versions(staff_api, settings):
     assert Device.objects.count() == 4
 
 
-def test_heartbeat_passes_when_the_rate_limit_cache_is_down(device, device_api, monkeypatch):
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    from devices import services
-
-    def broken(key, ttl):
-        raise RedisConnectionError("cache down")
-
-    monkeypatch.setattr(services, "_count_in_window", broken)
-
+def test_heartbeat_passes_when_the_rate_limit_cache_is_down(device, device_api, ratelimit_cache_down):
     response = device_api.post(HEARTBEAT, {}, format="json")
 
     assert response.status_code == 200

@@ -171,11 +171,12 @@ def test_disabled_device_is_403(staff_api, device, device_api):
 def test_losing_the_race_for_the_last_use_rolls_the_registration_back(monkeypatch):
     from config.errors import NotAllowed
     from devices import services
+    from devices.services import tokens
 
     token, plaintext = make_token(max_uses=1)
     stale = RegistrationToken.objects.get(pk=token.pk)  # read before the other registration committed
     RegistrationToken.objects.filter(pk=token.pk).update(uses=1)
-    monkeypatch.setattr(services, "_token_for", lambda presented, now: stale)
+    monkeypatch.setattr(tokens, "usable_token", lambda presented, now: stale)
 
     with pytest.raises(NotAllowed) as refused:
         services.register_device(token=plaintext, serial="RACE-1")
@@ -193,6 +194,17 @@ def test_registrations_are_capped_per_address(api_client, settings):
 
     assert statuses == [201, 201, 429]
     assert Device.objects.filter(serial__startswith="CAP-").count() == 2
+
+
+def test_registration_fails_closed_when_the_rate_limit_cache_is_down(api_client, ratelimit_cache_down):
+    _, plaintext = make_token()
+
+    response = register(api_client, plaintext, serial="DOWN-1")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "rate_limit_unavailable"
+    assert response["Retry-After"] == "5"
+    assert not Device.objects.filter(serial="DOWN-1").exists()
 
 
 def test_a_token_alone_cannot_take_over_a_registered_serial(api_client):

@@ -208,6 +208,8 @@ def test_a_teachers_day_in_the_admin(page, teaching_day):
     shot(page, "teacher-12-refused")
     body = page.inner_text("body")
     assert "You are not allowed to open this page" in body and "t.morgan" in body
+    page.click("text=Back to the admin")
+    page.wait_for_selector("text=Your classes")
 
 
 @pytest.fixture

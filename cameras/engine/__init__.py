@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from . import quality, threads
-from .base import DetectedFace, FaceBox, FaceEngine, FaceQuality
+from .base import DetectedFace, Embedding, FaceBox, FaceEngine, FaceQuality, RGBImage
 from .images import downscale
 
-__all__ = ["DetectedFace", "FaceBox", "FaceEngine", "FaceQuality", "detect_faces", "get_engine"]
+__all__ = [
+    "DetectedFace",
+    "Embedding",
+    "FaceBox",
+    "FaceEngine",
+    "FaceQuality",
+    "RGBImage",
+    "detect_faces",
+    "get_engine",
+]
 
 DEFAULT_ENGINE = "cameras.engine.onnx_engine.OnnxFaceEngine"
 
@@ -44,7 +52,7 @@ def get_engine() -> FaceEngine:
 
 
 def detect_faces(
-    image: np.ndarray,
+    image: RGBImage,
     *,
     max_side: int | None = None,
     upsample: int | None = None,

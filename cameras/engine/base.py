@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import NDArray
+
+# An image as the engine takes it: RGB `uint8` of shape (height, width, 3).
+RGBImage = NDArray[np.uint8]
+# A face's vector (`dimension` float32 components).
+Embedding = NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,8 @@ class FaceEngine(Protocol):
     version: str
     dimension: int
 
-    def detect(self, image: np.ndarray, *, upsample: int = 0) -> list[DetectedFace]: ...
+    def detect(self, image: RGBImage, *, upsample: int = 0) -> list[DetectedFace]: ...
 
-    def embed(self, image: np.ndarray, box: FaceBox) -> np.ndarray: ...
+    def embed(self, image: RGBImage, box: FaceBox) -> Embedding: ...
 
-    def embed_many(self, image: np.ndarray, boxes: list[FaceBox]) -> list[np.ndarray]: ...
+    def embed_many(self, image: RGBImage, boxes: list[FaceBox]) -> list[Embedding]: ...

@@ -16,7 +16,7 @@ import face_recognition_models
 import numpy as np
 
 from . import quality
-from .base import DetectedFace, FaceBox
+from .base import DetectedFace, Embedding, FaceBox, RGBImage
 
 
 def _file_digest(path: str) -> str:
@@ -47,7 +47,7 @@ class DlibFaceEngine:
         # dlib objects are not documented as thread-safe; web threads may share one engine.
         self._lock = threading.Lock()
 
-    def detect(self, image: np.ndarray, *, upsample: int = 0) -> list[DetectedFace]:
+    def detect(self, image: RGBImage, *, upsample: int = 0) -> list[DetectedFace]:
         """Faces in an RGB image, best score first; boxes are cut to the image."""
         image = _as_dlib_image(image)
         height, width = image.shape[:2]
@@ -62,11 +62,11 @@ class DlibFaceEngine:
         faces.sort(key=lambda face: face.score, reverse=True)
         return faces
 
-    def embed(self, image: np.ndarray, box: FaceBox) -> np.ndarray:
+    def embed(self, image: RGBImage, box: FaceBox) -> Embedding:
         """The 128-d descriptor of the face at `box`."""
         return self.embed_many(image, [box])[0]
 
-    def embed_many(self, image: np.ndarray, boxes: list[FaceBox]) -> list[np.ndarray]:
+    def embed_many(self, image: RGBImage, boxes: list[FaceBox]) -> list[Embedding]:
         """Descriptors of several faces of one image, computed in one batch."""
         if not boxes:
             return []
@@ -76,7 +76,7 @@ class DlibFaceEngine:
             descriptors = self._descriptor.compute_face_descriptor(image, shapes, 0, self.chip_padding)
         return [np.asarray(descriptor, dtype=np.float32) for descriptor in descriptors]
 
-    def _landmark_shapes(self, image: np.ndarray, boxes: list[FaceBox]) -> dlib.full_object_detections:
+    def _landmark_shapes(self, image: RGBImage, boxes: list[FaceBox]) -> dlib.full_object_detections:
         """The landmarks of each face, as dlib's alignment takes them. Call with `self._lock` held."""
         shapes = dlib.full_object_detections()
         for box in boxes:
@@ -85,7 +85,7 @@ class DlibFaceEngine:
         return shapes
 
 
-def _as_dlib_image(image: np.ndarray) -> np.ndarray:
+def _as_dlib_image(image: RGBImage) -> RGBImage:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("The face engine needs an RGB uint8 image of shape (height, width, 3).")
     return np.ascontiguousarray(image)

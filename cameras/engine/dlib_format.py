@@ -14,9 +14,12 @@ anything else raises `DlibFormatError`.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 class DlibFormatError(ValueError):
@@ -30,8 +33,8 @@ class Layer:
     a trained batch-norm layer ("bn_con2") is read as the "affine_" layer dlib runs it as."""
 
     kind: str
-    fields: dict = field(default_factory=dict)
-    tensors: dict = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+    tensors: dict[str, NDArray[np.float32]] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,7 +45,10 @@ class Network:
 
 
 class _Reader:
-    def __init__(self, data: bytes):
+    # The readers are named for what they read (int, float, bool), so annotations in this
+    # class name the builtins as `builtins.int` and so on.
+
+    def __init__(self, data: bytes) -> None:
         self.data = data
         self.pos = 0
 
@@ -78,7 +84,7 @@ class _Reader:
             raise DlibFormatError(f"Unlikely string length {size} at {self.pos}.")
         return self._take(size).decode("ascii")
 
-    def tensor(self) -> np.ndarray:
+    def tensor(self) -> NDArray[np.float32]:
         version = self.int()
         if version != 2:
             raise DlibFormatError(f"Tensor version {version} is not known.")
@@ -86,13 +92,13 @@ class _Reader:
         count = int(np.prod(shape))
         return np.frombuffer(self._take(4 * count), dtype="<f4").astype(np.float32).reshape(shape)
 
-    def alias(self) -> tuple[int, int, int, int]:
+    def alias(self) -> tuple[builtins.int, builtins.int, builtins.int, builtins.int]:
         version = self.int()
         if version != 1:
             raise DlibFormatError(f"Alias tensor version {version} is not known.")
         return tuple(self.int() for _ in range(4))  # type: ignore[return-value]
 
-    def training_state(self, *, bottom: bool) -> None:
+    def training_state(self, *, bottom: builtins.bool) -> None:
         """What add_layer writes after the details: three bools, three (empty) tensors."""
         for _ in range(3):
             self.bool()
@@ -192,13 +198,13 @@ def _loss(r: _Reader) -> Layer:
     return layer
 
 
-def _mmod_options(r: _Reader) -> dict:
+def _mmod_options(r: _Reader) -> dict[str, Any]:
     """loss_mmod_'s options as the face detector file has them (mmod_options version 1, dlib/dnn/loss.h):
     one detector window, the training losses and the box-overlap tests used for non-max suppression."""
     version = r.int()
     if version != 1:
         raise DlibFormatError(f"mmod_options version {version} is not known to this converter.")
-    options = {"window": (r.int(), r.int())}  # width, height
+    options: dict[str, Any] = {"window": (r.int(), r.int())}  # width, height
     options["loss_per_false_alarm"], options["loss_per_missed_target"] = r.float(), r.float()
     options["truth_match_iou_threshold"] = r.float()
     options["overlaps_nms"] = (r.float(), r.float())  # iou threshold, percent-covered threshold

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 MATCHED = "matched"
 NO_CANDIDATES = "no_candidates"
@@ -45,7 +47,7 @@ class Gallery:
     `np.minimum.reduceat` over the distance column.
     """
 
-    def __init__(self, student_ids: Sequence[int], vectors: np.ndarray, version: object = None):
+    def __init__(self, student_ids: Sequence[int], vectors: ArrayLike, version: object = None) -> None:
         vectors = np.asarray(vectors, dtype=np.float32)
         ids = np.asarray(student_ids, dtype=np.int64)
         if vectors.ndim != 2 or ids.ndim != 1 or len(ids) != vectors.shape[0]:
@@ -69,7 +71,7 @@ class Gallery:
         index = int(np.searchsorted(self.students, student_id))  # type: ignore[call-overload]
         return index < len(self.students) and self.students[index] == student_id
 
-    def student_distances(self, vectors: np.ndarray) -> np.ndarray:
+    def student_distances(self, vectors: ArrayLike) -> NDArray[np.float32]:
         """Distance from each query (k x D) to each student's nearest enrolment: k x S."""
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if queries.shape[1] != self.dimension:
@@ -84,7 +86,7 @@ class Gallery:
 
     def match(
         self,
-        vector: np.ndarray,
+        vector: ArrayLike,
         *,
         threshold: float,
         margin: float,
@@ -95,7 +97,7 @@ class Gallery:
 
     def match_many(
         self,
-        vectors: np.ndarray | Iterable[np.ndarray],
+        vectors: NDArray[np.floating[Any]] | Iterable[ArrayLike],
         *,
         threshold: float,
         margin: float,
@@ -117,7 +119,7 @@ class Gallery:
             allowed = np.isin(self.students, np.fromiter(restrict_to, dtype=np.int64, count=len(restrict_to)))
         return [self._decide(row, allowed, threshold, margin) for row in distances]
 
-    def _decide(self, row: np.ndarray, allowed: np.ndarray, threshold: float, margin: float) -> Match:
+    def _decide(self, row: NDArray[np.float32], allowed: NDArray[np.bool_], threshold: float, margin: float) -> Match:
         inf = float("inf")
         if not allowed.any():
             nearest = int(np.argmin(row)) if len(row) else None

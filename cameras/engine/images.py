@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import cast
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
-from .base import FaceBox
+from .base import FaceBox, RGBImage
 
 # MPO is how Pillow names the multi-picture JPEGs many phones and cameras write.
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG"})
@@ -22,6 +24,10 @@ ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG"})
 SIGNATURE_WIDTH = 96
 # Per-pixel change (0-255) below which a difference is sensor noise or JPEG jitter.
 MOTION_NOISE_FLOOR = 14
+# A motion signature: the grayscale `uint8` thumbnail, (height, SIGNATURE_WIDTH).
+Signature = NDArray[np.uint8]
+# OpenCV's stubs type every result as MatLike (any numeric array); from uint8 input it returns
+# uint8, hence the casts below.
 
 
 class ImageRejected(Exception):
@@ -62,7 +68,7 @@ def reduction_for(width: int, height: int, min_side: int) -> int:
 
 def decode_image(
     data: bytes, *, max_pixels: int, formats: frozenset[str] = ACCEPTED_FORMATS, min_side: int | None = None
-) -> np.ndarray:
+) -> RGBImage:
     """Decode JPEG/PNG bytes to RGB after checking the claimed dimensions against `max_pixels`.
 
     The header is read first, so a small file that claims a huge image is refused
@@ -91,15 +97,15 @@ def decode_image(
     expected = {(-(-width // reduction)) * (-(-height // reduction)), (width // reduction) * (height // reduction)}
     if bgr.shape[0] * bgr.shape[1] not in expected:
         raise ImageRejected("corrupt", "The decoded image does not match its header.")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place: no second full-size copy
+    return cast(RGBImage, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr))  # in place: no second full-size copy
 
 
-def from_bgr(frame: np.ndarray) -> np.ndarray:
+def from_bgr(frame: NDArray[np.uint8]) -> RGBImage:
     """An OpenCV (BGR) frame, as read from a stream, converted to the engine's RGB."""
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    return cast(RGBImage, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
 
 
-def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+def downscale(image: RGBImage, max_side: int) -> tuple[RGBImage, float]:
     """Shrink so the longer side is at most `max_side`; returns (image, scale) with scale <= 1.
 
     A box found in the small image maps back with `box.scaled(1 / scale)`.
@@ -108,12 +114,12 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     longest = max(height, width)
     if max_side <= 0 or longest <= max_side:
         return image, 1.0
-    scale = max_side / longest
+    scale: float = max_side / longest
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+    return cast(RGBImage, cv2.resize(image, size, interpolation=cv2.INTER_AREA)), scale
 
 
-def motion_signature_from_bytes(data: bytes) -> np.ndarray | None:
+def motion_signature_from_bytes(data: bytes) -> Signature | None:
     """The motion signature (a small blurred grayscale thumbnail, compared by `motion_score`) straight
     from JPEG/PNG bytes, decoded at 1/8 size (several times cheaper than a full decode). None when
     OpenCV cannot read the data; call `decode_image` for the reason.
@@ -129,10 +135,10 @@ def motion_signature_from_bytes(data: bytes) -> np.ndarray | None:
     height, width = small.shape[:2]
     thumb_height = max(1, round(height * SIGNATURE_WIDTH / width))
     small = cv2.resize(small, (SIGNATURE_WIDTH, thumb_height), interpolation=cv2.INTER_AREA)
-    return cv2.GaussianBlur(small, (3, 3), 0)
+    return cast(Signature, cv2.GaussianBlur(small, (3, 3), 0))
 
 
-def motion_score(prev_sig: np.ndarray | None, cur_sig: np.ndarray) -> float:
+def motion_score(prev_sig: Signature | None, cur_sig: Signature) -> float:
     """The fraction (0..1) of the thumbnail that changed beyond noise; 1.0 with nothing to compare."""
     if prev_sig is None or prev_sig.shape != cur_sig.shape:
         return 1.0
@@ -140,7 +146,7 @@ def motion_score(prev_sig: np.ndarray | None, cur_sig: np.ndarray) -> float:
     return float(np.count_nonzero(diff > MOTION_NOISE_FLOOR)) / diff.size
 
 
-def crop(image: np.ndarray, box: FaceBox, margin: float = 0.25) -> np.ndarray:
+def crop(image: RGBImage, box: FaceBox, margin: float = 0.25) -> RGBImage:
     """The face with `margin` (a fraction of the box size) added on each side, cut to the image."""
     height, width = image.shape[:2]
     pad_x, pad_y = round(box.width * margin), round(box.height * margin)
@@ -150,7 +156,7 @@ def crop(image: np.ndarray, box: FaceBox, margin: float = 0.25) -> np.ndarray:
     return np.ascontiguousarray(image[grown.top : grown.bottom, grown.left : grown.right])
 
 
-def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+def encode_jpeg(image: RGBImage, quality: int = 90) -> bytes:
     """RGB array to JPEG bytes."""
     ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:

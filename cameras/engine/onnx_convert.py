@@ -238,8 +238,10 @@ def build_resnet(network: Network) -> ModelProto:
             x = g.op("Relu", [x])
         elif layer.kind == "tag_or_skip":
             if nxt is not None and nxt.kind == "tag_or_skip":
+                if tag1 is None:
+                    raise DlibFormatError("A skip layer comes before any tag in the face ResNet.")
                 tag2 = (x, shape)
-                x, shape = tag1  # type: ignore[misc]  # skip1: back to the block's input
+                x, shape = tag1  # skip1: back to the block's input
                 i += 2
                 continue
             tag1, tag2 = (x, shape), None
@@ -263,7 +265,9 @@ def build_resnet(network: Network) -> ModelProto:
                     _out_size(shape[2], f["nc"], f["stride"][1], px),
                 )
         elif layer.kind == "add_prev_":
-            other, other_shape = tag2 if tag2 is not None else tag1  # type: ignore[misc]
+            if tag1 is None:
+                raise DlibFormatError("An add_prev layer comes before any tag in the face ResNet.")
+            other, other_shape = tag2 if tag2 is not None else tag1
             target = tuple(max(a, b) for a, b in zip(shape, other_shape, strict=True))
             x = g.op("Add", [_pad_to(g, x, shape, target), _pad_to(g, other, other_shape, target)])
             shape, tag2 = target, None

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cameras.engine import onnx_convert
-from cameras.engine.dlib_format import DlibFormatError, read_network
+from cameras.engine.dlib_format import DlibFormatError, Layer, Network, read_network
 
 
 @pytest.fixture
@@ -69,6 +69,18 @@ def test_reader_parses_the_resnet_and_refuses_other_bytes():
         read_network(data[: len(data) // 2])
     with pytest.raises(DlibFormatError):
         read_network(b"\x01\x01\x01\x05hello")
+
+
+@pytest.mark.parametrize("first", [["tag_or_skip", "tag_or_skip"], ["add_prev_"]])
+def test_a_resnet_whose_skip_or_add_comes_before_any_tag_is_refused(first):
+    # Found by mypy: these used to fail with a TypeError (unpacking None), which the command does not report.
+    network = Network(
+        loss=Layer("loss_metric_2"),
+        input=Layer("input_rgb_image_sized", fields={"mean_rgb": (0.0, 0.0, 0.0), "size": (150, 150)}),
+        layers=[Layer(kind) for kind in first],
+    )
+    with pytest.raises(DlibFormatError, match="before any tag"):
+        onnx_convert.build_resnet(network)
 
 
 def test_mmod_detector_converts_and_finds_the_face_hog_finds(var_dir):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from smtplib import SMTPException
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -29,6 +29,10 @@ from .models import AuditEvent, User
 from .roles import PERMISSIONS, permissions_for_role
 
 if TYPE_CHECKING:
+    import uuid
+
+    from django.http import HttpRequest
+
     from .sessions import TokenPair
 
 audit_log = logging.getLogger("campus.audit")
@@ -63,7 +67,7 @@ def sync_roles() -> dict[str, int]:
     return counts
 
 
-def sync_roles_after_migrate(**kwargs) -> None:
+def sync_roles_after_migrate(**kwargs: object) -> None:
     sync_roles()
 
 
@@ -86,7 +90,7 @@ def apply_role(*, user: User, role: str) -> None:
 
 
 @transaction.atomic
-def create_user(*, username: str, email: str, password: str | None, role: str = Role.GUEST, **fields) -> User:
+def create_user(*, username: str, email: str, password: str | None, role: str = Role.GUEST, **fields: Any) -> User:
     """Creates a user with a validated, hashed password (or none usable) and its role group."""
     user = User(username=username, email=email, **fields)
     if password is None:
@@ -105,8 +109,8 @@ def record_audit_event(
     actor: User | None = None,
     actor_label: str = "",
     target: str = "",
-    request=None,
-    details: dict | None = None,
+    request: HttpRequest | None = None,
+    details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Writes an audit row (inside the caller's transaction) and the same as a JSON log line."""
     ip = client_ip(request) if request is not None else None
@@ -152,7 +156,7 @@ def _find_login_user(login: str) -> User | None:
     return user
 
 
-def login_limits(request, *, login: str, user: User | None) -> list[Bucket]:
+def login_limits(request: HttpRequest, *, login: str, user: User | None) -> list[Bucket]:
     """The per-address and per-account buckets every sign-in door counts in (API and admin)."""
     # One bucket per account whether it is named by username or by email.
     account_key = f"user:{user.pk}" if user is not None else f"login:{login.strip().lower()}"
@@ -162,12 +166,12 @@ def login_limits(request, *, login: str, user: User | None) -> list[Bucket]:
     ]
 
 
-def count_login_attempt(request, *, login: str) -> None:
+def count_login_attempt(request: HttpRequest, *, login: str) -> None:
     """Counts a sign-in attempt in the shared buckets: RateLimited (429) or ServiceUnavailable (503)."""
     SIGN_IN_LIMIT.enforce(login_limits(request, login=login, user=_find_login_user(login.strip())), request=request)
 
 
-def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]:
+def log_in(*, login: str, password: str, request: HttpRequest) -> tuple[User, TokenPair]:
     """Checks credentials (rate-limited per IP and per account) and starts a session.
 
     Wrong password, unknown user and inactive user give the same error.
@@ -184,7 +188,7 @@ def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]
     else:
         # check_password re-hashes an older hash with the first hasher (Argon2) on success.
         valid = user.check_password(password) and user.is_active
-    if not valid:
+    if not valid or user is None:
         record_audit_event(
             action=AuditAction.LOGIN_FAILED,
             actor=user,
@@ -195,7 +199,7 @@ def log_in(*, login: str, password: str, request=None) -> tuple[User, TokenPair]
         raise LoginFailed("Unable to log in with the provided credentials.")
     with transaction.atomic():
         pair = start_session(user=user, request=request)
-        update_last_login(None, user)
+        update_last_login(User, user)
         record_audit_event(action=AuditAction.LOGIN_SUCCEEDED, actor=user, target=f"user:{user.pk}", request=request)
     return user, pair
 
@@ -207,8 +211,8 @@ def _check_password_rules(password: str, user: User) -> None:
         raise InvalidInput("The password does not meet the rules.", details={"password": exc.messages}) from exc
 
 
-def _check_unique(*, username: str | None = None, email: str | None = None, exclude_pk=None) -> None:
-    problems = {}
+def _check_unique(*, username: str | None = None, email: str | None = None, exclude_pk: int | None = None) -> None:
+    problems: dict[str, list[str]] = {}
     others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
     if username is not None and others.filter(username__iexact=username).exists():
         problems["username"] = ["A user with that username already exists."]
@@ -218,7 +222,7 @@ def _check_unique(*, username: str | None = None, email: str | None = None, excl
         raise Conflict("The account conflicts with an existing one.", code="duplicate", details=problems)
 
 
-def register_user(*, username: str, email: str, password: str, request=None, **fields) -> User:
+def register_user(*, username: str, email: str, password: str, request: HttpRequest, **fields: Any) -> User:
     """Self-service sign-up: a guest account. Refused when ALLOW_SELF_REGISTRATION is off (production's default).
 
     Open registration answers 409 for a taken username or email: that is an account
@@ -243,7 +247,7 @@ PROFILE_FIELDS = {"first_name", "last_name", "email", "phone", "preferences"}
 
 
 @transaction.atomic
-def update_profile(*, user: User, changes: dict, request=None) -> User:
+def update_profile(*, user: User, changes: dict[str, Any], request: HttpRequest | None = None) -> User:
     """The user's own profile and preferences; role and activation are not theirs to change."""
     refused = set(changes) - PROFILE_FIELDS
     if refused:
@@ -270,7 +274,15 @@ def update_profile(*, user: User, changes: dict, request=None) -> User:
     return user
 
 
-def _replace_password(*, user: User, new_password: str, action: str, actor: User, request=None, keep_chain=None) -> int:
+def _replace_password(
+    *,
+    user: User,
+    new_password: str,
+    action: str,
+    actor: User,
+    request: HttpRequest | None = None,
+    keep_chain: uuid.UUID | None = None,
+) -> int:
     """Checks the rules, sets the password, ends the user's sessions (but `keep_chain`) and audits it."""
     from .sessions import revoke_user_sessions
 
@@ -285,7 +297,14 @@ def _replace_password(*, user: User, new_password: str, action: str, actor: User
     return revoked
 
 
-def change_password(*, user: User, current_password: str, new_password: str, keep_chain=None, request=None) -> int:
+def change_password(
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    keep_chain: uuid.UUID | None = None,
+    request: HttpRequest | None = None,
+) -> int:
     """The owner's change: needs the current password; ends every other session. Returns sessions' tokens revoked."""
     if not user.check_password(current_password):
         raise InvalidInput(
@@ -303,7 +322,7 @@ def change_password(*, user: User, current_password: str, new_password: str, kee
     )
 
 
-def request_password_reset(*, email: str, request=None) -> None:
+def request_password_reset(*, email: str, request: HttpRequest) -> None:
     """Emails a one-time reset link if an active account has `email`. Says nothing either way."""
     email = email.strip()
     SIGN_IN_LIMIT.enforce(
@@ -348,7 +367,7 @@ def _user_from_uid(uid: str) -> User | None:
     return User.objects.filter(pk=pk, is_active=True).first()
 
 
-def confirm_password_reset(*, uid: str, token: str, new_password: str, request=None) -> User:
+def confirm_password_reset(*, uid: str, token: str, new_password: str, request: HttpRequest | None = None) -> User:
     """Sets a new password with an emailed link (one use: the token dies with the old hash); ends all sessions."""
     user = _user_from_uid(uid)
     if user is None or not default_token_generator.check_token(user, token):
@@ -364,7 +383,7 @@ def confirm_password_reset(*, uid: str, token: str, new_password: str, request=N
 ADMIN_EDITABLE = {"email", "first_name", "last_name", "phone", "preferences", "role", "is_active"}
 
 
-def admin_create_user(*, actor: User, data: dict, request=None) -> User:
+def admin_create_user(*, actor: User, data: dict[str, Any], request: HttpRequest | None = None) -> User:
     """An admin creates an account; without a password the user sets one through reset."""
     password = data.pop("password", None)
     role = data.pop("role", Role.GUEST)
@@ -384,7 +403,9 @@ def admin_create_user(*, actor: User, data: dict, request=None) -> User:
 
 
 @transaction.atomic
-def admin_update_user(*, actor: User, user: User, changes: dict, request=None) -> User:
+def admin_update_user(
+    *, actor: User, user: User, changes: dict[str, Any], request: HttpRequest | None = None
+) -> User:
     """Edits a user. A role change or deactivation ends the user's sessions, audited."""
     from .sessions import revoke_user_sessions
 
@@ -430,7 +451,7 @@ def admin_update_user(*, actor: User, user: User, changes: dict, request=None) -
 
 
 @transaction.atomic
-def set_user_active(*, actor: User | None, user: User, active: bool, request=None) -> User:
+def set_user_active(*, actor: User | None, user: User, active: bool, request: HttpRequest | None = None) -> User:
     """Activates or deactivates `user`; deactivation ends every session at once."""
     from .sessions import revoke_user_sessions
 
@@ -449,7 +470,7 @@ def set_user_active(*, actor: User | None, user: User, active: bool, request=Non
     return user
 
 
-def admin_set_password(*, actor: User, user: User, new_password: str, request=None) -> User:
+def admin_set_password(*, actor: User, user: User, new_password: str, request: HttpRequest | None = None) -> User:
     """An admin sets a user's password; every session of that user ends."""
     _replace_password(
         user=user, new_password=new_password, action=AuditAction.PASSWORD_SET, actor=actor, request=request

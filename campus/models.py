@@ -94,7 +94,7 @@ class Term(TimeStampedModel):
         return self.name
 
 
-class SectionQuerySet(models.QuerySet):
+class SectionQuerySet(models.QuerySet["Section"]):
     def visible_to(self, user) -> SectionQuerySet:
         """The catalogue and timetable are readable by anyone with view_campus."""
         if not user_has(user, "view_campus"):
@@ -128,7 +128,7 @@ class Section(TimeStampedModel):
         return f"{self.course.code}-{self.code} ({self.term.name})"
 
 
-class StudentQuerySet(models.QuerySet):
+class StudentQuerySet(models.QuerySet["Student"]):
     def visible_to(self, user) -> StudentQuerySet:
         """view_all_students: all; view_students (a teacher): students ever enrolled in a
         section they teach, and themselves; anyone else: only their own record."""
@@ -187,7 +187,7 @@ class Student(TimeStampedModel):
         return self.face_consent_at is not None and self.status == StudentStatus.ACTIVE
 
 
-class EnrolmentQuerySet(models.QuerySet):
+class EnrolmentQuerySet(models.QuerySet["Enrolment"]):
     def visible_to(self, user) -> EnrolmentQuerySet:
         """The same rule as students: all, the sections one teaches, or one's own."""
         if sees_whole_campus(user):
@@ -240,7 +240,7 @@ class Teacher(TimeStampedModel):
         return f"{self.staff_number} {self.user.get_full_name() or self.user.username}"
 
 
-class TimetableSlotQuerySet(models.QuerySet):
+class TimetableSlotQuerySet(models.QuerySet["TimetableSlot"]):
     def visible_to(self, user) -> TimetableSlotQuerySet:
         if not user_has(user, "view_campus"):
             return self.none()
@@ -293,7 +293,7 @@ class TimetableSlot(TimeStampedModel):
         return f"{self.get_weekday_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M} in {self.room.code}"
 
 
-class ComplaintQuerySet(models.QuerySet):
+class ComplaintQuerySet(models.QuerySet["Complaint"]):
     def visible_to(self, user) -> ComplaintQuerySet:
         """handle_complaints: all; file_complaint: only one's own."""
         if user_has(user, "handle_complaints"):
@@ -336,7 +336,7 @@ class Complaint(TimeStampedModel):
         return f"#{self.pk} {self.title}"
 
 
-class ComplaintCommentQuerySet(models.QuerySet):
+class ComplaintCommentQuerySet(models.QuerySet["ComplaintComment"]):
     def visible_to(self, user) -> ComplaintCommentQuerySet:
         return self.filter(complaint__in=Complaint.objects.visible_to(user))
 

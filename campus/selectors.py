@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Prefetch, QuerySet
 
 from .choices import StudentStatus
 from .models import Complaint, ComplaintComment, Course, Enrolment, Room, Section, Student, Teacher, TimetableSlot
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import User
 
 
 def students_enrolled_on(section: Section | int, day: datetime.date) -> QuerySet[Student]:
@@ -19,14 +25,16 @@ def students_enrolled_on(section: Section | int, day: datetime.date) -> QuerySet
     )
 
 
-def sections_taught_by(user) -> QuerySet[Section]:
+def sections_taught_by(user: User | AnonymousUser | None) -> QuerySet[Section]:
     """Sections where `user` is one of the teachers."""
     if not (user and user.is_authenticated and getattr(user, "pk", None)):
         return Section.objects.none()
     return Section.objects.filter(teachers=user).select_related("course", "term")
 
 
-def slots_on(day: datetime.date, *, room=None, section=None) -> QuerySet[TimetableSlot]:
+def slots_on(
+    day: datetime.date, *, room: Room | int | None = None, section: Section | int | None = None
+) -> QuerySet[TimetableSlot]:
     """Timetable slots that meet on `day`, optionally for one room or section."""
     slots = TimetableSlot.objects.valid_on(day).select_related("section__course", "section__term", "room")
     if room is not None:
@@ -63,20 +71,20 @@ def timetable_slot_list() -> QuerySet[TimetableSlot]:
     return TimetableSlot.objects.select_related("room", "section__course")
 
 
-def manages_section(user, section: Section) -> bool:
+def manages_section(user: User | AnonymousUser, section: Section) -> bool:
     """Whether `user` is one of the section's teachers (or manages it otherwise)."""
     return Section.objects.managed_by(user).filter(pk=section.pk).exists()
 
 
-def students_visible_to(user) -> QuerySet[Student]:
+def students_visible_to(user: User | AnonymousUser) -> QuerySet[Student]:
     return Student.objects.visible_to(user)
 
 
-def sections_visible_to(user) -> QuerySet[Section]:
+def sections_visible_to(user: User | AnonymousUser) -> QuerySet[Section]:
     return Section.objects.visible_to(user).select_related("course")
 
 
-def complaints_visible_to(user) -> QuerySet[Complaint]:
+def complaints_visible_to(user: User | AnonymousUser) -> QuerySet[Complaint]:
     """The complaints `user` may see, with author, assignee, room and their comment count."""
     return (
         Complaint.objects.visible_to(user)
@@ -85,11 +93,11 @@ def complaints_visible_to(user) -> QuerySet[Complaint]:
     )
 
 
-def complaint_is_visible_to(user, complaint: Complaint) -> bool:
+def complaint_is_visible_to(user: User | AnonymousUser, complaint: Complaint) -> bool:
     return Complaint.objects.visible_to(user).filter(pk=complaint.pk).exists()
 
 
-def complaint_comments_visible_to(user) -> QuerySet[ComplaintComment]:
+def complaint_comments_visible_to(user: User | AnonymousUser) -> QuerySet[ComplaintComment]:
     return ComplaintComment.objects.visible_to(user).select_related("author")
 
 

@@ -8,7 +8,7 @@ written once.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
@@ -23,11 +23,22 @@ from .choices import COMPLAINT_FINAL_STATUSES, COMPLAINT_TRANSITIONS, ComplaintS
 from .models import Complaint, ComplaintComment, Room, Section, Student, TimetableSlot
 from .signals import face_consent_withdrawn
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from accounts.models import User
+
 # --- Plain records ----------------------------------------------------------
 
 
 @transaction.atomic
-def save_record(*, instance: models.Model, m2m: dict[str, Any] | None = None, actor=None, request=None) -> models.Model:
+def save_record(
+    *,
+    instance: models.Model,
+    m2m: dict[str, Any] | None = None,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+) -> models.Model:
     """Validate and save a campus record that has no rule beyond its constraints."""
     created = instance.pk is None
     instance.full_clean()
@@ -48,14 +59,14 @@ def save_record(*, instance: models.Model, m2m: dict[str, Any] | None = None, ac
 
 
 @transaction.atomic
-def delete_record(*, instance: models.Model, actor=None, request=None) -> None:
+def delete_record(*, instance: models.Model, actor: User | None = None, request: HttpRequest | None = None) -> None:
     """Delete a record; refuse (409) while other records still point at it."""
     label = f"{instance._meta.model_name}:{instance.pk}"
     try:
         with transaction.atomic():
             instance.delete()
     except models.ProtectedError as exc:
-        used_by = sorted({obj._meta.verbose_name_plural for obj in exc.protected_objects})
+        used_by = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
         raise Conflict(
             f"This {instance._meta.verbose_name} is still in use.", code="in_use", details={"used_by": used_by}
         )
@@ -111,7 +122,9 @@ def _describe_slot(slot: TimetableSlot, *, room_id: int) -> dict[str, Any]:
 
 
 @transaction.atomic
-def save_timetable_slot(*, slot: TimetableSlot, actor=None, request=None) -> TimetableSlot:
+def save_timetable_slot(
+    *, slot: TimetableSlot, actor: User | None = None, request: HttpRequest | None = None
+) -> TimetableSlot:
     """Create or update a slot, refusing (409 timetable_overlap) any overlap in its room or section.
 
     PostgreSQL could enforce this with an exclusion constraint, but the project
@@ -160,7 +173,9 @@ def save_timetable_slot(*, slot: TimetableSlot, actor=None, request=None) -> Tim
 
 
 @transaction.atomic
-def record_face_consent(*, student: Student, given: bool, actor, request=None) -> Student:
+def record_face_consent(
+    *, student: Student, given: bool, actor: User | None, request: HttpRequest | None = None
+) -> Student:
     """Record (or withdraw) a student's consent to face recognition, with who recorded it."""
     student = Student.objects.select_for_update().get(pk=student.pk)
     if given:
@@ -186,7 +201,9 @@ def record_face_consent(*, student: Student, given: bool, actor, request=None) -
 
 
 @transaction.atomic
-def file_complaint(*, author, title: str, description: str, request=None, **fields: Any) -> Complaint:
+def file_complaint(
+    *, author: User, title: str, description: str, request: HttpRequest | None = None, **fields: Any
+) -> Complaint:
     """A user files a complaint; it starts open and unassigned."""
     complaint = Complaint(author=author, title=title, description=description, **fields)
     complaint.status = ComplaintStatus.OPEN
@@ -206,7 +223,9 @@ HANDLER_EDITABLE = frozenset({"priority"})
 
 
 @transaction.atomic
-def update_complaint(*, complaint: Complaint, actor, changes: dict[str, Any], request=None) -> Complaint:
+def update_complaint(
+    *, complaint: Complaint, actor: User, changes: dict[str, Any], request: HttpRequest | None = None
+) -> Complaint:
     """Edit a complaint: its text by its author while it is open; its priority by a handler until it is final."""
     complaint = Complaint.objects.select_for_update().get(pk=complaint.pk)
     # A full PUT repeats unchanged fields; only real changes are checked.
@@ -236,7 +255,9 @@ def update_complaint(*, complaint: Complaint, actor, changes: dict[str, Any], re
 
 
 @transaction.atomic
-def change_complaint_status(*, complaint: Complaint, to_status: str, actor, note: str = "", request=None) -> Complaint:
+def change_complaint_status(
+    *, complaint: Complaint, to_status: str, actor: User, note: str = "", request: HttpRequest | None = None
+) -> Complaint:
     """The complaint state machine: open -> in_progress -> resolved/rejected (open -> rejected too).
 
     Any other move is refused with 409 invalid_transition; an unknown status is 400.
@@ -274,7 +295,9 @@ def change_complaint_status(*, complaint: Complaint, to_status: str, actor, note
 
 
 @transaction.atomic
-def assign_complaint(*, complaint: Complaint, assignee, actor, request=None) -> Complaint:
+def assign_complaint(
+    *, complaint: Complaint, assignee: User | None, actor: User, request: HttpRequest | None = None
+) -> Complaint:
     """Give a complaint to a handler (or None to unassign); not once it is final."""
     if not user_has(actor, "handle_complaints"):
         raise NotAllowed("Only complaint handlers assign complaints.")
@@ -298,7 +321,9 @@ def assign_complaint(*, complaint: Complaint, assignee, actor, request=None) -> 
 
 
 @transaction.atomic
-def add_complaint_comment(*, complaint: Complaint, author, body: str, request=None) -> ComplaintComment:
+def add_complaint_comment(
+    *, complaint: Complaint, author: User, body: str, request: HttpRequest | None = None
+) -> ComplaintComment:
     """The author or a handler comments; a final complaint takes no more comments."""
     if not Complaint.objects.visible_to(author).filter(pk=complaint.pk).exists():
         raise NotAllowed("You may comment only on complaints you can see.")

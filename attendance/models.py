@@ -46,7 +46,7 @@ class AttendancePolicy(TimeStampedModel):
         return f"Policy for {self.course}" if self.course_id else "Campus default policy"
 
 
-class ClassSessionQuerySet(models.QuerySet):
+class ClassSessionQuerySet(models.QuerySet["ClassSession"]):
     def visible_to(self, user) -> ClassSessionQuerySet:
         """view_all_students: every session; view_attendance (a teacher): the sessions of the
         sections they teach; a student: those of sections they are enrolled in."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import ExtractIsoWeekDay
@@ -19,6 +19,12 @@ from campus.models import Complaint, Student
 
 from .choices import ATTENDED_STATUSES, COUNTED_STATUSES, RecordStatus, SessionStatus
 from .models import AttendanceRecord, ClassSession, ExcuseRequest
+
+if TYPE_CHECKING:
+    from campus.models import Course, Section
+
+    # `.values()` rows read as plain dicts: the reports pop and rename their keys.
+    ValueRows = QuerySet[AttendanceRecord, dict[str, Any]]
 
 STATUS_KEYS = [status.value for status in RecordStatus]
 
@@ -97,7 +103,9 @@ def records_between(
     return records.exclude(session__status=SessionStatus.CANCELLED)
 
 
-def status_counts(*, record_filter: dict[str, Any] | None = None, records=None) -> dict[str, Any]:
+def status_counts(
+    *, record_filter: dict[str, Any] | None = None, records: QuerySet[AttendanceRecord] | None = None
+) -> dict[str, Any]:
     """Counts per status, total and rate over `records` (or all records matching `record_filter`)."""
     records = records if records is not None else AttendanceRecord.objects.all()
     if record_filter:
@@ -119,13 +127,16 @@ def open_complaints_count() -> int:
 # --- Reports -----------------------------------------------------------------
 
 
-def student_report(*, student, records: QuerySet[AttendanceRecord], date_from, date_to) -> dict[str, Any]:
+def student_report(
+    *, student: Student, records: QuerySet[AttendanceRecord], date_from: dt.date | None, date_to: dt.date | None
+) -> dict[str, Any]:
     """One student's counts and rate over a range, overall and per section."""
     records = records_between(records.filter(student=student), date_from, date_to)
-    per_section = (
+    per_section = cast(
+        "ValueRows",
         records.values("session__section_id", "session__section__code", "session__section__course__code")
         .annotate(**count_annotations())
-        .order_by("session__section__course__code", "session__section__code")
+        .order_by("session__section__course__code", "session__section__code"),
     )
     sections = [
         _with_rate(
@@ -154,9 +165,8 @@ def _per_student(records: QuerySet[AttendanceRecord]) -> list[dict[str, Any]]:
     read by id: sorting the joined rows by name before grouping costs ten times more.
     """
 
-    counts = {row.pop("student_id"): row for row in records.order_by().values("student_id").annotate(
-        **count_annotations()
-    )}
+    rows = cast("ValueRows", records.order_by().values("student_id").annotate(**count_annotations()))
+    counts = {row.pop("student_id"): row for row in rows}
     students = (
         Student.objects.filter(pk__in=list(counts))
         .order_by("last_name", "first_name", "id")
@@ -168,7 +178,9 @@ def _per_student(records: QuerySet[AttendanceRecord]) -> list[dict[str, Any]]:
     ]
 
 
-def section_report(*, section, records: QuerySet[AttendanceRecord], date_from, date_to) -> dict[str, Any]:
+def section_report(
+    *, section: Section, records: QuerySet[AttendanceRecord], date_from: dt.date | None, date_to: dt.date | None
+) -> dict[str, Any]:
     """A section's counts and rate over a range, with one row per student.
 
     The overall counts are the students' rows summed (no second pass over the
@@ -188,13 +200,16 @@ def section_report(*, section, records: QuerySet[AttendanceRecord], date_from, d
     }
 
 
-def course_report(*, course, records: QuerySet[AttendanceRecord], date_from, date_to) -> dict[str, Any]:
+def course_report(
+    *, course: Course, records: QuerySet[AttendanceRecord], date_from: dt.date | None, date_to: dt.date | None
+) -> dict[str, Any]:
     """A course's counts and rate over a range, with one row per section."""
     records = records_between(records.filter(session__section__course=course), date_from, date_to)
-    per_section = (
+    per_section = cast(
+        "ValueRows",
         records.values("session__section_id", "session__section__code")
         .annotate(**count_annotations())
-        .order_by("session__section__code")
+        .order_by("session__section__code"),
     )
     return {
         "course": {"id": course.pk, "code": course.code, "title": course.title},
@@ -218,7 +233,7 @@ def trends(
 ) -> dict[str, Any]:
     """Daily rate, weekday pattern and students below `threshold` over `records` in a range."""
     records = records_between(records, date_from, date_to)
-    daily = records.values("session__date").annotate(**count_annotations()).order_by("session__date")
+    daily = cast("ValueRows", records.values("session__date").annotate(**count_annotations()).order_by("session__date"))
     weekday = (
         records.annotate(iso_weekday=ExtractIsoWeekDay("session__date"))
         .values("iso_weekday")
@@ -262,7 +277,7 @@ CSV_HEADER = [
 ]
 
 
-def _iso(value) -> str:
+def _iso(value: dt.date | dt.time | None) -> str:
     return value.isoformat() if value else ""
 
 
@@ -280,8 +295,8 @@ def export_rows(records: QuerySet[AttendanceRecord]) -> Iterator[list[str]]:
 
 
 def export_range_rows(
-    records: QuerySet[AttendanceRecord], *, date_from: dt.date, date_to: dt.date, section=None, course=None,
-    student=None,
+    records: QuerySet[AttendanceRecord], *, date_from: dt.date, date_to: dt.date, section: Section | None = None,
+    course: Course | None = None, student: Student | None = None,
 ) -> Iterator[list[str]]:
     """The header, then one row per record in the range: session by session, students by id.
 
@@ -329,10 +344,10 @@ def export_range_rows(
             take = max(1, min(500, int(EXPORT_BLOCK_ROWS / max(per_session, 1))))
             chunk = session_ids[position : position + take]
             position += len(chunk)
-            block = rows.filter(session_id__in=chunk).order_by(
+            chunk_rows = rows.filter(session_id__in=chunk).order_by(
                 "session__date", "session__scheduled_start", "session_id", "student_id"
             )
-            for row in block:
+            for row in chunk_rows:
                 rows_read += 1
                 yield _export_row(row)
             sessions_read += len(chunk)
@@ -358,7 +373,7 @@ EXPORT_FIELDS = (
 )
 
 
-def _export_row(row) -> list[str]:
+def _export_row(row: tuple[Any, ...]) -> list[str]:
     (day, course, section, room, start, number, first, last, status, source, first_seen, last_seen, n, early, by,
      note) = row[: len(EXPORT_FIELDS)]
     return [

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -34,6 +34,10 @@ from .choices import (
 )
 from .models import AttendanceChange, AttendanceRecord, ClassSession, ExcuseRequest, PlannerState
 from .policy import EffectivePolicy, policy_for, policy_for_course
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from campus.models import Room, Student
 
 logger = logging.getLogger("campus.attendance")
 
@@ -76,6 +80,14 @@ class MarkResult:
     session: ClassSession | None = None
 
 
+class Mark(TypedDict):
+    """One student's mark in `mark_bulk`."""
+
+    student: Student
+    status: str
+    note: NotRequired[str | None]
+
+
 @dataclass
 class CloseResult:
     session: ClassSession
@@ -102,7 +114,7 @@ def _invalidate_dashboard_on_commit() -> None:
     transaction.on_commit(dashboard.invalidate_summary)
 
 
-def _is_enrolled(student, section_id: int, day: dt.date) -> bool:
+def _is_enrolled(student: Student, section_id: int, day: dt.date) -> bool:
     from campus.selectors import students_enrolled_on
 
     return students_enrolled_on(section_id, day).filter(pk=student.pk).exists()
@@ -111,7 +123,7 @@ def _is_enrolled(student, section_id: int, day: dt.date) -> bool:
 # --- Sightings -------------------------------------------------------------
 
 
-def _candidate_sessions(*, room, at: dt.datetime) -> list[tuple[ClassSession, EffectivePolicy]]:
+def _candidate_sessions(*, room: Room, at: dt.datetime) -> list[tuple[ClassSession, EffectivePolicy]]:
     """Open sessions in `room` whose attendance window holds `at`, the one already started first."""
     sessions = (
         ClassSession.objects.filter(room=room, status=SessionStatus.OPEN, scheduled_end__gte=at)
@@ -128,10 +140,10 @@ def _candidate_sessions(*, room, at: dt.datetime) -> list[tuple[ClassSession, Ef
 
 def mark_seen(
     *,
-    student,
+    student: Student,
     at: dt.datetime,
     source: str,
-    room=None,
+    room: Room | None = None,
     session: ClassSession | None = None,
     confidence: float | None = None,
 ) -> MarkResult:
@@ -159,6 +171,7 @@ def mark_seen(
             return MarkResult(MarkOutcome.NO_SESSION, None, None)
         candidates = [(session, policy)]
     else:
+        assert room is not None  # refused above without either
         candidates = _candidate_sessions(room=room, at=at)
     found = _enrolled_candidate(student, candidates)
     if found is None:
@@ -169,7 +182,7 @@ def mark_seen(
 
 
 def _enrolled_candidate(
-    student, candidates: list[tuple[ClassSession, EffectivePolicy]]
+    student: Student, candidates: list[tuple[ClassSession, EffectivePolicy]]
 ) -> tuple[ClassSession, EffectivePolicy] | None:
     """The first candidate session whose section has the student enrolled on its date."""
     return next(((s, p) for s, p in candidates if _is_enrolled(student, s.section_id, s.date)), None)
@@ -182,7 +195,7 @@ def _not_found(candidates: list[tuple[ClassSession, EffectivePolicy]]) -> MarkRe
 
 
 @transaction.atomic
-def hold_for_review(*, student, at: dt.datetime, room, reason: str) -> MarkResult:
+def hold_for_review(*, student: Student, at: dt.datetime, room: Room, reason: str) -> MarkResult:
     """The evidence that `student` was in `room` at `at` is in doubt (seen in two rooms at once).
 
     The record of the session there is held: created or set `unverified` (a person's
@@ -223,7 +236,13 @@ def hold_for_review(*, student, at: dt.datetime, room, reason: str) -> MarkResul
 
 
 def _record_sighting(
-    *, session: ClassSession, policy: EffectivePolicy, student, at: dt.datetime, source: str, confidence: float | None
+    *,
+    session: ClassSession,
+    policy: EffectivePolicy,
+    student: Student,
+    at: dt.datetime,
+    source: str,
+    confidence: float | None,
 ) -> MarkResult:
     with transaction.atomic():
         record = AttendanceRecord.objects.select_for_update().filter(session=session, student=student).first()
@@ -300,11 +319,13 @@ def _apply_sighting(
 # --- People's marks --------------------------------------------------------
 
 
-def _is_admin(user) -> bool:
+def _is_admin(user: User) -> bool:
     return user.has_role_at_least("admin")
 
 
-def check_can_mark(*, user, session: ClassSession, overriding: bool, now: dt.datetime | None = None) -> None:
+def check_can_mark(
+    *, user: User | None, session: ClassSession, overriding: bool, now: dt.datetime | None = None
+) -> None:
     """Raises NotAllowed unless `user` may mark (or, `overriding`, change) records of `session`."""
     if not (user and user.is_authenticated and getattr(user, "pk", None)):
         raise NotAllowed("Only a signed-in person can mark attendance.")
@@ -322,7 +343,7 @@ def check_can_mark(*, user, session: ClassSession, overriding: bool, now: dt.dat
             raise NotAllowed(f"The session closed more than {days} days ago; only admins can change it.")
 
 
-def _log_change(*, record: AttendanceRecord, by, from_status: str, to_status: str, reason: str) -> None:
+def _log_change(*, record: AttendanceRecord, by: User | None, from_status: str, to_status: str, reason: str) -> None:
     AttendanceChange.objects.create(
         record=record, changed_by=by, from_status=from_status, to_status=to_status, reason=reason
     )
@@ -341,7 +362,15 @@ def _log_change(*, record: AttendanceRecord, by, from_status: str, to_status: st
 
 
 def _set_status(
-    *, session: ClassSession, student, status: str, by, reason: str, note: str | None, check: bool, now: dt.datetime
+    *,
+    session: ClassSession,
+    student: Student,
+    status: str,
+    by: User,
+    reason: str,
+    note: str | None,
+    check: bool,
+    now: dt.datetime,
 ) -> tuple[AttendanceRecord, bool]:
     """Sets one student's status by hand, inside the caller's transaction. Returns (record, changed)."""
     if status not in MANUAL_STATUSES:
@@ -397,7 +426,7 @@ def _lock_session(session: ClassSession | int) -> ClassSession:
 
 @transaction.atomic
 def mark_manually(
-    *, session: ClassSession, student, status: str, by, reason: str = "", note: str | None = None
+    *, session: ClassSession, student: Student, status: str, by: User, reason: str = "", note: str | None = None
 ) -> AttendanceRecord:
     """A person marks one student; changing an existing status needs edit_attendance and a reason."""
     session = _lock_session(session)
@@ -413,7 +442,7 @@ def mark_manually(
 
 @transaction.atomic
 def mark_bulk(
-    *, session: ClassSession, marks: Iterable[dict[str, Any]], by, reason: str = ""
+    *, session: ClassSession, marks: Iterable[Mark], by: User, reason: str = ""
 ) -> list[AttendanceRecord]:
     """Marks many students of one session at once: all or nothing.
 
@@ -453,7 +482,7 @@ def mark_bulk(
 
 
 @transaction.atomic
-def file_excuse(*, student, session: ClassSession, reason: str, by) -> ExcuseRequest:
+def file_excuse(*, student: Student, session: ClassSession, reason: str, by: User) -> ExcuseRequest:
     """A student (or staff on their behalf) asks to be excused from one session."""
     if not reason or not reason.strip():
         raise InvalidInput("Give a reason.", details={"reason": ["This field may not be blank."]})
@@ -478,7 +507,7 @@ def file_excuse(*, student, session: ClassSession, reason: str, by) -> ExcuseReq
 
 
 @transaction.atomic
-def decide_excuse(*, excuse: ExcuseRequest, approve: bool, by, note: str = "") -> ExcuseRequest:
+def decide_excuse(*, excuse: ExcuseRequest, approve: bool, by: User, note: str = "") -> ExcuseRequest:
     """Staff approve (the record becomes excused) or refuse a pending request."""
     excuse = ExcuseRequest.objects.select_for_update().select_related("session__section", "student").get(pk=excuse.pk)
     if excuse.status != ExcuseStatus.PENDING:
@@ -530,14 +559,16 @@ def transition_session(session: ClassSession, to: str) -> None:
     session.status = to
 
 
-def _check_can_run(user, session: ClassSession) -> None:
+def _check_can_run(user: User | None, session: ClassSession) -> None:
     if user is None:
         return  # the beat tasks
     check_can_mark(user=user, session=session, overriding=False)
 
 
 @transaction.atomic
-def open_session(*, session: ClassSession | int, now: dt.datetime | None = None, by=None) -> ClassSession:
+def open_session(
+    *, session: ClassSession | int, now: dt.datetime | None = None, by: User | None = None
+) -> ClassSession:
     """Opens a scheduled session for sightings."""
     session = _lock_session(session)
     _check_can_run(by, session)
@@ -551,7 +582,7 @@ def open_session(*, session: ClassSession | int, now: dt.datetime | None = None,
 
 
 @transaction.atomic
-def cancel_session(*, session: ClassSession | int, by, reason: str = "") -> ClassSession:
+def cancel_session(*, session: ClassSession | int, by: User | None, reason: str = "") -> ClassSession:
     session = _lock_session(session)
     _check_can_run(by, session)
     transition_session(session, SessionStatus.CANCELLED)
@@ -577,7 +608,9 @@ def _coverage_reason(session: ClassSession, coverage: float | None, problem: str
 
 
 @transaction.atomic
-def close_session(*, session: ClassSession | int, now: dt.datetime | None = None, by=None) -> CloseResult:
+def close_session(
+    *, session: ClassSession | int, now: dt.datetime | None = None, by: User | None = None
+) -> CloseResult:
     """Closes a session: flags early leavers and marks every enrolled student without a record,
     absent, or unverified when the room's cameras were healthy for too little of it. Runs once."""
     now = now or timezone.now()

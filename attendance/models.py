@@ -5,6 +5,8 @@ No workflow lives here: every change goes through `attendance.services`.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q, Value
@@ -116,10 +118,14 @@ class ClassSession(TimeStampedModel):
         return f"{self.section} {self.date:%Y-%m-%d} {self.scheduled_start:%H:%M}"
 
 
-class StudentOwnedQuerySet(models.QuerySet):
+# A record or an excuse request.
+_Owned = TypeVar("_Owned", bound=models.Model)
+
+
+class StudentOwnedQuerySet(models.QuerySet[_Owned]):
     """Rows that belong to one student: records and excuse requests."""
 
-    def visible_to(self, user) -> StudentOwnedQuerySet:
+    def visible_to(self, user) -> StudentOwnedQuerySet[_Owned]:
         """view_all_students: every row; view_attendance (a teacher): the rows of sessions of the
         sections they teach; a student: their own."""
         if not (user and user.is_authenticated and getattr(user, "pk", None)):

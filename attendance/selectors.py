@@ -21,6 +21,8 @@ from .choices import ATTENDED_STATUSES, COUNTED_STATUSES, RecordStatus, SessionS
 from .models import AttendanceRecord, ClassSession, ExcuseRequest
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
     from campus.models import Course, Section
 
     # `.values()` rows read as plain dicts: the reports pop and rename their keys.
@@ -73,7 +75,9 @@ def record_list() -> QuerySet[AttendanceRecord]:
     )
 
 
-def records_visible_to(user, *, section=None, course=None) -> QuerySet[AttendanceRecord]:
+def records_visible_to(
+    user: User | AnonymousUser, *, section: Section | None = None, course: Course | None = None
+) -> QuerySet[AttendanceRecord]:
     """The records `user` may see, optionally of one section or one course."""
     records = AttendanceRecord.objects.visible_to(user)
     if section is not None:
@@ -83,11 +87,11 @@ def records_visible_to(user, *, section=None, course=None) -> QuerySet[Attendanc
     return records
 
 
-def session_is_visible_to(user, session: ClassSession) -> bool:
+def session_is_visible_to(user: User | AnonymousUser, session: ClassSession) -> bool:
     return ClassSession.objects.visible_to(user).filter(pk=session.pk).exists()
 
 
-def excuses_visible_to(user) -> QuerySet[ExcuseRequest]:
+def excuses_visible_to(user: User | AnonymousUser) -> QuerySet[ExcuseRequest]:
     """The excuse requests `user` may see, with student, session and who filed and decided them."""
     return ExcuseRequest.objects.visible_to(user).select_related("student", "session", "filed_by", "decided_by")
 

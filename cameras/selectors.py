@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from attendance.choices import SessionStatus
 from attendance.models import ClassSession
-from attendance.policy import policy_for
+from attendance.policy import EffectivePolicy, policy_for
 from campus.selectors import students_enrolled_on
 
 from .choices import CameraStatus, SightingOutcome, UnknownFaceStatus
 from .memory import ProcessMemory
 from .models import Camera, CameraStatusChange, FaceEnrolment, FaceSighting, Frame, UnknownFace, UnknownFaceGroup
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import User
+    from campus.models import Student
+
 
 def camera_list() -> QuerySet[Camera]:
     return Camera.objects.select_related("room", "room__building", "device").order_by("room__code", "name")
 
 
-def enrolments_of(student) -> QuerySet[FaceEnrolment]:
+def enrolments_of(student: Student) -> QuerySet[FaceEnrolment]:
     return FaceEnrolment.objects.filter(student=student).order_by("created_at", "id")
 
 
@@ -46,11 +52,13 @@ def unknown_group_list() -> QuerySet[UnknownFaceGroup]:
 
 
 # Per-process memos (cameras.memory): a frame pipeline asks several times a second.
-_open_sessions: ProcessMemory[list] = ProcessMemory("open_sessions", maxsize=1000, ttl=10.0)
+_open_sessions: ProcessMemory[list[tuple[ClassSession, EffectivePolicy]]] = ProcessMemory(
+    "open_sessions", maxsize=1000, ttl=10.0
+)
 _session_students: ProcessMemory[frozenset[int]] = ProcessMemory("session_students", maxsize=1000, ttl=60.0)
 
 
-def unknown_groups_visible_to(user) -> QuerySet[UnknownFaceGroup]:
+def unknown_groups_visible_to(user: User | AnonymousUser) -> QuerySet[UnknownFaceGroup]:
     """Groups holding at least one unknown face `user` may see."""
     visible = UnknownFace.objects.visible_to(user).values("group_id")
     return unknown_group_list().filter(pk__in=visible)
@@ -70,7 +78,7 @@ def open_session_for(room_id: int, at: datetime) -> ClassSession | None:
     return None
 
 
-def _room_open_sessions(room_id: int) -> list:
+def _room_open_sessions(room_id: int) -> list[tuple[ClassSession, EffectivePolicy]]:
     sessions = (
         ClassSession.objects.filter(room_id=room_id, status=SessionStatus.OPEN)
         .select_related("section")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
@@ -24,12 +25,18 @@ from config.errors import Conflict, InvalidInput, NotAllowed, PayloadTooLarge
 
 from .biometrics import decrypt_vector, encrypt_text, encrypt_vector
 from .choices import CameraStatus, SourceKind, UnknownFaceStatus
-from .engine import FaceEngine, get_engine
+from .engine import Embedding, FaceBox, FaceEngine, RGBImage, get_engine
 from .engine import images as engine_images
 from .engine import quality as engine_quality
 from .models import Camera, CameraStatusChange, FaceEnrolment, Frame, UnknownFace, UnknownFaceGroup
 from .recognition import current_gallery, gallery_changed
 from .redaction import redact, split_credentials, split_query
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from accounts.models import User
+    from campus.models import Student
 
 logger = logging.getLogger("cameras.services")
 
@@ -76,7 +83,10 @@ def _check_source(camera: Camera) -> None:
 
 @transaction.atomic
 def create_camera(
-    *, actor=None, request=None, username: str | None = None, password: str | None = None, **fields: Any
+    *,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+    username: str | None = None, password: str | None = None, **fields: Any
 ) -> Camera:
     """A new camera; credentials given in the URL are moved into the encrypted fields."""
     unknown = set(fields) - CAMERA_FIELDS
@@ -95,8 +105,8 @@ def create_camera(
 
 @transaction.atomic
 def update_camera(
-    *, camera: Camera, actor=None, request=None, username: str | None = None, password: str | None = None,
-    **fields: Any,
+    *, camera: Camera, actor: User | None = None, request: HttpRequest | None = None, username: str | None = None,
+    password: str | None = None, **fields: Any,
 ) -> Camera:
     unknown = set(fields) - CAMERA_FIELDS
     if unknown:
@@ -118,7 +128,7 @@ def update_camera(
 
 
 @transaction.atomic
-def delete_camera(*, camera: Camera, actor=None, request=None) -> None:
+def delete_camera(*, camera: Camera, actor: User | None = None, request: HttpRequest | None = None) -> None:
     """Deletes a camera that has produced no sightings; one that has is attendance evidence: disable it."""
     if camera.sightings.exists():
         raise Conflict("This camera's sightings are attendance evidence; disable the camera instead.",
@@ -129,7 +139,7 @@ def delete_camera(*, camera: Camera, actor=None, request=None) -> None:
                        details={"name": name})
 
 
-def set_camera_status(*, camera: Camera, status: str, reason: str = "", at=None) -> bool:
+def set_camera_status(*, camera: Camera, status: str, reason: str = "", at: datetime | None = None) -> bool:
     """Moves the camera to `status` (logging the change for coverage); False when it already was there."""
     at = at or timezone.now()
     reason = redact(reason)[:300]
@@ -141,7 +151,7 @@ def set_camera_status(*, camera: Camera, status: str, reason: str = "", at=None)
     return bool(changed)
 
 
-def record_capture_success(*, camera: Camera, at=None) -> None:
+def record_capture_success(*, camera: Camera, at: datetime | None = None) -> None:
     """Frames are flowing: reset failures, schedule the next read, online."""
     at = at or timezone.now()
     # next_poll_at is left to the poller's plan (it holds the camera until the next beat).
@@ -150,7 +160,7 @@ def record_capture_success(*, camera: Camera, at=None) -> None:
     set_camera_status(camera=camera, status=CameraStatus.ONLINE, at=at)
 
 
-def record_capture_failure(*, camera: Camera, error: str, at=None) -> None:
+def record_capture_failure(*, camera: Camera, error: str, at: datetime | None = None) -> None:
     """A failed read: exponential backoff; offline after CAMERA_OFFLINE_AFTER_FAILURES in a row."""
     at = at or timezone.now()
     camera.refresh_from_db(fields=["consecutive_failures"])
@@ -170,13 +180,13 @@ def record_capture_failure(*, camera: Camera, error: str, at=None) -> None:
 
 @dataclass(frozen=True)
 class FaceFound:
-    vector: np.ndarray
-    box: Any
+    vector: Embedding
+    box: FaceBox
     size_px: int
     sharpness: float
 
 
-def decode_or_400(data: bytes, *, max_pixels: int | None = None, min_side: int | None = None) -> np.ndarray:
+def decode_or_400(data: bytes, *, max_pixels: int | None = None, min_side: int | None = None) -> RGBImage:
     """Decoded RGB image (at a reduced size with `min_side`), or the domain error that says what is wrong."""
     try:
         return engine_images.decode_image(
@@ -188,7 +198,7 @@ def decode_or_400(data: bytes, *, max_pixels: int | None = None, min_side: int |
         raise InvalidInput(exc.message, code=exc.reason)
 
 
-def single_face(image: np.ndarray, engine: FaceEngine) -> FaceFound:
+def single_face(image: RGBImage, engine: FaceEngine) -> FaceFound:
     """The one face of an enrolment photo with its embedding; 400 for none, several, or poor quality."""
     small, scale = engine_images.downscale(image, ENROLMENT_DETECT_SIDE)
     faces = engine.detect(small, upsample=1 if max(small.shape[:2]) < 800 else 0)
@@ -211,7 +221,7 @@ def single_face(image: np.ndarray, engine: FaceEngine) -> FaceFound:
     return FaceFound(vector=vector, box=box, size_px=assessed.size_px, sharpness=assessed.sharpness)
 
 
-def _require_consent(student) -> None:
+def _require_consent(student: Student) -> None:
     if not student.has_face_consent:
         raise NotAllowed(
             "The student has no recorded consent to face recognition (or is not active); "
@@ -220,7 +230,7 @@ def _require_consent(student) -> None:
         )
 
 
-def _refuse_inconsistent(vector: np.ndarray, student, engine: FaceEngine) -> None:
+def _refuse_inconsistent(vector: Embedding, student: Student, engine: FaceEngine) -> None:
     """A new photo must show the person already enrolled: within the same-person bound of each enrolment."""
     rows = FaceEnrolment.objects.filter(
         student=student, engine_name=engine.name, engine_version=engine.version
@@ -237,7 +247,7 @@ def _refuse_inconsistent(vector: np.ndarray, student, engine: FaceEngine) -> Non
             )
 
 
-def _refuse_duplicate(vector: np.ndarray, student, engine: FaceEngine) -> None:
+def _refuse_duplicate(vector: Embedding, student: Student, engine: FaceEngine) -> None:
     gallery = current_gallery(engine, tolerate_outage=True)  # enrolment commits with Redis down
     match = gallery.match(vector, threshold=settings.FACE_MATCH_THRESHOLD, margin=0.0)
     if match.matched and match.student_id != student.pk:
@@ -248,8 +258,9 @@ def _refuse_duplicate(vector: np.ndarray, student, engine: FaceEngine) -> None:
         )
 
 
-def _save_enrolment(*, student, vector, engine: FaceEngine, box, size_px, sharpness, photo: bytes | None,
-                    actor, request, via: str) -> FaceEnrolment:
+def _save_enrolment(*, student: Student, vector: Embedding, engine: FaceEngine, box: FaceBox | list[int],
+                    size_px: int, sharpness: float, photo: bytes | None, actor: User | None,
+                    request: HttpRequest | None, via: str) -> FaceEnrolment:
     enrolment = FaceEnrolment(
         student=student,
         embedding_ciphertext=encrypt_vector(vector),
@@ -276,7 +287,7 @@ def _save_enrolment(*, student, vector, engine: FaceEngine, box, size_px, sharpn
     return enrolment
 
 
-def check_enrolment_photo(*, student, image_bytes: bytes, replace: bool = False) -> FaceFound:
+def check_enrolment_photo(*, student: Student, image_bytes: bytes, replace: bool = False) -> FaceFound:
     """Every enrolment check without saving anything (enroll_faces --dry-run)."""
     _require_consent(student)
     engine = get_engine()
@@ -289,7 +300,13 @@ def check_enrolment_photo(*, student, image_bytes: bytes, replace: bool = False)
 
 @transaction.atomic
 def enrol_face(
-    *, student, image_bytes: bytes, actor=None, request=None, via: str = "api", replace: bool = False
+    *,
+    student: Student,
+    image_bytes: bytes,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+    via: str = "api",
+    replace: bool = False,
 ) -> FaceEnrolment:
     """Enrol one photo: consent, exactly one face, quality, the same person as the student's other
     enrolments, not already someone else; audited.
@@ -313,7 +330,7 @@ def enrol_face(
     )
 
 
-def _replace_enrolments(*, student, actor, request) -> None:
+def _replace_enrolments(*, student: Student, actor: User | None, request: HttpRequest | None) -> None:
     old = list(FaceEnrolment.objects.filter(student=student).values_list("pk", "photo"))
     if not old:
         return
@@ -323,11 +340,11 @@ def _replace_enrolments(*, student, actor, request) -> None:
                        request=request, details={"enrolment_ids": [pk for pk, _ in old]})
 
 
-def _delete_files_after_commit(names: list[str]) -> None:
-    names = [name for name in names if name]
+def _delete_files_after_commit(names: Iterable[str | None]) -> None:
+    files = [name for name in names if name]
 
     def delete() -> None:
-        for name in names:
+        for name in files:
             try:
                 default_storage.delete(name)
             except OSError:
@@ -337,7 +354,9 @@ def _delete_files_after_commit(names: list[str]) -> None:
 
 
 @transaction.atomic
-def delete_enrolment(*, enrolment: FaceEnrolment, actor=None, request=None) -> dict[str, int]:
+def delete_enrolment(
+    *, enrolment: FaceEnrolment, actor: User | None = None, request: HttpRequest | None = None
+) -> dict[str, int]:
     """Deletes one enrolment; deleting a student's last one erases all their biometric data."""
     student = enrolment.student
     if not FaceEnrolment.objects.filter(student=student).exclude(pk=enrolment.pk).exists():
@@ -353,7 +372,9 @@ def delete_enrolment(*, enrolment: FaceEnrolment, actor=None, request=None) -> d
 
 
 @transaction.atomic
-def erase_biometrics(*, student, actor=None, request=None) -> dict[str, int]:
+def erase_biometrics(
+    *, student: Student, actor: User | None = None, request: HttpRequest | None = None
+) -> dict[str, int]:
     """Removes every embedding, enrolment photo, face crop and kept frame image of a student; audited."""
     enrolments = list(FaceEnrolment.objects.filter(student=student).values_list("pk", "photo"))
     unknowns = list(UnknownFace.objects.filter(assigned_student=student).values_list("pk", "crop"))
@@ -380,7 +401,9 @@ def erase_biometrics(*, student, actor=None, request=None) -> dict[str, int]:
     return counts
 
 
-def erase_biometrics_on_withdrawal(*, student, actor=None, request=None, **_signal) -> None:
+def erase_biometrics_on_withdrawal(
+    *, student: Student, actor: User | None = None, request: HttpRequest | None = None, **_signal: object
+) -> None:
     """Receiver of campus' face_consent_withdrawn: runs inside the withdrawal's transaction."""
     erase_biometrics(student=student, actor=actor, request=request)
 
@@ -388,7 +411,7 @@ def erase_biometrics_on_withdrawal(*, student, actor=None, request=None, **_sign
 # --- Unknown faces ------------------------------------------------------------
 
 
-def group_unknown_face(*, unknown: UnknownFace, vector: np.ndarray) -> UnknownFaceGroup:
+def group_unknown_face(*, unknown: UnknownFace, vector: Embedding) -> UnknownFaceGroup:
     """Puts an unknown face in the nearest recent group within UNKNOWN_FACE_GROUP_DISTANCE, or a new one."""
     since = unknown.seen_at - timedelta(hours=settings.UNKNOWN_FACE_RETENTION_HOURS)
     groups = list(
@@ -418,7 +441,9 @@ def group_unknown_face(*, unknown: UnknownFace, vector: np.ndarray) -> UnknownFa
 
 
 @transaction.atomic
-def assign_unknown_faces(*, faces: list[UnknownFace], student, actor=None, request=None) -> FaceEnrolment:
+def assign_unknown_faces(
+    *, faces: list[UnknownFace], student: Student, actor: User | None = None, request: HttpRequest | None = None
+) -> FaceEnrolment:
     """Labels pending unknown faces as `student`: enrols their mean embedding (consent and 409 rules apply)."""
     _require_consent(student)
     faces = [face for face in faces if face.status == UnknownFaceStatus.PENDING]
@@ -446,7 +471,9 @@ def assign_unknown_faces(*, faces: list[UnknownFace], student, actor=None, reque
 
 
 @transaction.atomic
-def dismiss_unknown_faces(*, faces: list[UnknownFace], actor=None, request=None) -> int:
+def dismiss_unknown_faces(
+    *, faces: list[UnknownFace], actor: User | None = None, request: HttpRequest | None = None
+) -> int:
     """Not a student (or not worth keeping): the crops and embeddings go at once."""
     ids = [face.pk for face in faces]
     crops = [face.crop.name for face in faces]
@@ -457,5 +484,5 @@ def dismiss_unknown_faces(*, faces: list[UnknownFace], actor=None, request=None)
     return deleted
 
 
-def _user_or_none(actor):
+def _user_or_none(actor: User | None) -> User | None:
     return actor if actor is not None and getattr(actor, "pk", None) else None

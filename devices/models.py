@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -36,7 +36,7 @@ class DeviceQuerySet(models.QuerySet):
         return self.exclude(last_heartbeat_at__gte=online_since(now))
 
 
-def online_since(now=None):
+def online_since(now: datetime | None = None) -> datetime:
     """The oldest heartbeat time that still counts as online."""
     return (now or timezone.now()) - timedelta(seconds=settings.DEVICE_ONLINE_WINDOW_SECONDS)
 

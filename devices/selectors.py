@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -27,7 +30,7 @@ def heartbeat_history(device: Device) -> QuerySet[Heartbeat]:
     return Heartbeat.objects.filter(device=device).order_by("-received_at")
 
 
-def fleet_summary(now=None) -> dict:
+def fleet_summary(now: datetime | None = None) -> dict[str, Any]:
     """Online/offline counts and the versions in the field (enabled devices only)."""
     now = now or timezone.now()
     enabled = Device.objects.exclude(state=DeviceState.DISABLED)
@@ -40,7 +43,7 @@ def fleet_summary(now=None) -> dict:
     )
     enabled_total = counts["total"] - counts["disabled"]
 
-    def versions(field: str) -> list[dict]:
+    def versions(field: str) -> list[dict[str, Any]]:
         rows = enabled.values(field).annotate(devices=Count("id")).order_by("-devices", field)
         return [{"version": row[field] or None, "devices": row["devices"]} for row in rows]
 
@@ -55,7 +58,7 @@ def fleet_summary(now=None) -> dict:
     }
 
 
-def fleet_status() -> dict:
+def fleet_status() -> dict[str, int]:
     """The short form for a dashboard status source: `{"online": n, "total": m}`."""
     summary = fleet_summary()
     return {"online": summary["online"], "total": summary["total"] - summary["by_state"]["disabled"]}

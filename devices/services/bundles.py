@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.services import record_audit_event
@@ -13,16 +16,21 @@ from config.errors import Conflict, InvalidInput, PayloadTooLarge
 
 from ..models import Bundle
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
-class _HashingFile(File):
+    from accounts.models import User
+
+
+class _HashingFile(File):  # type: ignore[type-arg]  # File is generic only in the stubs
     """Hashes and counts the bytes as storage reads them, so the upload is read once."""
 
-    def __init__(self, file, name=None):
+    def __init__(self, file: UploadedFile[bytes], name: str | None = None) -> None:
         super().__init__(file, name)
         self.sha256 = hashlib.sha256()
         self.bytes_read = 0
 
-    def chunks(self, chunk_size=None):
+    def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
         for chunk in super().chunks(chunk_size):
             self.sha256.update(chunk)
             self.bytes_read += len(chunk)
@@ -32,14 +40,14 @@ class _HashingFile(File):
 @transaction.atomic
 def create_bundle(
     *,
-    upload,
+    upload: UploadedFile[bytes],
     name: str,
     version: str,
     channel: str,
     notes: str = "",
     min_agent_version: str = "",
-    actor=None,
-    request=None,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
 ) -> Bundle:
     """Stores an uploaded bundle, computing its SHA-256 and size while it streams to storage."""
     limit = settings.DEVICE_MAX_BUNDLE_BYTES
@@ -82,12 +90,13 @@ def create_bundle(
 
 
 @transaction.atomic
-def delete_bundle(*, bundle: Bundle, actor=None, request=None) -> None:
+def delete_bundle(*, bundle: Bundle, actor: User | None = None, request: HttpRequest | None = None) -> None:
     if bundle.deployments.exists():
         raise Conflict("The bundle is used by deployments; it cannot be deleted.", code="bundle_in_use")
     pk = bundle.pk
     file_name = bundle.file.name
     bundle.delete()
     storage = bundle.file.storage
-    transaction.on_commit(lambda: storage.delete(file_name))
+    if file_name:  # a bundle always has a file; the type allows none
+        transaction.on_commit(lambda: storage.delete(file_name))
     record_audit_event(action="devices.bundle_deleted", actor=actor, target=f"bundle:{pk}", request=request)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -17,6 +17,11 @@ from .. import keys
 from ..choices import DeviceState
 from ..models import Device, DeviceCredential
 from . import tokens
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from accounts.models import User
 
 
 def _issue_credential(device: Device) -> str:
@@ -78,7 +83,7 @@ def register_device(
     kind: str | None = None,
     agent_version: str = "",
     bundle_version: str = "",
-    hardware_info: dict | None = None,
+    hardware_info: dict[str, Any] | None = None,
     ip: str | None = None,
     current_credential: str = "",
 ) -> Registration:
@@ -136,7 +141,9 @@ def register_device(
 
 
 @transaction.atomic
-def provision_devices(*, serials: list[str], actor=None, actor_label: str = "", **fields: Any) -> dict[str, str]:
+def provision_devices(
+    *, serials: list[str], actor: User | None = None, actor_label: str = "", **fields: Any
+) -> dict[str, str]:
     """Creates active devices with credentials in bulk (factory provisioning, load tests).
 
     Returns {serial: credential}; the plaintexts are not stored. Serials that exist already are refused.
@@ -168,7 +175,7 @@ def provision_devices(*, serials: list[str], actor=None, actor_label: str = "", 
 
 
 @transaction.atomic
-def create_device(*, actor=None, request=None, **fields: Any) -> Device:
+def create_device(*, actor: User | None = None, request: HttpRequest | None = None, **fields: Any) -> Device:
     """Staff pre-create a device (pending until it registers)."""
     device = Device(**fields)
     device.state = DeviceState.PENDING
@@ -179,7 +186,9 @@ def create_device(*, actor=None, request=None, **fields: Any) -> Device:
 
 
 @transaction.atomic
-def update_device(*, device: Device, actor=None, request=None, **fields: Any) -> Device:
+def update_device(
+    *, device: Device, actor: User | None = None, request: HttpRequest | None = None, **fields: Any
+) -> Device:
     for name, value in fields.items():
         setattr(device, name, value)
     device.full_clean()
@@ -195,7 +204,7 @@ def update_device(*, device: Device, actor=None, request=None, **fields: Any) ->
 
 
 @transaction.atomic
-def delete_device(*, device: Device, actor=None, request=None) -> None:
+def delete_device(*, device: Device, actor: User | None = None, request: HttpRequest | None = None) -> None:
     """Deletes a device with its credentials and history (bound cameras keep existing, unbound)."""
     pk, serial = device.pk, device.serial
     device.delete()
@@ -205,7 +214,7 @@ def delete_device(*, device: Device, actor=None, request=None) -> None:
 
 
 @transaction.atomic
-def rotate_credential(*, device: Device, actor=None, request=None) -> str:
+def rotate_credential(*, device: Device, actor: User | None = None, request: HttpRequest | None = None) -> str:
     """A new credential for `device` (the old one stops working at once); returns the plaintext."""
     if device.state == DeviceState.DISABLED:
         raise Conflict("Enable the device before giving it a credential.", code="device_disabled")
@@ -218,7 +227,7 @@ def rotate_credential(*, device: Device, actor=None, request=None) -> str:
 
 
 @transaction.atomic
-def revoke_credentials(*, device: Device, actor=None, request=None) -> int:
+def revoke_credentials(*, device: Device, actor: User | None = None, request: HttpRequest | None = None) -> int:
     count = DeviceCredential.objects.filter(device=device, revoked_at__isnull=True).update(revoked_at=timezone.now())
     record_audit_event(
         action="devices.credential_revoked",
@@ -231,7 +240,7 @@ def revoke_credentials(*, device: Device, actor=None, request=None) -> int:
 
 
 @transaction.atomic
-def disable_device(*, device: Device, actor=None, request=None) -> Device:
+def disable_device(*, device: Device, actor: User | None = None, request: HttpRequest | None = None) -> Device:
     if device.state != DeviceState.DISABLED:
         device.state = DeviceState.DISABLED
         device.disabled_at = timezone.now()
@@ -242,7 +251,7 @@ def disable_device(*, device: Device, actor=None, request=None) -> Device:
 
 
 @transaction.atomic
-def enable_device(*, device: Device, actor=None, request=None) -> Device:
+def enable_device(*, device: Device, actor: User | None = None, request: HttpRequest | None = None) -> Device:
     if device.state == DeviceState.DISABLED:
         has_credential = device.credentials.filter(revoked_at__isnull=True).exists()
         device.state = DeviceState.ACTIVE if has_credential else DeviceState.PENDING

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.services import record_audit_event
@@ -14,6 +15,12 @@ from config.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 from ..choices import TARGET_FINISHED, TARGET_IN_PROGRESS, DeploymentState, DeviceState, TargetSelector, TargetState
 from ..models import Bundle, Deployment, DeploymentTarget, Device, DeviceGroup
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from accounts.models import User
+
 
 logger = logging.getLogger("campus.devices")
 
@@ -25,7 +32,7 @@ RUNNING_DEPLOYMENTS_TTL = 30
 
 def any_running_deployment() -> bool:
     """Whether any deployment runs; cached, and cleared by every deployment transition."""
-    running = cache.get(RUNNING_DEPLOYMENTS_KEY)
+    running: bool | None = cache.get(RUNNING_DEPLOYMENTS_KEY)
     if running is None:
         running = Deployment.objects.filter(state=DeploymentState.RUNNING).exists()
         cache.set(RUNNING_DEPLOYMENTS_KEY, running, RUNNING_DEPLOYMENTS_TTL)
@@ -107,7 +114,9 @@ def _locked(deployment: Deployment) -> Deployment:
     return Deployment.objects.select_for_update().select_related("bundle").get(pk=deployment.pk)
 
 
-def devices_for_selector(*, selector: str, device_ids=None, group=None, label: str = ""):
+def devices_for_selector(
+    *, selector: str, device_ids: list[int] | None = None, group: DeviceGroup | None = None, label: str = ""
+) -> QuerySet[Device]:
     devices = Device.objects.exclude(state=DeviceState.DISABLED)
     if selector == TargetSelector.LIST:
         return devices.filter(pk__in=device_ids or [])
@@ -130,8 +139,8 @@ def create_deployment(
     batch_size: int = 10,
     failure_threshold_percent: int = 20,
     max_attempts: int = 3,
-    actor=None,
-    request=None,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
 ) -> Deployment:
     """A draft deployment with its targets fixed now, in batches of `batch_size` by serial."""
     if selector == TargetSelector.GROUP and group is None:
@@ -178,7 +187,14 @@ def create_deployment(
 
 
 def _audited_move(
-    deployment: Deployment, to: str, *, action: str, actor, request, reason: str = "", only_from: str | None = None
+    deployment: Deployment,
+    to: str,
+    *,
+    action: str,
+    actor: User | None,
+    request: HttpRequest | None,
+    reason: str = "",
+    only_from: str | None = None,
 ) -> Deployment:
     with transaction.atomic():
         locked = _locked(deployment)
@@ -196,7 +212,9 @@ def _audited_move(
     return locked
 
 
-def start_deployment(*, deployment: Deployment, actor=None, request=None) -> Deployment:
+def start_deployment(
+    *, deployment: Deployment, actor: User | None = None, request: HttpRequest | None = None
+) -> Deployment:
     """Draft -> running: releases the first batch."""
     return _audited_move(
         deployment,
@@ -209,7 +227,11 @@ def start_deployment(*, deployment: Deployment, actor=None, request=None) -> Dep
 
 
 def pause_deployment(
-    *, deployment: Deployment, actor=None, request=None, reason: str = "paused by staff"
+    *,
+    deployment: Deployment,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+    reason: str = "paused by staff",
 ) -> Deployment:
     return _audited_move(
         deployment,
@@ -221,7 +243,9 @@ def pause_deployment(
     )
 
 
-def resume_deployment(*, deployment: Deployment, actor=None, request=None) -> Deployment:
+def resume_deployment(
+    *, deployment: Deployment, actor: User | None = None, request: HttpRequest | None = None
+) -> Deployment:
     """Paused -> running; pauses again at once if failures are still over the threshold."""
     return _audited_move(
         deployment,
@@ -233,7 +257,9 @@ def resume_deployment(*, deployment: Deployment, actor=None, request=None) -> De
     )
 
 
-def cancel_deployment(*, deployment: Deployment, actor=None, request=None) -> Deployment:
+def cancel_deployment(
+    *, deployment: Deployment, actor: User | None = None, request: HttpRequest | None = None
+) -> Deployment:
     return _audited_move(
         deployment,
         DeploymentState.CANCELLED,
@@ -245,7 +271,9 @@ def cancel_deployment(*, deployment: Deployment, actor=None, request=None) -> De
 
 
 @transaction.atomic
-def retry_failed_targets(*, deployment: Deployment, actor=None, request=None) -> int:
+def retry_failed_targets(
+    *, deployment: Deployment, actor: User | None = None, request: HttpRequest | None = None
+) -> int:
     """Puts failed targets back to pending (attempts reset) and runs the deployment again."""
     locked = _locked(deployment)
     if locked.state in (DeploymentState.CANCELLED, DeploymentState.COMPLETED, DeploymentState.DRAFT):

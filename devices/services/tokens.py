@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -14,17 +15,22 @@ from config.errors import InvalidInput, NotAllowed
 from .. import keys
 from ..models import DeviceGroup, RegistrationToken
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from accounts.models import User
+
 
 @transaction.atomic
 def create_registration_token(
     *,
-    actor=None,
+    actor: User | None = None,
     label: str = "",
     expires_at: datetime | None = None,
     max_uses: int = 1,
-    room=None,
+    room: Any = None,  # a campus Room (or None): devices may not import campus, even for types
     group: DeviceGroup | None = None,
-    request=None,
+    request: HttpRequest | None = None,
 ) -> tuple[RegistrationToken, str]:
     """Makes a token; returns it with the plaintext, which is never shown again."""
     now = timezone.now()
@@ -55,7 +61,9 @@ def create_registration_token(
 
 
 @transaction.atomic
-def revoke_registration_token(*, token: RegistrationToken, actor=None, request=None) -> RegistrationToken:
+def revoke_registration_token(
+    *, token: RegistrationToken, actor: User | None = None, request: HttpRequest | None = None
+) -> RegistrationToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at", "updated_at"])
@@ -71,7 +79,7 @@ def usable_token(plaintext: str, *, now: datetime) -> RegistrationToken:
     token = None
     if parts is not None:
         token = RegistrationToken.objects.filter(prefix=parts[0]).first()
-    if token is None or not keys.matches(parts[1], token.secret_hash):
+    if token is None or parts is None or not keys.matches(parts[1], token.secret_hash):
         raise NotAllowed("The registration token is not valid.", code="registration_token_invalid")
     if token.revoked_at is not None:
         raise NotAllowed("The registration token has been revoked.", code="registration_token_revoked")

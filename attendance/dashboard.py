@@ -1,37 +1,32 @@
 """The dashboard summary: today's sessions and counts, status sources, open complaints.
 
 Cached briefly; attendance services drop the cache on commit whenever
-attendance changes. Other apps add their status with `register_status_source`
-("cameras", "devices"), so this module never imports them.
+attendance changes. The status of cameras and devices comes from the status
+sources the composition provides (`config.status.sources`), so this module
+never imports those apps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-logger = logging.getLogger("campus.attendance")
+from config import status
 
-StatusSource = Callable[[], dict]
-_status_sources: dict[str, StatusSource] = {}
+logger = logging.getLogger("campus.attendance")
 
 CACHE_KEY = "attendance:dashboard:summary"
 
 
-def register_status_source(name: str, fn: StatusSource) -> None:
-    """`fn() -> dict` (e.g. `{"online": 3, "total": 4}`), shown under `name` in the summary."""
-    _status_sources[name] = fn
-
-
 def status_sources() -> dict[str, dict]:
+    """Each status source's counts by name (e.g. `{"online": 3, "total": 4}`); a broken one shows its error."""
     report: dict[str, dict] = {}
-    for name, fn in sorted(_status_sources.items()):
+    for name, fn in sorted(status.sources.entries().items()):
         try:
             report[name] = dict(fn())
         except Exception as exc:  # one broken source must not take the dashboard down

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.services import record_audit_event
 from config.errors import Conflict, InvalidInput, NotAllowed
+from config.extensions import ExtensionPoint
 
 from . import dashboard
 from .choices import (
@@ -40,22 +41,17 @@ logger = logging.getLogger("campus.attendance")
 PLANNER_NAME = "sessions"
 
 
-# --- Camera coverage: cameras registers a provider, attendance never imports cameras ---
+# --- Camera coverage: the composition provides cameras' provider; attendance never imports cameras ---
 
 CoverageProvider = Callable[[ClassSession], "float | None"]
-_coverage_providers: list[CoverageProvider] = []
-
-
-def register_coverage_provider(fn: CoverageProvider) -> None:
-    """`fn(session) -> float | None`: fraction (0..1) of the session the room's cameras were healthy."""
-    if fn not in _coverage_providers:
-        _coverage_providers.append(fn)
+# `fn(session) -> float | None`: fraction (0..1) of the session the room's cameras were healthy.
+coverage_providers: ExtensionPoint[CoverageProvider] = ExtensionPoint("coverage providers")
 
 
 def assess_coverage(session: ClassSession) -> tuple[float | None, str]:
     """(coverage, problem). Coverage is the lowest any provider reports; None when no provider knows the room."""
     values: list[float] = []
-    for provider in list(_coverage_providers):
+    for provider in coverage_providers.entries().values():
         try:
             value = provider(session)
         except Exception:  # a provider's bug must not block closing, nor make anyone absent

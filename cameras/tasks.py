@@ -1,4 +1,5 @@
-"""The frame worker's task (queue `frames`) and the nightly purge (queue `maintenance`; see config/celery.py).
+"""The frame worker's task (queue `frames`; see config/celery.py). Its purgers run in the nightly
+`config.tasks.purge_expired`.
 
 `process_frame` is sent by `cameras.intake` and hands the frame to `cameras.pipeline`
 (claim, decode, detect, ...). The pulled cameras' tasks (`poll_cameras`,
@@ -13,11 +14,10 @@ import logging
 from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError
-from django.utils import timezone
 
 from config.outages import TRANSIENT_ERRORS
 
-from . import pipeline, retention
+from . import pipeline
 from .choices import FrameState
 from .frames import fail_frame, transition
 from .models import Frame
@@ -64,17 +64,3 @@ def process_frame(self, frame_id: int) -> dict | None:
     if report is None:
         return None
     return {"frame": frame_id, "state": report.state, "faces": len(report.faces), "marked": report.marked}
-
-
-@shared_task(bind=True, acks_late=True, ignore_result=True)
-def purge_biometric_leftovers(self) -> dict:
-    """Beat: run the cameras purgers now (crops past 72 h, photos past retention, old frames) and orphan files."""
-    now = timezone.now()
-    summary = {
-        "frames": retention.purge_frames(now=now, dry_run=False),
-        "unknown_faces": retention.purge_unknown_faces(now=now, dry_run=False),
-        "enrolment_photos": retention.purge_enrolment_photos(now=now, dry_run=False),
-        "orphan_files": retention.purge_orphan_files(now=now, dry_run=False),
-    }
-    logger.info("biometric leftovers purged", extra={"task_id": self.request.id, **summary})
-    return summary

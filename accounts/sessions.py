@@ -28,11 +28,11 @@ from config.errors import DomainError, NotFound
 from config.http import client_ip, user_agent
 from config.outages import CACHE_OR_BROKER_DOWN
 
+from .audit import record_audit_event
 from .choices import AuditAction, RevokeReason
 from .models import RefreshTokenClient, User
 
 __all__ = ["RevokeReason"]
-from .services import record_audit_event
 
 logger = logging.getLogger("campus.accounts")
 

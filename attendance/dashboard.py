@@ -16,7 +16,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from campus.models import sees_whole_campus
 from config import status
+
+from .models import AttendanceRecord, ClassSession
+from .selectors import open_complaints_count, records_held_for_review_count, sessions_on, status_counts
 
 logger = logging.getLogger("campus.attendance")
 
@@ -49,9 +53,6 @@ def invalidate_summary() -> None:
 
 def build_summary(day: dt.date, user=None) -> dict[str, Any]:
     """The day's summary over what `user` may see (everything when no user is given)."""
-    from .models import AttendanceRecord, ClassSession
-    from .selectors import open_complaints_count, records_held_for_review_count, sessions_on, status_counts
-
     records = AttendanceRecord.objects.all() if user is None else AttendanceRecord.objects.visible_to(user)
     sessions = sessions_on(day)
     if user is not None:
@@ -90,8 +91,6 @@ def build_summary(day: dt.date, user=None) -> dict[str, Any]:
 def summary(*, day: dt.date | None = None, user=None) -> dict[str, Any]:
     """Today's summary over what `user` sees: the campus-wide one from the cache when fresh, a
     teacher's own (a few sessions) built each time."""
-    from campus.models import sees_whole_campus
-
     day = day or timezone.localdate()
     if user is not None and not sees_whole_campus(user):
         return build_summary(day, user)

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.services import record_audit_event
+from campus.selectors import slots_on, students_enrolled_on
 from config.errors import Conflict, InvalidInput, NotAllowed
 from config.extensions import ExtensionPoint
 
@@ -99,8 +100,6 @@ def _invalidate_dashboard_on_commit() -> None:
 
 
 def _is_enrolled(student, section_id: int, day: dt.date) -> bool:
-    from campus.selectors import students_enrolled_on
-
     return students_enrolled_on(section_id, day).filter(pk=student.pk).exists()
 
 
@@ -600,8 +599,6 @@ def close_session(*, session: ClassSession | int, now: dt.datetime | None = None
     ).update(early_leave=True, updated_at=now)
 
     if policy.absent_if_not_seen:
-        from campus.selectors import students_enrolled_on
-
         missing = students_enrolled_on(session.section_id, session.date).exclude(
             pk__in=session.records.values("student_id")
         )
@@ -637,8 +634,6 @@ def _aware(day: dt.date, time: dt.time) -> dt.datetime:
 
 def plan_sessions(*, day: dt.date) -> int:
     """Creates the day's sessions from the timetable (slots valid that day, within the term). Idempotent."""
-    from campus.selectors import slots_on
-
     slots = slots_on(day).filter(section__term__start_date__lte=day, section__term__end_date__gte=day)
     existing = set(ClassSession.objects.filter(date=day, slot__isnull=False).values_list("slot_id", flat=True))
     rows = [

@@ -16,8 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django_celery_beat.models import PeriodicTask
 
-from . import status
+from . import health, status
+from .backups import describe_backups
+from .beat import last_heartbeat
+from .celery import app
+from .schedule import PERIODIC_JOBS
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 
@@ -36,26 +41,18 @@ def _from_health(check: Callable[[], dict]) -> tuple[str, str]:
 
 
 def check_database() -> tuple[str, str]:
-    from .health import check_database as probe
-
-    return _from_health(probe)
+    return _from_health(health.check_database)
 
 
 def check_cache() -> tuple[str, str]:
-    from .health import check_cache as probe
-
-    return _from_health(probe)
+    return _from_health(health.check_cache)
 
 
 def check_broker() -> tuple[str, str]:
-    from .health import check_broker as probe
-
-    return _from_health(probe)
+    return _from_health(health.check_broker)
 
 
 def check_workers() -> tuple[str, str]:
-    from .celery import app
-
     replies = app.control.inspect(timeout=settings.DOCTOR_WORKER_PING_TIMEOUT).ping() or {}
     if not replies:
         return FAIL, f"no worker answered a ping within {settings.DOCTOR_WORKER_PING_TIMEOUT}s"
@@ -63,8 +60,6 @@ def check_workers() -> tuple[str, str]:
 
 
 def check_beat() -> tuple[str, str]:
-    from .beat import last_heartbeat
-
     heartbeat = last_heartbeat()
     if heartbeat is None:
         return FAIL, "no beat heartbeat: celery beat is not running (exactly one must run)"
@@ -76,16 +71,12 @@ def check_beat() -> tuple[str, str]:
 
 def longest_task_time_limit() -> int:
     """The largest hard time limit of any registered task (the global default when unset)."""
-    from .celery import app
-
     app.loader.import_default_modules()
     default = app.conf.task_time_limit or 0
     return max([default, *(task.time_limit or default for task in app.tasks.values())])
 
 
 def check_celery_config() -> tuple[str, str]:
-    from .celery import app
-
     if not str(app.conf.broker_url).startswith(("redis://", "rediss://")):
         return SKIP, f"broker is {str(app.conf.broker_url).split(':')[0]}, not Redis: no visibility timeout"
     visibility = (app.conf.broker_transport_options or {}).get("visibility_timeout", 3600)
@@ -97,11 +88,6 @@ def check_celery_config() -> tuple[str, str]:
 
 
 def check_schedule() -> tuple[str, str]:
-    from django_celery_beat.models import PeriodicTask
-
-    from .celery import app
-    from .schedule import PERIODIC_JOBS
-
     app.loader.import_default_modules()
     rows = dict(PeriodicTask.objects.values_list("name", "task"))
     missing_rows = [job.name for job in PERIODIC_JOBS if job.name not in rows]
@@ -154,8 +140,6 @@ def status_check(source: Callable[[], dict]) -> Callable[[], tuple[str, str]]:
 
 
 def check_backups() -> tuple[str, str]:
-    from .backups import describe_backups
-
     state = describe_backups()
     success = state.get("last_success")
     if not state["ok"]:

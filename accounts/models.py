@@ -6,7 +6,7 @@ from django.db.models.functions import Lower
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from .choices import RevokeReason, Role, role_rank
-from .roles import PERMISSIONS
+from .roles import PERMISSIONS, apply_role
 
 
 class CampusUserManager(UserManager):
@@ -15,8 +15,6 @@ class CampusUserManager(UserManager):
 
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         """`createsuperuser`: a superuser holds the admin role and sits in its group, like any admin."""
-        from .services import apply_role
-
         extra_fields["role"] = Role.ADMIN
         user = super().create_superuser(username, email, password, **extra_fields)
         apply_role(user=user, role=Role.ADMIN)

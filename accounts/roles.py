@@ -1,12 +1,22 @@
-"""The twenty named permissions and which role first receives each.
+"""The twenty named permissions and which role first receives each, and `apply_role`.
 
 The matrix is data; `sync_roles` turns it into one Django Group per role with
 the group's permissions, so admins see (and may adjust) it in the admin.
+`apply_role` is here, below models and services, because both use it (the
+superuser manager and every user write).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+
 from .choices import ROLE_ORDER, Role
+
+if TYPE_CHECKING:
+    from .models import User
 
 PERMISSIONS: dict[str, str] = {
     "view_users": "View user accounts",
@@ -86,3 +96,21 @@ def roles_markdown_table() -> str:
         marks = ["✓" if codename in permissions_for_role(role) else "" for role in roles]
         lines.append(f"| `{codename}` | " + " | ".join(marks) + " |")
     return "\n".join(lines)
+
+
+def role_group(role: str) -> Group:
+    return Group.objects.get(name=role)
+
+
+@transaction.atomic
+def apply_role(*, user: User, role: str) -> None:
+    """Puts `user` in exactly the group of `role`; admins and staff may use the admin site."""
+    role = Role(role)
+    user.role = role
+    user.is_staff = role in (Role.ADMIN, Role.STAFF)
+    user.is_superuser = role == Role.ADMIN
+    user.save(update_fields=["role", "is_staff", "is_superuser"])
+    user.groups.set([role_group(role)])
+    # Django caches permissions on the instance; a role change must be seen at once.
+    for cache_name in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cache_name, None)

@@ -20,22 +20,20 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from config.errors import Conflict, DomainError, InvalidInput, NotAllowed
-from config.http import client_ip, user_agent
-from config.logging import current_request_id
+from config.http import client_ip
 from config.ratelimits import Bucket, Outage, RateLimit
 
+from .audit import record_audit_event
 from .choices import ROLE_ORDER, AuditAction, RevokeReason, Role
-from .models import AuditEvent, User
-from .roles import PERMISSIONS, permissions_for_role
+from .models import User
+from .roles import PERMISSIONS, apply_role, permissions_for_role
+from .sessions import TokenPair, revoke_user_sessions, start_session
 
 if TYPE_CHECKING:
     import uuid
 
     from django.http import HttpRequest
 
-    from .sessions import TokenPair
-
-audit_log = logging.getLogger("campus.audit")
 logger = logging.getLogger("campus.accounts")
 
 # Sign-in, password reset and sign-up fail closed: a limit that lifted while Redis is
@@ -71,24 +69,6 @@ def sync_roles_after_migrate(**kwargs: object) -> None:
     sync_roles()
 
 
-def role_group(role: str) -> Group:
-    return Group.objects.get(name=role)
-
-
-@transaction.atomic
-def apply_role(*, user: User, role: str) -> None:
-    """Puts `user` in exactly the group of `role`; admins and staff may use the admin site."""
-    role = Role(role)
-    user.role = role
-    user.is_staff = role in (Role.ADMIN, Role.STAFF)
-    user.is_superuser = role == Role.ADMIN
-    user.save(update_fields=["role", "is_staff", "is_superuser"])
-    user.groups.set([role_group(role)])
-    # Django caches permissions on the instance; a role change must be seen at once.
-    for cache_name in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
-        user.__dict__.pop(cache_name, None)
-
-
 @transaction.atomic
 def create_user(*, username: str, email: str, password: str | None, role: str = Role.GUEST, **fields: Any) -> User:
     """Creates a user with a validated, hashed password (or none usable) and its role group."""
@@ -101,41 +81,6 @@ def create_user(*, username: str, email: str, password: str | None, role: str = 
     user.save()
     apply_role(user=user, role=role)
     return user
-
-
-def record_audit_event(
-    *,
-    action: str,
-    actor: User | None = None,
-    actor_label: str = "",
-    target: str = "",
-    request: HttpRequest | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Writes an audit row (inside the caller's transaction) and the same as a JSON log line."""
-    ip = client_ip(request) if request is not None else None
-    event = AuditEvent.objects.create(
-        action=action,
-        actor=actor if actor is not None and actor.pk else None,
-        actor_label=actor_label or (actor.get_username() if actor is not None and actor.pk else ""),
-        target=target[:200],
-        ip=ip if ip and ip != "unknown" else None,
-        user_agent=user_agent(request) if request is not None else "",
-        request_id=current_request_id() if current_request_id() != "-" else "",
-        details=details or {},
-    )
-    audit_log.info(
-        "audit",
-        extra={
-            "audit_action": action,
-            "actor_id": event.actor_id,
-            "actor": event.actor_label,
-            "target": event.target,
-            "ip": event.ip,
-            "details": event.details,
-        },
-    )
-    return event
 
 
 # --- Sign-in, profile and passwords ------------------------------------------
@@ -176,7 +121,6 @@ def log_in(*, login: str, password: str, request: HttpRequest) -> tuple[User, To
 
     Wrong password, unknown user and inactive user give the same error.
     """
-    from .sessions import start_session
 
     login = login.strip()
     user = _find_login_user(login)
@@ -284,7 +228,6 @@ def _replace_password(
     keep_chain: uuid.UUID | None = None,
 ) -> int:
     """Checks the rules, sets the password, ends the user's sessions (but `keep_chain`) and audits it."""
-    from .sessions import revoke_user_sessions
 
     _check_password_rules(new_password, user)
     with transaction.atomic():
@@ -407,7 +350,6 @@ def admin_update_user(
     *, actor: User, user: User, changes: dict[str, Any], request: HttpRequest | None = None
 ) -> User:
     """Edits a user. A role change or deactivation ends the user's sessions, audited."""
-    from .sessions import revoke_user_sessions
 
     refused = set(changes) - ADMIN_EDITABLE
     if refused:
@@ -453,7 +395,6 @@ def admin_update_user(
 @transaction.atomic
 def set_user_active(*, actor: User | None, user: User, active: bool, request: HttpRequest | None = None) -> User:
     """Activates or deactivates `user`; deactivation ends every session at once."""
-    from .sessions import revoke_user_sessions
 
     if user.is_active == active:
         return user

@@ -24,15 +24,15 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
 
-from config.errors import DomainError, NotFound
+from config.exceptions import DomainError, NotFound
 from config.http import client_ip, user_agent
 from config.outages import CACHE_OR_BROKER_DOWN
 
+from .audit import record_audit_event
 from .choices import AuditAction, RevokeReason
 from .models import RefreshTokenClient, User
 
 __all__ = ["RevokeReason"]
-from .services import record_audit_event
 
 logger = logging.getLogger("campus.accounts")
 

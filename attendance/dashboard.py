@@ -1,37 +1,36 @@
 """The dashboard summary: today's sessions and counts, status sources, open complaints.
 
 Cached briefly; attendance services drop the cache on commit whenever
-attendance changes. Other apps add their status with `register_status_source`
-("cameras", "devices"), so this module never imports them.
+attendance changes. The status of cameras and devices comes from the status
+sources the composition provides (`config.status.sources`), so this module
+never imports those apps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-logger = logging.getLogger("campus.attendance")
+from campus.models import sees_whole_campus
+from config import status
 
-StatusSource = Callable[[], dict]
-_status_sources: dict[str, StatusSource] = {}
+from .models import AttendanceRecord, ClassSession
+from .selectors import open_complaints_count, records_held_for_review_count, sessions_on, status_counts
+
+logger = logging.getLogger("campus.attendance")
 
 CACHE_KEY = "attendance:dashboard:summary"
 
 
-def register_status_source(name: str, fn: StatusSource) -> None:
-    """`fn() -> dict` (e.g. `{"online": 3, "total": 4}`), shown under `name` in the summary."""
-    _status_sources[name] = fn
-
-
 def status_sources() -> dict[str, dict]:
+    """Each status source's counts by name (e.g. `{"online": 3, "total": 4}`); a broken one shows its error."""
     report: dict[str, dict] = {}
-    for name, fn in sorted(_status_sources.items()):
+    for name, fn in sorted(status.sources.entries().items()):
         try:
             report[name] = dict(fn())
         except Exception as exc:  # one broken source must not take the dashboard down
@@ -54,9 +53,6 @@ def invalidate_summary() -> None:
 
 def build_summary(day: dt.date, user=None) -> dict[str, Any]:
     """The day's summary over what `user` may see (everything when no user is given)."""
-    from .models import AttendanceRecord, ClassSession
-    from .selectors import open_complaints_count, records_held_for_review_count, sessions_on, status_counts
-
     records = AttendanceRecord.objects.all() if user is None else AttendanceRecord.objects.visible_to(user)
     sessions = sessions_on(day)
     if user is not None:
@@ -95,8 +91,6 @@ def build_summary(day: dt.date, user=None) -> dict[str, Any]:
 def summary(*, day: dt.date | None = None, user=None) -> dict[str, Any]:
     """Today's summary over what `user` sees: the campus-wide one from the cache when fresh, a
     teacher's own (a few sessions) built each time."""
-    from campus.models import sees_whole_campus
-
     day = day or timezone.localdate()
     if user is not None and not sees_whole_campus(user):
         return build_summary(day, user)

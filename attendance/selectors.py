@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
+from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import ExtractIsoWeekDay
 
@@ -397,3 +398,16 @@ def _export_row(row: tuple[Any, ...]) -> list[str]:
         by or "",
         note,
     ]
+
+
+def day_summary(day: dt.date) -> dict[str, Any]:
+    """One day's attendance over the campus: counts, rate, sessions, students below the low-rate threshold."""
+    records = AttendanceRecord.objects.all()
+    counts = status_counts(records=records_between(records, day, day))
+    trend = trends(records=records, date_from=day, date_to=day, threshold=settings.ATTENDANCE_LOW_RATE_THRESHOLD)
+    return {
+        "date": day.isoformat(),
+        "sessions": sessions_on(day).count(),
+        **counts,
+        "students_below": len(trend["students_below"]),
+    }

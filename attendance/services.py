@@ -19,7 +19,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.services import record_audit_event
+from campus.selectors import slots_on, students_enrolled_on
 from config.errors import Conflict, InvalidInput, NotAllowed
+from config.extensions import ExtensionPoint
 
 from . import dashboard
 from .choices import (
@@ -44,22 +46,17 @@ logger = logging.getLogger("campus.attendance")
 PLANNER_NAME = "sessions"
 
 
-# --- Camera coverage: cameras registers a provider, attendance never imports cameras ---
+# --- Camera coverage: the composition provides cameras' provider; attendance never imports cameras ---
 
 CoverageProvider = Callable[[ClassSession], "float | None"]
-_coverage_providers: list[CoverageProvider] = []
-
-
-def register_coverage_provider(fn: CoverageProvider) -> None:
-    """`fn(session) -> float | None`: fraction (0..1) of the session the room's cameras were healthy."""
-    if fn not in _coverage_providers:
-        _coverage_providers.append(fn)
+# `fn(session) -> float | None`: fraction (0..1) of the session the room's cameras were healthy.
+coverage_providers: ExtensionPoint[CoverageProvider] = ExtensionPoint("coverage providers")
 
 
 def assess_coverage(session: ClassSession) -> tuple[float | None, str]:
     """(coverage, problem). Coverage is the lowest any provider reports; None when no provider knows the room."""
     values: list[float] = []
-    for provider in list(_coverage_providers):
+    for provider in coverage_providers.entries().values():
         try:
             value = provider(session)
         except Exception:  # a provider's bug must not block closing, nor make anyone absent
@@ -115,8 +112,6 @@ def _invalidate_dashboard_on_commit() -> None:
 
 
 def _is_enrolled(student: Student, section_id: int, day: dt.date) -> bool:
-    from campus.selectors import students_enrolled_on
-
     return students_enrolled_on(section_id, day).filter(pk=student.pk).exists()
 
 
@@ -637,8 +632,6 @@ def close_session(
     ).update(early_leave=True, updated_at=now)
 
     if policy.absent_if_not_seen:
-        from campus.selectors import students_enrolled_on
-
         missing = students_enrolled_on(session.section_id, session.date).exclude(
             pk__in=session.records.values("student_id")
         )
@@ -674,8 +667,6 @@ def _aware(day: dt.date, time: dt.time) -> dt.datetime:
 
 def plan_sessions(*, day: dt.date) -> int:
     """Creates the day's sessions from the timetable (slots valid that day, within the term). Idempotent."""
-    from campus.selectors import slots_on
-
     slots = slots_on(day).filter(section__term__start_date__lte=day, section__term__end_date__gte=day)
     existing = set(ClassSession.objects.filter(date=day, slot__isnull=False).values_list("slot_id", flat=True))
     rows = [

@@ -1,4 +1,5 @@
-"""Beat tasks: thin wrappers over the services, idempotent, safe to run late or twice."""
+"""Beat tasks: thin wrappers over the services and selectors, idempotent, safe to run late or twice
+(so the base task's retries of a database blip, config.celery.CampusTask, are safe)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import datetime as dt
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
 from django.utils import timezone
 
 from . import selectors, services
@@ -14,11 +14,7 @@ from . import selectors, services
 logger = logging.getLogger("campus.attendance")
 
 
-# A database blip is retried a few times with backoff; the work is idempotent, so a retry is safe.
-RETRY = {"autoretry_for": (OperationalError,), "max_retries": 3, "retry_backoff": True}
-
-
-@shared_task(name="attendance.tasks.open_due_sessions", bind=True, acks_late=True, **RETRY)
+@shared_task(name="attendance.tasks.open_due_sessions", bind=True, acks_late=True)
 def open_due_sessions(self) -> dict:
     """Plans sessions from the timetable (today and missed days) and opens the ones now due."""
     result = services.open_due_sessions(now=timezone.now()).as_dict()
@@ -26,7 +22,7 @@ def open_due_sessions(self) -> dict:
     return result
 
 
-@shared_task(name="attendance.tasks.close_finished_sessions", bind=True, acks_late=True, **RETRY)
+@shared_task(name="attendance.tasks.close_finished_sessions", bind=True, acks_late=True)
 def close_finished_sessions(self) -> dict:
     """Closes every session that has ended, marking absentees (or unverified) exactly once."""
     result = services.close_finished_sessions(now=timezone.now()).as_dict()
@@ -37,21 +33,7 @@ def close_finished_sessions(self) -> dict:
 @shared_task(name="attendance.tasks.daily_summary", bind=True, acks_late=True)
 def daily_summary(self, day: str | None = None) -> dict:
     """Logs one day's attendance (yesterday by default): counts, rate, sessions, students below the threshold."""
-    from django.conf import settings
-
-    from .models import AttendanceRecord
-
     target = dt.date.fromisoformat(day) if day else timezone.localdate() - dt.timedelta(days=1)
-    records = AttendanceRecord.objects.all()
-    counts = selectors.status_counts(records=selectors.records_between(records, target, target))
-    trend = selectors.trends(
-        records=records, date_from=target, date_to=target, threshold=settings.ATTENDANCE_LOW_RATE_THRESHOLD
-    )
-    result = {
-        "date": target.isoformat(),
-        "sessions": selectors.sessions_on(target).count(),
-        **counts,
-        "students_below": len(trend["students_below"]),
-    }
+    result = selectors.day_summary(target)
     logger.info("daily_summary", extra={"task_id": self.request.id, **result})
     return result

@@ -199,6 +199,17 @@ def mark_silent_push_cameras(*, now: datetime) -> int:
     return count
 
 
+def capture_camera_by_id(camera_id: int, *, now: datetime) -> dict:
+    """One read of a pulled camera unless it is gone or backing off: what `capture_camera` reports."""
+    camera = Camera.objects.filter(pk=camera_id, enabled=True).select_related("room").first()
+    if camera is None:
+        return {"camera": camera_id, "result": "gone"}
+    if in_backoff(camera, now):
+        return {"camera": camera_id, "result": "backing_off"}
+    return {"camera": camera_id, "result": capture_once(camera)}
+
+
+# The tasks: thin, with the base task's retries (config.celery.CampusTask).
 @shared_task(name="cameras.tasks.poll_cameras", bind=True, acks_late=True, ignore_result=True)
 def poll_cameras(self) -> dict:
     """Beat: read every pulled camera that is due, mark silent push cameras offline, requeue stale frames."""
@@ -209,12 +220,7 @@ def poll_cameras(self) -> dict:
     return summary
 
 
-@shared_task(name="cameras.tasks.capture_camera", bind=True, acks_late=True, max_retries=3, ignore_result=True)
+@shared_task(name="cameras.tasks.capture_camera", bind=True, acks_late=True, ignore_result=True)
 def capture_camera(self, camera_id: int) -> dict:
     """Read one frame from a pulled camera (rtsp, http_snapshot, mjpeg, file) and queue it."""
-    camera = Camera.objects.filter(pk=camera_id, enabled=True).select_related("room").first()
-    if camera is None:
-        return {"camera": camera_id, "result": "gone"}
-    if in_backoff(camera, timezone.now()):
-        return {"camera": camera_id, "result": "backing_off"}
-    return {"camera": camera_id, "result": capture_once(camera)}
+    return capture_camera_by_id(camera_id, now=timezone.now())

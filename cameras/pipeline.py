@@ -3,8 +3,9 @@
 One function, `process_frame_data`, is the pipeline for every way a frame comes in
 (pushed, pulled, replayed by ingest_video); intake (`cameras.intake`) has already
 validated it and passed the motion gate, and the task (`cameras.tasks.process_frame`)
-hands it here. Attendance is only ever marked through `attendance.services.mark_seen`
-(and held for review, on a two-room conflict, through `hold_for_review`).
+hands it to `run_frame`, which also decides what an error means for the frame.
+Attendance is only ever marked through `attendance.services.mark_seen` (and held
+for review, on a two-room conflict, through `hold_for_review`).
 
 The decision rule (README "Cameras"): a match within FACE_STRONG_MATCH_DISTANCE marks
 at once on any frame; otherwise FACE_CONSENSUS_SIGHTINGS independent agreeing
@@ -27,12 +28,13 @@ from datetime import timedelta
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from attendance.choices import RecordSource
 from attendance.services import hold_for_review, mark_seen
 from campus.models import Student
+from config.outages import TRANSIENT_ERRORS
 
 from . import gate, metrics
 from .biometrics import encrypt_vector
@@ -134,6 +136,52 @@ def _stage(report: FrameReport, name: str):
 
 
 # --- The pipeline -----------------------------------------------------------------
+
+
+def run_frame(frame_id: int, *, task_id: str | None = None) -> dict | None:
+    """The worker's handling of one frame, as the `process_frame` task's result; idempotent.
+
+    A transient error (database, cache) puts the frame back to wait and is raised again, so
+    the task's base class retries it with backoff; a frame out of attempts is failed instead.
+    Anything else fails the frame with the reason, so it never blocks the queue.
+    """
+    try:
+        report = process_frame_id(frame_id)
+    except TRANSIENT_ERRORS as exc:
+        if _wait_for_retry(frame_id, exc, task_id=task_id):
+            raise
+        return None
+    except PermanentFrameError as exc:
+        frame = Frame.objects.get(pk=frame_id)
+        fail_frame(frame, str(exc))
+        return {"frame": frame_id, "state": FrameState.FAILED, "reason": str(exc)}
+    except Exception as exc:
+        logger.exception("frame processing failed", extra={"frame_id": frame_id, "task_id": task_id})
+        frame = Frame.objects.filter(pk=frame_id, state=FrameState.PROCESSING).first()
+        if frame is not None:
+            fail_frame(frame, f"error: {type(exc).__name__}: {str(exc)[:200]}")
+        return {"frame": frame_id, "state": FrameState.FAILED, "reason": type(exc).__name__}
+    if report is None:
+        return None
+    return {"frame": frame_id, "state": report.state, "faces": len(report.faces), "marked": report.marked}
+
+
+def _wait_for_retry(frame_id: int, exc: Exception, *, task_id: str | None) -> bool:
+    """Puts a frame that hit `exc` back to `pending`; False when it is out of attempts (then failed)."""
+    logger.warning("frame processing hit a transient error; retrying",
+                   extra={"frame_id": frame_id, "task_id": task_id, "error": str(exc)[:200]})
+    try:
+        frame = Frame.objects.filter(pk=frame_id).first()
+    except DatabaseError:
+        # The database itself is what failed: retried while the task's retries last, and a frame
+        # left behind is failed by the stale-frame sweep (`fail_exhausted_frames`).
+        return True
+    if frame is not None and frame.state == FrameState.PROCESSING:
+        if frame.attempts >= settings.FRAME_MAX_ATTEMPTS:
+            fail_frame(frame, f"transient_errors: {type(exc).__name__} on {frame.attempts} attempts")
+            return False
+        transition(frame, FrameState.PENDING, reason=f"retrying after {type(exc).__name__}")
+    return True
 
 
 def process_frame_id(frame_id: int) -> FrameReport | None:

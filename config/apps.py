@@ -23,11 +23,9 @@ class ConfigConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, slow_queries
-        from .backups import register_backup_health_and_metrics
-        from .retention import purge_audit_events, register_purger
+        from .backups import register_backup_metrics
 
         post_migrate.connect(sync_schedule_after_migrate, sender=self)
-        register_purger("audit_events", purge_audit_events)
-        register_backup_health_and_metrics()
+        register_backup_metrics()
         slow_queries.install()
         checks.register()

@@ -515,14 +515,11 @@ class BackupCollector:
 _registered = False
 
 
-def register_backup_health_and_metrics() -> None:
+def register_backup_metrics() -> None:
     global _registered
     if _registered:
         return
     from prometheus_client import REGISTRY
 
-    from .health import register_component
-
-    register_component("backups", describe_backups)
     REGISTRY.register(BackupCollector())
     _registered = True

@@ -17,8 +17,10 @@ from datetime import UTC, datetime, timedelta
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from celery.exceptions import Reject
+from django.conf import settings
 from kombu import Queue
 
+from config.deliveries import count_delivery, max_deliveries
 from config.outages import TRANSIENT_ERRORS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -40,8 +42,6 @@ class CampusTask(DjangoTask):
         # Only late-acked tasks come back after a lost worker; eager calls never do.
         if self.request.is_eager or not self.acks_late:
             return
-        from config.deliveries import count_delivery, max_deliveries
-
         deliveries = count_delivery(task_id=task_id, retries=self.request.retries or 0)
         if deliveries > max_deliveries():
             logger.error(
@@ -59,8 +59,6 @@ class CampusTask(DjangoTask):
 def _refuse_far_eta(countdown: float | None, eta: datetime | str | None) -> None:
     """A countdown beyond CELERY_MAX_ETA_SECONDS could outlive Redis' visibility timeout
     and be delivered twice, so it is refused outright."""
-    from django.conf import settings
-
     limit = settings.CELERY_MAX_ETA_SECONDS
     if countdown is not None and countdown > limit:
         raise ValueError(f"countdown {countdown}s exceeds CELERY_MAX_ETA_SECONDS ({limit}s)")
@@ -87,9 +85,7 @@ app.conf.update(
         "cameras.tasks.process_frame": {"queue": "frames"},
         "cameras.tasks.poll_cameras": {"queue": "polling"},
         "cameras.tasks.capture_camera": {"queue": "polling"},
-        "cameras.tasks.purge_biometric_leftovers": {"queue": "maintenance"},
         "config.tasks.*": {"queue": "maintenance"},
-        "devices.tasks.prune_heartbeats": {"queue": "maintenance"},
         "accounts.tasks.flush_expired_tokens": {"queue": "maintenance"},
         "attendance.tasks.daily_summary": {"queue": "maintenance"},
     },

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import checks
 
+from .celery import app
+
 
 def time_is_utc(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    from config.celery import app
-
     errors = []
     if not settings.USE_TZ:
         errors.append(checks.Error("USE_TZ must be True: every datetime is stored aware, in UTC.", id="config.E001"))

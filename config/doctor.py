@@ -2,6 +2,8 @@
 
 Each check returns a `Finding`; `FAIL` makes the command exit non-zero,
 `WARN` is shown but does not, `SKIP` says why a check could not apply.
+The apps' checks are their status sources (`config.status.sources`: cameras,
+devices), the ones the dashboard shows, provided by the composition.
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django_celery_beat.models import PeriodicTask
+
+from . import health, status
+from .backups import describe_backups
+from .beat import last_heartbeat
+from .celery import app
+from .schedule import PERIODIC_JOBS
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 
@@ -32,26 +41,18 @@ def _from_health(check: Callable[[], dict]) -> tuple[str, str]:
 
 
 def check_database() -> tuple[str, str]:
-    from .health import check_database as probe
-
-    return _from_health(probe)
+    return _from_health(health.check_database)
 
 
 def check_cache() -> tuple[str, str]:
-    from .health import check_cache as probe
-
-    return _from_health(probe)
+    return _from_health(health.check_cache)
 
 
 def check_broker() -> tuple[str, str]:
-    from .health import check_broker as probe
-
-    return _from_health(probe)
+    return _from_health(health.check_broker)
 
 
 def check_workers() -> tuple[str, str]:
-    from .celery import app
-
     replies = app.control.inspect(timeout=settings.DOCTOR_WORKER_PING_TIMEOUT).ping() or {}
     if not replies:
         return FAIL, f"no worker answered a ping within {settings.DOCTOR_WORKER_PING_TIMEOUT}s"
@@ -59,8 +60,6 @@ def check_workers() -> tuple[str, str]:
 
 
 def check_beat() -> tuple[str, str]:
-    from .beat import last_heartbeat
-
     heartbeat = last_heartbeat()
     if heartbeat is None:
         return FAIL, "no beat heartbeat: celery beat is not running (exactly one must run)"
@@ -72,16 +71,12 @@ def check_beat() -> tuple[str, str]:
 
 def longest_task_time_limit() -> int:
     """The largest hard time limit of any registered task (the global default when unset)."""
-    from .celery import app
-
     app.loader.import_default_modules()
     default = app.conf.task_time_limit or 0
     return max([default, *(task.time_limit or default for task in app.tasks.values())])
 
 
 def check_celery_config() -> tuple[str, str]:
-    from .celery import app
-
     if not str(app.conf.broker_url).startswith(("redis://", "rediss://")):
         return SKIP, f"broker is {str(app.conf.broker_url).split(':')[0]}, not Redis: no visibility timeout"
     visibility = (app.conf.broker_transport_options or {}).get("visibility_timeout", 3600)
@@ -93,11 +88,6 @@ def check_celery_config() -> tuple[str, str]:
 
 
 def check_schedule() -> tuple[str, str]:
-    from django_celery_beat.models import PeriodicTask
-
-    from .celery import app
-    from .schedule import PERIODIC_JOBS
-
     app.loader.import_default_modules()
     rows = dict(PeriodicTask.objects.values_list("name", "task"))
     missing_rows = [job.name for job in PERIODIC_JOBS if job.name not in rows]
@@ -138,34 +128,18 @@ def check_face_models() -> tuple[str, str]:
     return OK, ", ".join(path.name for path in paths)
 
 
-def _optional_selector(module: str, function: str) -> Callable[[], dict] | None:
-    try:
-        return getattr(importlib.import_module(module), function)
-    except (ImportError, AttributeError):
-        return None
+def status_check(source: Callable[[], dict]) -> Callable[[], tuple[str, str]]:
+    """A status source as a check: WARN unless everything it counts is online."""
 
+    def check() -> tuple[str, str]:
+        counts = source()
+        detail = ", ".join(f"{key} {value}" for key, value in counts.items())
+        return (WARN if counts.get("online", 0) < counts.get("total", 0) else OK), detail
 
-def check_cameras() -> tuple[str, str]:
-    counts_of = _optional_selector("cameras.selectors", "camera_status_counts")
-    if counts_of is None:
-        return SKIP, "cameras app exposes no cameras.selectors.camera_status_counts"
-    counts = counts_of()
-    detail = ", ".join(f"{key} {value}" for key, value in counts.items())
-    return (WARN if counts.get("error") or counts.get("offline") else OK), detail
-
-
-def check_devices() -> tuple[str, str]:
-    status_of = _optional_selector("devices.selectors", "fleet_status")
-    if status_of is None:
-        return SKIP, "devices app exposes no devices.selectors.fleet_status"
-    status = status_of()
-    detail = ", ".join(f"{key} {value}" for key, value in status.items())
-    return (WARN if status.get("online", 0) < status.get("total", 0) else OK), detail
+    return check
 
 
 def check_backups() -> tuple[str, str]:
-    from .backups import describe_backups
-
     state = describe_backups()
     success = state.get("last_success")
     if not state["ok"]:
@@ -175,7 +149,7 @@ def check_backups() -> tuple[str, str]:
     return OK, f"{success['file']}, {success['size_bytes']} bytes, {success['age_hours']} h old"
 
 
-CHECKS: dict[str, Callable[[], tuple[str, str]]] = {
+BUILT_IN: dict[str, Callable[[], tuple[str, str]]] = {
     "database": check_database,
     "cache": check_cache,
     "broker": check_broker,
@@ -185,25 +159,32 @@ CHECKS: dict[str, Callable[[], tuple[str, str]]] = {
     "schedule": check_schedule,
     "disk": check_disk,
     "face models": check_face_models,
-    "cameras": check_cameras,
-    "devices": check_devices,
-    "backups": check_backups,
 }
-# Without a database these cannot say anything useful.
-NEEDS_DATABASE = {"schedule", "cameras", "devices"}
+# Without a database these cannot say anything useful (nor can any status source).
+NEEDS_DATABASE = {"schedule"}
+
+
+def checks() -> dict[str, Callable[[], tuple[str, str]]]:
+    """Every check in report order: the built-in ones, one per status source, then backups."""
+    sources = {name: status_check(source) for name, source in sorted(status.sources.entries().items())}
+    return {**BUILT_IN, **sources, "backups": check_backups}
+
+
+def _needs_database(name: str) -> bool:
+    return name in NEEDS_DATABASE or name in status.sources.entries()
 
 
 def run_checks(*, skip: set[str] = frozenset(), only: set[str] = frozenset()) -> list[Finding]:
     """Every check (or only those named in `only`), in order; `skip` ones are reported as skipped."""
     findings: list[Finding] = []
     database_ok = True
-    for name, check in CHECKS.items():
+    for name, check in checks().items():
         if only and name not in only:
             continue
         if name in skip:
             findings.append(Finding(name, SKIP, "skipped on request"))
             continue
-        if name in NEEDS_DATABASE and not database_ok:
+        if _needs_database(name) and not database_ok:
             findings.append(Finding(name, SKIP, "database unreachable"))
             continue
         started = time.perf_counter()

@@ -1,7 +1,9 @@
 """Health endpoints: live (process up), ready (dependencies), full (details, staff only).
 
-Apps add their own component to /health/full with `register_component`, so
-this module never imports them.
+The components of /health/full (backups, cameras, devices) are what the
+composition provides to `components`, so this module never imports the apps.
+The staff-only `full` view is served by `composition.health`, which may know
+accounts' roles; this module gives it `full_report()`.
 """
 
 from __future__ import annotations
@@ -19,16 +21,13 @@ from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 
-from accounts.permissions import IsStaffRole
+from .celery import app as celery_app
+from .extensions import ExtensionPoint
 
 logger = logging.getLogger("campus.health")
 
-_components: dict[str, Callable[[], dict[str, Any]]] = {}
-
-
-def register_component(name: str, describe: Callable[[], dict[str, Any]]) -> None:
-    """Adds `name` to /health/full; `describe` returns a dict with at least `ok`."""
-    _components[name] = describe
+# `describe() -> dict` with at least `ok`, shown under its name in /health/full.
+components: ExtensionPoint[Callable[[], dict[str, Any]]] = ExtensionPoint("health components")
 
 
 def _timed(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
@@ -59,9 +58,7 @@ def check_cache() -> dict[str, Any]:
 
 
 def check_broker() -> dict[str, Any]:
-    from config.celery import app
-
-    with app.connection_for_write() as conn:
+    with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
         return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_type}
 
@@ -97,29 +94,12 @@ def ready(request: HttpRequest) -> JsonResponse:
     )
 
 
-@extend_schema(
-    responses=inline_serializer(
-        "HealthFull",
-        {
-            "status": serializers.CharField(),
-            "dependencies": serializers.DictField(),
-            "components": serializers.DictField(),
-        },
-    ),
-    tags=["health"],
-)
-@api_view(["GET"])
-@permission_classes([IsStaffRole])
-def full(request) -> JsonResponse:
+def full_report() -> tuple[bool, dict[str, Any]]:
+    """Dependencies and every provided component, for /health/full."""
     healthy, report = dependency_report()
-    components = {}
-    for name, describe in _components.items():
-        components[name] = _timed(describe)
-    healthy = healthy and all(item["ok"] for item in components.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "degraded", "dependencies": report, "components": components},
-        status=200 if healthy else 503,
-    )
+    described = {name: _timed(describe) for name, describe in components.entries().items()}
+    healthy = healthy and all(item["ok"] for item in described.values())
+    return healthy, {"status": "ok" if healthy else "degraded", "dependencies": report, "components": described}
 
 
 @extend_schema(responses=inline_serializer("Ping", {"pong": serializers.BooleanField()}), tags=["health"])

@@ -1,7 +1,8 @@
-"""Retention purges: each app registers what it keeps for a limited time.
+"""Retention purges: what the apps keep for a limited time, deleted by one runner.
 
-An app calls `register_purger("heartbeats", purge_old_heartbeats)` in its
-AppConfig.ready(); `manage.py purge` and the nightly task run every purger.
+The purgers are the extension point `purgers`, provided by
+`composition.extensions`; `manage.py purge` and the nightly task
+`config.tasks.purge_expired` (their only schedule) run every purger.
 A purger is `fn(*, now: datetime, dry_run: bool) -> int` returning how many
 rows (or files) it deleted, or would delete when `dry_run` is true.
 """
@@ -11,27 +12,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+
+from .extensions import ExtensionPoint
 
 logger = logging.getLogger("campus.retention")
 
 Purger = Callable[..., int]
-_purgers: dict[str, Purger] = {}
-
-
-def register_purger(name: str, purge: Purger) -> None:
-    _purgers[name] = purge
+purgers: ExtensionPoint[Purger] = ExtensionPoint("retention purgers")
 
 
 def registered_purgers() -> dict[str, Purger]:
-    return dict(_purgers)
+    return purgers.entries()
 
 
 def run_purgers(*, now: datetime, dry_run: bool, only: list[str] | None = None) -> dict[str, int]:
     """Runs every registered purger (or those in `only`); returns counts by name."""
     return {
         name: purge(now=now, dry_run=dry_run)
-        for name, purge in sorted(_purgers.items())
+        for name, purge in sorted(purgers.entries().items())
         if only is None or name in only
     }
 
@@ -48,11 +47,12 @@ class PurgeReport:
 
 def purge_all(*, now: datetime, dry_run: bool, only: list[str] | None = None) -> PurgeReport:
     """Like `run_purgers`, but one failing purger is logged and reported while the others still run."""
-    unknown = sorted(set(only or ()) - set(_purgers))
+    known = purgers.entries()
+    unknown = sorted(set(only or ()) - set(known))
     if unknown:
-        raise ValueError(f"unknown purger(s): {', '.join(unknown)}; known: {', '.join(sorted(_purgers)) or 'none'}")
+        raise ValueError(f"unknown purger(s): {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}")
     report = PurgeReport()
-    for name, purge in sorted(_purgers.items()):
+    for name, purge in sorted(known.items()):
         if only is not None and name not in only:
             continue
         try:
@@ -66,15 +66,3 @@ def purge_all(*, now: datetime, dry_run: bool, only: list[str] | None = None) ->
     )
     return report
 
-
-def purge_audit_events(*, now: datetime, dry_run: bool) -> int:
-    """Audit entries older than AUDIT_RETENTION_DAYS."""
-    from django.conf import settings
-
-    from accounts.models import AuditEvent
-
-    expired = AuditEvent.objects.filter(occurred_at__lt=now - timedelta(days=settings.AUDIT_RETENTION_DAYS))
-    if dry_run:
-        return expired.count()
-    deleted, _ = expired.delete()
-    return deleted

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from .schedule import PERIODIC_JOBS, Daily, Every, PeriodicJob
+from .schedule import PERIODIC_JOBS, RETIRED_TASKS, Daily, Every, PeriodicJob
 
 
 @dataclass
@@ -16,6 +16,7 @@ class SyncReport:
     reset: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # rows in the database that are not in the list
+    retired: list[str] = field(default_factory=list)  # rows of RETIRED_TASKS, deleted
 
 
 def _schedule_fields(job: PeriodicJob) -> dict:
@@ -32,9 +33,15 @@ def _schedule_fields(job: PeriodicJob) -> dict:
 
 @transaction.atomic
 def sync_schedule(*, reset: bool = False, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS) -> SyncReport:
-    """Creates the missing periodic tasks; with `reset`, also restores changed ones. Idempotent."""
+    """Creates the missing periodic tasks and deletes retired ones; with `reset`, also restores changed ones.
+    Idempotent."""
     report = SyncReport()
     existing = {task.name: task for task in PeriodicTask.objects.select_for_update()}
+    for name, row in list(existing.items()):
+        if row.task in RETIRED_TASKS:
+            row.delete()
+            report.retired.append(name)
+            del existing[name]
     for job in jobs:
         wanted = {
             "task": job.task,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
 from . import services
 
@@ -26,12 +25,4 @@ def expire_registration_tokens(self) -> int:
     """Deletes registration tokens long expired, used up or revoked."""
     deleted = services.expire_registration_tokens()
     logger.info("registration tokens expired", extra={"task_id": self.request.id, "count": deleted})
-    return deleted
-
-
-@shared_task(name="devices.tasks.prune_heartbeats", bind=True)
-def prune_heartbeats(self) -> int:
-    """Deletes heartbeats older than the retention period."""
-    deleted = services.prune_heartbeats(now=timezone.now())
-    logger.info("heartbeats pruned", extra={"task_id": self.request.id, "count": deleted})
     return deleted

@@ -24,16 +24,14 @@ def at(hour: int, minute: int = 0, second: int = 0, day: dt.date = DAY) -> dt.da
 
 @pytest.fixture
 def coverage_providers():
-    """Lets a test register coverage providers without leaking them into other tests."""
-    saved = list(services._coverage_providers)
-    services._coverage_providers.clear()
-    yield services._coverage_providers
-    services._coverage_providers[:] = saved
+    """Lets a test provide coverage providers without leaking them into other tests."""
+    with services.coverage_providers.replaced({}) as point:
+        yield point
 
 
 @pytest.fixture(autouse=True)
 def _no_foreign_coverage(coverage_providers):
-    # Other apps (cameras) register providers in ready(); attendance tests set their own.
+    # The composition provides cameras' provider; attendance tests set their own.
     yield
 
 

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from attendance import dashboard, services
+from attendance import services
 from attendance.choices import RecordSource, RecordStatus, SessionStatus
 from attendance.models import AttendanceChange, AttendanceRecord, ExcuseRequest
 from attendance.tests.conftest import DAY, at
@@ -13,6 +13,7 @@ from attendance.tests.factories import (
     ClassSessionFactory,
 )
 from campus.tests.factories import ComplaintFactory
+from config.status import sources as status_source_point
 
 pytestmark = pytest.mark.django_db
 
@@ -30,11 +31,8 @@ def assert_error(response, status, code):
 
 @pytest.fixture
 def status_sources():
-    saved = dict(dashboard._status_sources)
-    dashboard._status_sources.clear()
-    yield dashboard._status_sources
-    dashboard._status_sources.clear()
-    dashboard._status_sources.update(saved)
+    with status_source_point.replaced({}) as point:
+        yield point
 
 
 def make_sessions(n, section, room):
@@ -460,7 +458,7 @@ def test_csv_export_needs_a_range(client_for, teacher):
 
 def test_dashboard_summary(client_for, teacher, session, room, students, status_sources, time_machine):
     time_machine.move_to(at(9, 30), tick=False)
-    dashboard.register_status_source("cameras", lambda: {"online": 3, "total": 4})
+    status_sources.provide({"cameras": lambda: {"online": 3, "total": 4}})
     ComplaintFactory()
     services.mark_seen(student=students[0], at=at(9, 1), source=RecordSource.FACE, room=room)
     services.mark_seen(student=students[1], at=at(9, 20), source=RecordSource.FACE, room=room)
@@ -495,7 +493,7 @@ def test_broken_status_source_does_not_break_the_dashboard(client_for, teacher, 
     def broken():
         raise ConnectionError("down")
 
-    dashboard.register_status_source("devices", broken)
+    status_sources.provide({"devices": broken})
     body = client_for(teacher).get("/api/v1/dashboard/summary").json()
     assert body["status_sources"] == {"devices": {"error": "ConnectionError"}}
 

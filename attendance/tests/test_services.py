@@ -244,7 +244,7 @@ def test_closing_flags_students_last_seen_well_before_the_end(session, room, stu
 
 
 def test_low_camera_coverage_makes_unseen_students_unverified(session, room, students, coverage_providers):
-    services.register_coverage_provider(lambda s: 0.3)
+    coverage_providers.provide({"test": lambda s: 0.3})
     seen(students[0], at(9, 0), room)
     result = services.close_session(session=session, now=at(10))
     assert (result.absent, result.unverified) == (0, 2)
@@ -256,7 +256,7 @@ def test_low_camera_coverage_makes_unseen_students_unverified(session, room, stu
 
 
 def test_healthy_cameras_mean_absent(session, students, coverage_providers):
-    services.register_coverage_provider(lambda s: 0.5)
+    coverage_providers.provide({"test": lambda s: 0.5})
     result = services.close_session(session=session, now=at(10))
     assert (result.absent, result.unverified) == (3, 0)
     session.refresh_from_db()
@@ -267,7 +267,7 @@ def test_failing_coverage_provider_never_makes_anyone_absent(session, students, 
     def broken(s):
         raise RuntimeError("camera service down")
 
-    services.register_coverage_provider(broken)
+    coverage_providers.provide({"test": broken})
     result = services.close_session(session=session, now=at(10))
     assert result.unverified == 3
     assert not AttendanceRecord.objects.filter(status=RecordStatus.ABSENT).exists()

@@ -77,11 +77,13 @@ def test_orphan_files_are_removed_and_referenced_ones_kept(camera, settings):
     assert os.path.exists(kept.image.path)
 
 
-def test_beat_task_runs_every_purger(camera):
-    from cameras.tasks import purge_biometric_leftovers
+def test_the_nightly_purge_runs_every_cameras_purger(camera):
+    # Their one schedule: config.tasks.purge_expired (cameras' own beat task ran them a second time).
+    from config.tasks import purge_expired
 
-    result = purge_biometric_leftovers.delay().result
-    assert set(result) == {"frames", "unknown_faces", "enrolment_photos", "orphan_files"}
+    result = purge_expired.delay().get()
+    assert {"camera_frames", "unknown_face_crops", "face_sightings", "enrolment_photos",
+            "biometric_orphan_files"} <= set(result)
 
 
 def test_sightings_go_after_their_retention_days_and_dry_run_keeps_them(enrolled_obama, camera, settings):

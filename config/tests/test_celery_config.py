@@ -79,8 +79,7 @@ def test_work_is_split_into_queues_by_kind():
     assert queue_of("cameras.tasks.process_frame") == "frames"
     assert queue_of("cameras.tasks.poll_cameras") == "polling"
     assert queue_of("cameras.tasks.capture_camera") == "polling"
-    for name in ("config.tasks.nightly_backup", "config.tasks.purge_expired", "cameras.tasks.purge_biometric_leftovers",
-                 "devices.tasks.prune_heartbeats", "accounts.tasks.flush_expired_tokens",
+    for name in ("config.tasks.nightly_backup", "config.tasks.purge_expired", "accounts.tasks.flush_expired_tokens",
                  "attendance.tasks.daily_summary"):
         assert queue_of(name) == "maintenance", name
     for name in ("attendance.tasks.open_due_sessions", "attendance.tasks.close_finished_sessions",

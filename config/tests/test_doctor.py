@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from pythonjsonlogger.json import JsonFormatter
 
-from config import doctor
+from config import doctor, status
 from config.backups import create_backup
 from config.beat import BeatLock
 from config.celery import app as celery_app
@@ -129,10 +129,16 @@ def test_a_failed_backup_fails_the_report(tmp_path, settings):
     assert status == doctor.FAIL and "the last backup failed" in detail
 
 
-def test_an_app_without_a_selector_is_skipped_with_a_note(monkeypatch):
-    monkeypatch.setattr(doctor, "_optional_selector", lambda module, function: None)
-    assert doctor.check_cameras() == (doctor.SKIP, "cameras app exposes no cameras.selectors.camera_status_counts")
-    assert doctor.check_devices()[0] == doctor.SKIP
+def test_every_status_source_is_a_check_that_warns_unless_all_are_online():
+    # The composition provides cameras and devices; the checks are whatever is provided.
+    assert list(doctor.checks())[-3:] == ["cameras", "devices", "backups"]
+    with status.sources.replaced({"cameras": lambda: {"online": 1, "offline": 1, "total": 2},
+                                  "devices": lambda: {"online": 2, "total": 2}}):
+        checks = doctor.checks()
+        assert checks["cameras"]() == (doctor.WARN, "online 1, offline 1, total 2")
+        assert checks["devices"]() == (doctor.OK, "online 2, total 2")
+    with status.sources.replaced({}):
+        assert "cameras" not in doctor.checks()
 
 
 @pytest.mark.django_db

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
+import pkgutil
 import subprocess
 import sys
 import time
@@ -11,20 +14,24 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from config.beat import BeatLock, LockedDatabaseScheduler, last_heartbeat
 from config.celery import app as celery_app
-from config.schedule import PERIODIC_JOBS, Daily, Every
+from config.schedule import PERIODIC_JOBS, RETIRED_TASKS, Daily, Every, PeriodicJob
 from config.scheduling import sync_schedule
+from devices.services import prune_heartbeats
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
+# cameras.tasks.purge_biometric_leftovers and devices.tasks.prune_heartbeats are gone: they ran
+# purgers that config.tasks.purge_expired runs (see test_no_two_jobs_reach_the_same_function).
 BRIEF_NAMES = {
     "attendance.tasks.open_due_sessions", "attendance.tasks.close_finished_sessions",
     "attendance.tasks.daily_summary", "devices.tasks.mark_offline_devices",
-    "devices.tasks.expire_registration_tokens", "devices.tasks.prune_heartbeats",
-    "cameras.tasks.poll_cameras", "cameras.tasks.purge_biometric_leftovers",
+    "devices.tasks.expire_registration_tokens",
+    "cameras.tasks.poll_cameras",
     "accounts.tasks.flush_expired_tokens", "config.tasks.nightly_backup", "config.tasks.purge_expired",
 }
 
@@ -85,7 +92,95 @@ def test_sync_command_reports_counts(capsys):
     call_command("sync_schedule")
     out = capsys.readouterr().out
     assert "created  config.tasks.purge_expired" in out
-    assert "1 created, 0 reset, 10 unchanged" in out
+    assert "1 created, 0 reset, 8 unchanged" in out
+
+
+@pytest.mark.django_db
+def test_sync_deletes_the_rows_of_retired_jobs(capsys):
+    retired = PeriodicTask.objects.create(
+        name=RETIRED_TASKS[0], task=RETIRED_TASKS[0], interval=IntervalSchedule.objects.create(every=5, period="days")
+    )
+    call_command("sync_schedule")
+    assert f"removed  {retired.name} (retired)" in capsys.readouterr().out
+    assert not PeriodicTask.objects.filter(task__in=RETIRED_TASKS).exists()
+    assert sync_schedule().retired == []
+
+
+# --- Each periodic job scheduled exactly once ------------------------------------------
+PROJECT_PACKAGES = ("accounts", "campus", "attendance", "cameras", "devices", "config")
+# Not work of their own: the task modules, the Celery app, and the purge runner (what a job
+# reaches through it is each purger).
+NOT_WORK = ("config.celery", "config.deliveries", "config.retention")
+
+
+def _work_functions() -> set:
+    """The code of every module-level function of the project, but for tests, tasks and the runners above."""
+    codes = set()
+    for package in PROJECT_PACKAGES:
+        for info in pkgutil.walk_packages(importlib.import_module(package).__path__, f"{package}."):
+            name = info.name
+            if ".tests" in name or ".migrations" in name or name.endswith(".tasks") or name in NOT_WORK:
+                continue
+            module = importlib.import_module(name)
+            codes |= {fn.__code__ for fn in vars(module).values()
+                      if inspect.isfunction(fn) and fn.__module__ == name}
+    return codes
+
+
+def _reached_by(task, work: set) -> set[str]:
+    """The project functions a task calls first (not those they call in turn), from running it."""
+    reached: set[str] = set()
+
+    def profile(frame, event, arg):
+        if event != "call" or frame.f_code not in work:
+            return
+        caller = frame.f_back
+        while caller is not None:
+            if caller.f_code in work:
+                return  # called by another function of the work: not where the job begins
+            caller = caller.f_back
+        reached.add(f"{frame.f_globals['__name__']}.{frame.f_code.co_qualname}")
+
+    sys.setprofile(profile)
+    try:
+        task.apply(throw=True)
+    finally:
+        sys.setprofile(None)
+    return reached
+
+
+def reached_twice(jobs) -> dict[str, list[str]]:
+    """Every function that two scheduled jobs reach, with the jobs that reach it."""
+    celery_app.loader.import_default_modules()
+    work = _work_functions()
+    reaching: dict[str, list[str]] = {}
+    for job in jobs:
+        for function in _reached_by(celery_app.tasks[job.task], work):
+            reaching.setdefault(function, []).append(job.name)
+    return {function: names for function, names in reaching.items() if len(names) > 1}
+
+
+@pytest.fixture
+def nothing_heavy(settings, tmp_path):
+    settings.BACKUP_DIR = tmp_path / "backups"
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@celery_app.task(name="config.tests.prune_heartbeats_again")
+def prune_heartbeats_again() -> int:
+    return prune_heartbeats(now=timezone.now())
+
+
+@pytest.mark.django_db
+def test_no_two_jobs_reach_the_same_function(nothing_heavy):
+    assert reached_twice(PERIODIC_JOBS) == {}
+
+
+@pytest.mark.django_db
+def test_a_job_that_runs_a_purger_again_is_caught(nothing_heavy):
+    doubled = (*PERIODIC_JOBS, PeriodicJob("config.tests.prune_heartbeats_again", Daily(3, 30), "again"))
+    purger = f"{prune_heartbeats.__module__}.{prune_heartbeats.__qualname__}"  # where devices defines it
+    assert reached_twice(doubled) == {purger: ["config.tasks.purge_expired", "config.tests.prune_heartbeats_again"]}
 
 
 @pytest.fixture

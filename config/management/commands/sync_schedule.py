@@ -6,7 +6,8 @@ from config.scheduling import sync_schedule
 class Command(BaseCommand):
     help = (
         "Creates the project's periodic tasks (config/schedule.py) in django-celery-beat's tables. "
-        "Existing rows are kept as admins left them unless --reset is given. Safe to run repeatedly."
+        "Existing rows are kept as admins left them unless --reset is given; rows of retired jobs are deleted. "
+        "Safe to run repeatedly."
     )
 
     def add_arguments(self, parser):
@@ -18,6 +19,8 @@ class Command(BaseCommand):
             self.stdout.write(f"created  {name}")
         for name in report.reset:
             self.stdout.write(f"reset    {name}")
+        for name in report.retired:
+            self.stdout.write(f"removed  {name} (retired)")
         if options["verbosity"] > 1:
             for name in report.kept:
                 self.stdout.write(f"kept     {name}")

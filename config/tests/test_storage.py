@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -23,11 +25,10 @@ BUCKET = "campus-test"
 
 
 @pytest.fixture
-def s3_storage():
-    """django-storages' S3Storage, configured as settings configure it, on moto's server over loopback."""
+def s3_options():
+    """The S3Storage options settings build for STORAGE_BACKEND=s3, on moto's server over loopback."""
     import boto3
     from moto.server import ThreadedMotoServer
-    from storages.backends.s3 import S3Storage
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -35,10 +36,17 @@ def s3_storage():
     endpoint = f"http://127.0.0.1:{port}"
     keys = {"aws_access_key_id": "campus", "aws_secret_access_key": "campus-secret"}
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys).create_bucket(Bucket=BUCKET)
-    yield S3Storage(bucket_name=BUCKET, endpoint_url=endpoint, region_name="us-east-1", access_key="campus",
-                    secret_key="campus-secret", default_acl=None, querystring_auth=True, file_overwrite=False,
-                    addressing_style="path")
+    yield {"bucket_name": BUCKET, "endpoint_url": endpoint, "region_name": "us-east-1", "access_key": "campus",
+           "secret_key": "campus-secret", "default_acl": None, "querystring_auth": True, "file_overwrite": False,
+           "addressing_style": "path"}
     server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_options):
+    from storages.backends.s3 import S3Storage
+
+    return S3Storage(**s3_options)
 
 
 @pytest.mark.django_db
@@ -167,3 +175,31 @@ def test_s3_missing_file_is_file_not_found(s3_storage):
     # What the pipeline catches to fail a frame whose bytes are gone (not an endless retry).
     with pytest.raises(FileNotFoundError):
         s3_storage.open("frames/gone.jpg").read()
+
+
+def test_a_backup_holds_the_s3_files_and_restore_puts_them_back(s3_options, tmp_path, settings, monkeypatch):
+    from django.core.files.storage import storages
+
+    from config import backups
+
+    from .test_backup import _SqliteConnection
+
+    settings.STORAGES = {**settings.STORAGES,
+                         "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_options}}
+    settings.BACKUP_DIR, settings.MEDIA_ROOT = tmp_path / "backups", tmp_path / "media"
+    live = tmp_path / "campus.sqlite3"
+    sqlite3.connect(live).close()
+    monkeypatch.setattr(backups, "connection", _SqliteConnection(live))
+    monkeypatch.setattr(backups.connections, "close_all", lambda: None)
+    storage = storages["default"]
+    photo = storage.save("faces/enrolments/2026/12/p.jpg", ContentFile(b"enrolment photo"))
+
+    backup = backups.create_backup()
+    with tarfile.open(backup.media) as archive:
+        assert archive.extractfile(f"media/{photo}").read() == b"enrolment photo"
+    storage.delete(photo)
+    storage.save("faces/unknown/new.jpg", ContentFile(b"since the backup"))
+
+    backups.restore_backup(backup.database)
+
+    assert storage.open(photo).read() == b"enrolment photo"  # under the name its row gives

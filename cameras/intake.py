@@ -113,7 +113,7 @@ def receive_frame(
     """Accepts a frame. The same bytes again return the first frame, which is processed once;
     a frame that barely differs from the camera's last processed one is dropped here.
 
-    `store` keeps the bytes on disk for a worker; `enqueue` sends the processing task
+    `store` keeps the bytes in the file storage for a worker; `enqueue` sends the processing task
     after commit. ingest_video passes neither and processes the bytes in-process.
     The thumbnail decoded here is held for the worker, which makes it the gate's baseline
     once the frame is processed (the gate runs and the thumbnail is decoded once per frame).

@@ -196,7 +196,7 @@ def process_frame_id(frame_id: int) -> FrameReport | None:
         with frame.image.open("rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        fail_frame(frame, "missing_image: the frame's file is not on disk")
+        fail_frame(frame, "missing_image: the frame's file is not in storage")
         return FrameReport(frame.pk, FrameState.FAILED, "missing_image")
     return process_frame_data(frame, data)
 

@@ -7,12 +7,13 @@ sweep removes files no row refers to (left by a crash or a rolled-back transacti
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Q
+
+from config.storage import stored_names
 
 from .choices import FrameState
 from .models import FaceEnrolment, FaceSighting, Frame, UnknownFace, UnknownFaceGroup
@@ -119,24 +120,19 @@ def _referenced() -> set[str]:
 
 
 def purge_orphan_files(*, now: datetime, dry_run: bool) -> int:
-    """Files under the cameras media folders that no row refers to (older than an hour)."""
-    root = settings.MEDIA_ROOT
+    """Files under the cameras folders of the storage that no row refers to (older than an hour)."""
     referenced = _referenced()
     orphans: list[str] = []
     for folder in MEDIA_DIRS:
-        base = os.path.join(root, folder)
-        if not os.path.isdir(base):
-            continue
-        for dirpath, _dirs, files in os.walk(base):
-            for filename in files:
-                path = os.path.join(dirpath, filename)
-                name = os.path.relpath(path, root)
-                try:
-                    modified = datetime.fromtimestamp(os.path.getmtime(path), tz=now.tzinfo)
-                except OSError:
-                    continue
-                if name not in referenced and now - modified >= ORPHAN_MIN_AGE:
-                    orphans.append(name)
+        for name in stored_names(folder):
+            if name in referenced:
+                continue
+            try:
+                modified = default_storage.get_modified_time(name)
+            except (OSError, NotImplementedError):
+                continue
+            if now - modified >= ORPHAN_MIN_AGE:
+                orphans.append(name)
     if not dry_run:
         _delete_files(orphans)
     return len(orphans)

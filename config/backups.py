@@ -11,6 +11,7 @@ and `config.tasks.nightly_backup` all call this module.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import re
@@ -27,8 +28,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection, connections
 from django.utils import timezone
+
+from .storage import DatabaseStorage, stored_names
 
 logger = logging.getLogger("campus.backup")
 
@@ -262,6 +267,12 @@ def _dump_sqlite(target: Path) -> dict[str, Any]:
     return {"integrity_check": result}
 
 
+def _remote_storage() -> bool:
+    """True when the files live in an object store (S3): neither the dump nor MEDIA_ROOT holds them.
+    DatabaseStorage's files are rows in the dump; FileSystemStorage's are MEDIA_ROOT."""
+    return not isinstance(storages["default"], DatabaseStorage | FileSystemStorage)
+
+
 def _archive_media(target: Path) -> dict[str, Any]:
     media_root = Path(settings.MEDIA_ROOT)
     with tarfile.open(target, "w:gz") as archive:
@@ -271,6 +282,15 @@ def _archive_media(target: Path) -> dict[str, Any]:
             info = tarfile.TarInfo("media")
             info.type = tarfile.DIRTYPE
             archive.addfile(info)
+        if _remote_storage():
+            # The bucket's files, read through the storage API, under the names the rows give.
+            storage = storages["default"]
+            for name in stored_names(storage=storage):
+                with storage.open(name, "rb") as handle:
+                    data = handle.read()
+                info = tarfile.TarInfo(f"media/{name}")
+                info.size, info.mtime = len(data), int(storage.get_modified_time(name).timestamp())
+                archive.addfile(info, io.BytesIO(data))
     with tarfile.open(target, "r:gz") as archive:  # verification: the archive reads back whole
         files = sum(1 for member in archive if member.isfile())
     return {"media_files": files}
@@ -423,6 +443,8 @@ def restore_backup(database_file: Path | str, *, include_media: bool = True) -> 
 
 
 def _restore_media(archive_path: Path) -> tuple[str, str | None]:
+    if _remote_storage():
+        return _restore_remote_media(archive_path), None
     media_root = Path(settings.MEDIA_ROOT)
     media_root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".restore-media-", dir=media_root.parent))
@@ -435,6 +457,23 @@ def _restore_media(archive_path: Path) -> tuple[str, str | None]:
     os.replace(staging / "media", media_root)
     shutil.rmtree(staging, ignore_errors=True)
     return str(media_root), str(previous) if previous else None
+
+
+def _restore_remote_media(archive_path: Path) -> str:
+    """Puts every file of the archive back into the object store under its own name."""
+    storage = storages["default"]
+    with tarfile.open(archive_path, "r:gz") as archive:
+        for member in archive:
+            if not member.isfile() or not member.name.startswith("media/"):
+                continue
+            name = member.name.removeprefix("media/")
+            if name.startswith("/") or ".." in name.split("/"):
+                raise BackupError(f"The media archive holds an unsafe name: {member.name!r}.")
+            storage.delete(name)  # the storage never overwrites: the name must be free
+            saved = storage.save(name, ContentFile(archive.extractfile(member).read()))
+            if saved != name:
+                raise BackupError(f"{name} came back as {saved}; the rows would not find it.")
+    return f"storage {type(storage).__name__}"
 
 
 # --- Health and metrics -------------------------------------------------------------

@@ -395,8 +395,41 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Files the apps keep (frame bytes, unknown-face crops, enrolment photos, device bundles)
+# go through Django's storage API to a place web and every worker reach; they share no
+# disk (README "Files: where frames, crops and photos live"). "database" (the default):
+# rows in the database (config/storage.py), backed up by pg_dump; "s3": an S3-compatible
+# object store (MinIO, Ceph, AWS) through django-storages; "filesystem": MEDIA_ROOT, only
+# for a single machine or a disk every process mounts.
+STORAGE_BACKEND = env("STORAGE_BACKEND", "database")
+if STORAGE_BACKEND == "database":
+    _default_storage: dict = {"BACKEND": "config.storage.DatabaseStorage"}
+elif STORAGE_BACKEND == "filesystem":
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif STORAGE_BACKEND == "s3":
+    if not env("AWS_STORAGE_BUCKET_NAME"):
+        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs AWS_STORAGE_BUCKET_NAME (MinIO: AWS_S3_ENDPOINT_URL too).")
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            # MinIO or another S3-compatible server; unset for AWS itself.
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL"),
+            "region_name": env("AWS_S3_REGION_NAME"),
+            # Unset: boto3's own chain (instance role, ~/.aws, AWS_* variables).
+            "access_key": env("AWS_ACCESS_KEY_ID"),
+            "secret_key": env("AWS_SECRET_ACCESS_KEY"),
+            # Faces and frames are private: no ACL, no public URLs, never a silent overwrite.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", "path"),
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"STORAGE_BACKEND must be database, s3 or filesystem, not {STORAGE_BACKEND!r}.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from django.db import connection
@@ -14,6 +12,7 @@ from cameras.engine import get_engine
 from cameras.models import FaceEnrolment
 from cameras.tests.conftest import consenting_student, no_face_photo, photo_bytes
 from campus.tests.factories import StudentFactory
+from config.storage import stored_names
 
 pytestmark = pytest.mark.django_db
 
@@ -136,8 +135,9 @@ def test_list_shows_metadata_only(admin_client, enrolled_obama):
                         "sharpness", "has_photo", "photo_delete_after", "created_by", "created_at"}
 
 
-def _all_files(root):
-    return [os.path.join(d, f) for d, _, files in os.walk(root) for f in files]
+def _all_files():
+    """Every file in the storage (database rows by default; MEDIA_ROOT only with STORAGE_BACKEND=filesystem)."""
+    return stored_names()
 
 
 def test_erase_removes_every_biometric_row_and_file(admin_client, obama, settings, camera,
@@ -154,7 +154,7 @@ def test_erase_removes_every_biometric_row_and_file(admin_client, obama, setting
         frame = ingest(camera, photo_bytes("obama_480p.jpg"))
     assert frame.sightings.get().student == obama
     assert FaceEnrolment.objects.filter(student=obama).exclude(photo="").count() == 2
-    assert _all_files(settings.MEDIA_ROOT)
+    assert _all_files()
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"/api/v1/students/{obama.pk}/faces/erase")
@@ -162,7 +162,7 @@ def test_erase_removes_every_biometric_row_and_file(admin_client, obama, setting
     assert response.json()["deleted"]["enrolments"] == 2
     assert not FaceEnrolment.objects.filter(student=obama).exists()
     assert not UnknownFace.objects.filter(assigned_student=obama).exists()
-    assert _all_files(settings.MEDIA_ROOT) == []
+    assert _all_files() == []
     event = AuditEvent.objects.get(action="face.biometrics_erased")
     assert event.target == f"student:{obama.pk}"
     assert event.details["enrolments"] == 2
@@ -198,7 +198,7 @@ def test_withdrawing_consent_erases_the_students_biometrics(admin_client, enroll
     with django_capture_on_commit_callbacks(execute=True):
         ingest(camera, photo_bytes("obama_480p.jpg"))
     assert FaceEnrolment.objects.filter(student=enrolled_obama).count() == 2
-    assert _all_files(settings.MEDIA_ROOT)
+    assert _all_files()
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"/api/v1/students/{enrolled_obama.pk}/face-consent", {"given": False},
@@ -206,7 +206,7 @@ def test_withdrawing_consent_erases_the_students_biometrics(admin_client, enroll
     assert response.status_code == 200, response.json()
     assert response.json()["has_face_consent"] is False
     assert not FaceEnrolment.objects.filter(student=enrolled_obama).exists()
-    assert _all_files(settings.MEDIA_ROOT) == []
+    assert _all_files() == []
     assert enrolled_obama.pk not in current_gallery().students.tolist()
     withdrawn = AuditEvent.objects.get(action="campus.student.face_consent_withdrawn")
     erased = AuditEvent.objects.get(action="face.biometrics_erased")

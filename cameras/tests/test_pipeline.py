@@ -15,6 +15,7 @@ from cameras.choices import FrameState, SightingOutcome
 from cameras.models import FaceSighting, Frame, SessionFaceCount, UnknownFace
 from cameras.tests.conftest import ingest, jpeg, no_face_photo, photo_bytes, read_rgb
 from cameras.tests.factories import CameraFactory
+from config.storage import stored_names
 
 pytestmark = pytest.mark.django_db
 
@@ -75,14 +76,11 @@ def test_photo_without_a_face_gives_no_sighting(enrolled_obama, camera):
 
 def test_frame_bytes_are_not_kept_after_processing(enrolled_obama, camera, settings,
                                                    django_capture_on_commit_callbacks):
-    import os
-
     settings.FRAME_KEEP_IMAGES = False
     with django_capture_on_commit_callbacks(execute=True):
         frame = ingest(camera, photo_bytes("obama2.jpg"))
     assert frame.image.name == ""
-    frames_dir = os.path.join(settings.MEDIA_ROOT, "frames")
-    assert not any(files for _, _, files in os.walk(frames_dir))
+    assert stored_names("frames") == []
 
 
 def test_two_agreeing_sightings_mark_once(enrolled_obama, camera, session, settings):
@@ -211,21 +209,20 @@ def test_reprocessing_a_finished_frame_changes_nothing(enrolled_obama, camera):
     assert frame.attempts == 1
 
 
-def test_static_scene_is_dropped_at_intake_and_leaves_nothing_stored(enrolled_obama, camera, settings, tmp_path):
+def test_static_scene_is_dropped_at_intake_and_leaves_nothing_stored(enrolled_obama, camera):
     from prometheus_client import REGISTRY
 
-    settings.MEDIA_ROOT = str(tmp_path)
     skipped_before = REGISTRY.get_sample_value("campus_frames_skipped_total", {"reason": "no_motion"}) or 0.0
     image = read_rgb("obama_480p.jpg")
     first = ingest(camera, jpeg(image, quality=90))
     assert first.state == FrameState.DONE
-    files = sorted(tmp_path.rglob("*"))
+    files = stored_names()
     # Same scene, different bytes (another JPEG quality): not a duplicate, but nothing moved.
     second = ingest(camera, jpeg(image, quality=80), captured_at=timezone.now() + dt.timedelta(seconds=1))
     assert second is None
     assert Frame.objects.count() == 1
     assert FaceSighting.objects.count() == 1
-    assert sorted(tmp_path.rglob("*")) == files
+    assert stored_names() == files
     assert REGISTRY.get_sample_value("campus_frames_skipped_total", {"reason": "no_motion"}) == skipped_before + 1
 
 

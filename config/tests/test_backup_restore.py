@@ -41,6 +41,15 @@ building = Building.objects.create(code="SCI", name="Science")
 for n in range(5):
     Room.objects.create(building=building, code=f"SCI-{n}", name=f"Lab {n}", capacity=20 + n)
 PeriodicTask.objects.filter(name="config.tasks.nightly_backup").update(enabled=False)
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+default_storage.save("faces/enrolments/2026/12/student7.jpg", ContentFile(b"stored photo " * 200))
+"""
+
+# The default storage (STORAGE_BACKEND=database) keeps files as rows: they come back with the dump.
+READ_STORED_PHOTO = """
+from django.core.files.storage import default_storage
+print(default_storage.open("faces/enrolments/2026/12/student7.jpg").read() == b"stored photo " * 200)
 """
 
 SMOKE_REQUEST = """
@@ -129,6 +138,8 @@ def test_backup_wipe_restore_gives_back_the_same_data(scratch):
     assert check.returncode == 0, check.stdout + check.stderr
     assert snapshot() == before
     assert photo.read_bytes() == b"\xff\xd8 not really a jpeg \x00\x01" * 100
+    stored = manage(env, "shell", "-c", READ_STORED_PHOTO)
+    assert stored.returncode == 0 and stored.stdout.strip().splitlines()[-1] == "True", stored.stderr
     smoke = manage(env, "shell", "-c", SMOKE_REQUEST)
     assert smoke.returncode == 0, smoke.stderr
     assert json.loads(smoke.stdout.strip().splitlines()[-1]) == {

@@ -1,0 +1,127 @@
+"""Web and the frame worker share no disk (issue 17): real gunicorn and a real Celery worker,
+each with its own MEDIA_ROOT and VAR_DIR, as on two machines.
+
+A photo enrolled through web, a frame pushed to web, processed by the worker, the student
+marked; the crop of a stranger the worker kept is served by web. Once with the default
+storage (the database) and once with the production option, an S3-compatible server
+(moto's, over loopback), as MinIO would be.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import httpx
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from .fault_tools import CeleryWorker, PrivateRedis, ServedApp, database_url_for, free_port, wait_until
+from .test_faults import open_session_now
+
+FACES = Path(__file__).resolve().parents[2] / "cameras" / "tests" / "fixtures" / "faces"
+BUCKET = "campus-media"
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def redis():
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def s3_server():
+    """moto's S3-compatible HTTP server on a loopback port, with an empty bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="campus",
+                 aws_secret_access_key="campus-secret").create_bucket(Bucket=BUCKET)
+    yield endpoint
+    server.stop()
+
+
+def storage_env(backend: str, request) -> dict[str, str]:
+    if backend == "database":
+        return {"STORAGE_BACKEND": "database"}
+    endpoint = request.getfixturevalue("s3_server")
+    return {
+        "STORAGE_BACKEND": "s3", "AWS_STORAGE_BUCKET_NAME": BUCKET, "AWS_S3_ENDPOINT_URL": endpoint,
+        "AWS_S3_REGION_NAME": "us-east-1", "AWS_ACCESS_KEY_ID": "campus", "AWS_SECRET_ACCESS_KEY": "campus-secret",
+    }
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
+
+
+@pytest.mark.parametrize("backend", ["database", "s3"])
+def test_a_frame_pushed_to_web_is_processed_by_a_worker_on_another_disk(backend, request, tmp_path, redis,
+                                                                          admin_user):
+    from attendance.models import AttendanceRecord
+    from cameras.models import FaceEnrolment, Frame, UnknownFace
+    from cameras.tests.factories import CameraFactory
+    from campus.tests.factories import EnrolmentFactory, RoomFactory, SectionFactory, StudentFactory
+
+    room = RoomFactory()
+    session = open_session_now(room=room, section=SectionFactory())
+    student = StudentFactory(face_consent_at=timezone.now())
+    EnrolmentFactory(section=session.section, student=student, enrolled_on=session.date - dt.timedelta(days=30))
+    camera = CameraFactory(room=room, source_kind="push")
+    common = {
+        "DATABASE_URL": database_url_for(connection.settings_dict),
+        "CELERY_BROKER_URL": redis.url(0), "REDIS_URL": redis.url(1), "CACHE_KEY_PREFIX": f"disk-{backend}",
+        "DEBUG": "1", "FACE_CONSENSUS_SIGHTINGS": "1", "FACE_ENROLMENT_PHOTO_RETENTION_DAYS": "30",
+        **storage_env(backend, request),
+    }
+    web_disk, worker_disk = tmp_path / "web", tmp_path / "worker"
+    web_env = {**common, "MEDIA_ROOT": str(web_disk / "media"), "VAR_DIR": str(web_disk / "var")}
+    worker_env = {**common, "MEDIA_ROOT": str(worker_disk / "media"), "VAR_DIR": str(worker_disk / "var")}
+    auth = {"Authorization": f"Bearer {RefreshToken.for_user(admin_user).access_token}"}
+
+    worker = CeleryWorker(worker_env, queues="frames", name=f"disk-{backend}")
+    web = ServedApp(web_env).start(timeout=120)  # a loaded 2-core machine: importing boto3 is not instant
+    worker.start()
+    try:
+        def push(name: str) -> Frame:
+            response = httpx.post(f"{web.base_url}/api/v1/cameras/{camera.pk}/frames", headers=auth,
+                                  files={"image": (name, (FACES / name).read_bytes(), "image/jpeg")}, timeout=30)
+            assert response.status_code == 202, response.text
+            frame_id = response.json()["frame"]
+            wait_until(lambda: Frame.objects.get(pk=frame_id).state in {"done", "failed"}, timeout=120,
+                       interval=0.2, what=f"the worker to process {name}")
+            return Frame.objects.get(pk=frame_id)
+
+        enrolled = httpx.post(f"{web.base_url}/api/v1/students/{student.pk}/faces", headers=auth,
+                              files={"image": ("obama.jpg", (FACES / "obama.jpg").read_bytes(), "image/jpeg")},
+                              timeout=60)
+        assert enrolled.status_code == 201, enrolled.text
+        assert FaceEnrolment.objects.get(student=student).photo  # kept 30 days, in the storage
+        worker.wait_ready()
+
+        frame = push("obama_480p.jpg")
+        assert (frame.state, frame.reason, frame.image.name) == ("done", "", "")  # processed, bytes released
+        record = AttendanceRecord.objects.get(student=student, session=session)
+        assert record.status in {"present", "late"}
+
+        stranger = push("biden.jpg")  # nobody enrolled: the worker keeps a crop for review
+        assert stranger.state == "done"
+        unknown = UnknownFace.objects.get(sighting__frame=stranger)
+        crop = httpx.get(f"{web.base_url}/api/v1/unknown-faces/{unknown.pk}/crop", headers=auth, timeout=30)
+        assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
+        assert crop.content[:2] == b"\xff\xd8"  # the worker's JPEG, read by web
+    finally:
+        worker.stop()
+        web.stop()
+    # Neither process wrote a file of its own: the bytes live where both reach them.
+    assert files_under(web_disk / "media") == [] and files_under(worker_disk / "media") == []

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.services import record_audit_event
+from accounts.audit import record_audit_event
 from campus.selectors import slots_on, students_enrolled_on
 from config.errors import Conflict, InvalidInput, NotAllowed
 from config.extensions import ExtensionPoint

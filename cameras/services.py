@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.services import record_audit_event
+from accounts.audit import record_audit_event
 from config.errors import Conflict, InvalidInput, NotAllowed, PayloadTooLarge
 
 from .biometrics import decrypt_vector, encrypt_text, encrypt_vector

@@ -15,8 +15,8 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.audit import record_audit_event
 from accounts.permissions import user_has
-from accounts.services import record_audit_event
 from config.errors import Conflict, InvalidInput, NotAllowed
 
 from .choices import COMPLAINT_FINAL_STATUSES, COMPLAINT_TRANSITIONS, ComplaintStatus

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
-from accounts.services import record_audit_event
+from accounts.audit import record_audit_event
 from config.errors import DomainError
 
 from .base import CREATED, ImportSpec

@@ -27,7 +27,8 @@ KEY_TABLES = (
 
 WRITE_DATA = """
 from django.utils import timezone
-from accounts.services import create_user, record_audit_event
+from accounts.audit import record_audit_event
+from accounts.services import create_user
 from campus.models import Building, Room
 from django_celery_beat.models import PeriodicTask
 admin = create_user(username="restore-admin", email="ra@example.org", password="Restore-pass-2026!", role="admin")

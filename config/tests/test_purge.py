@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from accounts.audit import record_audit_event
 from accounts.models import AuditEvent
-from accounts.services import record_audit_event
 from config import retention
 from config.tasks import purge_expired
 

@@ -11,7 +11,7 @@ from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from accounts.services import record_audit_event
+from accounts.audit import record_audit_event
 from config.errors import Conflict, InvalidInput, PayloadTooLarge
 
 from ..models import Bundle

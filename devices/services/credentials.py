@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.services import record_audit_event
+from accounts.audit import record_audit_event
 from config.errors import Conflict, InvalidInput, NotAllowed
 from config.ratelimits import Bucket, Outage, RateLimit
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from accounts.services import record_audit_event
+from accounts.audit import record_audit_event
 from config.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 from ..choices import TARGET_FINISHED, TARGET_IN_PROGRESS, DeploymentState, DeviceState, TargetSelector, TargetState

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.services import record_audit_event
+from accounts.audit import record_audit_event
 from config.errors import InvalidInput, NotAllowed
 
 from .. import keys

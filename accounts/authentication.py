@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
+
+from .selectors import user_with_permissions
 
 from .sessions import CHAIN_CLAIM, session_is_revoked
 
@@ -19,7 +24,18 @@ class UserJWTAuthentication(JWTAuthentication):
         return token
 
     def get_user(self, validated_token):
-        user = super().get_user(validated_token)
+        """simplejwt's checks, with the user and its permissions read in one query."""
+        try:
+            user_id = validated_token[api_settings.USER_ID_CLAIM]
+        except KeyError as exc:
+            raise InvalidToken(_("Token contained no recognizable user identification")) from exc
+        user = user_with_permissions(user_id)
+        if user is None:
+            raise AuthenticationFailed(_("User not found"), code="user_not_found")
         if not user.is_active:
             raise AuthenticationFailed("User is inactive.", code="user_inactive")
+        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
+            api_settings.REVOKE_TOKEN_CLAIM
+        ) != get_md5_hash_password(user.password):
+            raise AuthenticationFailed(_("The user's password has been changed."), code="password_changed")
         return user

@@ -1,7 +1,7 @@
 """Query counts of the attendance lists: one page costs the same few queries however many rows there are.
 
-Each count names its queries. A staff user's first permission check reads the
-role's permissions (two queries, cached on the user for the request).
+Each count names its queries. The token's user comes with its permissions (the
+user's own and its role group's) in one query (accounts.selectors.user_with_permissions).
 """
 
 from __future__ import annotations
@@ -42,17 +42,17 @@ def add_records(sessions, students, marker):
             AttendanceRecordFactory(session=session, student=student, status=RecordStatus.ABSENT, marked_by=marker)
 
 
-def test_session_list_is_two_queries_plus_the_permission_check(
+def test_session_list_is_the_user_then_one_page(
     client_for, teacher, section, room, django_assert_num_queries
 ):
     client = client_for(teacher)
     add_sessions(2, section, room)
-    # 1 the token's user; 2-3 the role's permissions (user's own, group's);
-    # 4 one page of sessions joined with section, course, term and room (no COUNT, no record counts)
-    with django_assert_num_queries(4):
+    # 1 the token's user with its permissions;
+    # 2 one page of sessions joined with section, course, term and room (no COUNT, no record counts)
+    with django_assert_num_queries(2):
         small = client.get(SESSIONS)
     add_sessions(30, section, room, start=2)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(2):
         big = client.get(SESSIONS)
     assert (len(small.json()["results"]), len(big.json()["results"])) == (2, 32)
 
@@ -62,12 +62,12 @@ def test_record_list_reads_the_page_then_its_relations_by_id(
 ):
     client = client_for(teacher)
     add_records(add_sessions(1, section, room), students[:1], teacher)
-    # 1 the token's user; 2-3 the role's permissions; 4 one page of records (the records table alone);
-    # 5 their sessions with section, course and room; 6 their students; 7 the users who marked them
-    with django_assert_num_queries(7):
+    # 1 the token's user with its permissions; 2 one page of records (the records table alone);
+    # 3 their sessions with section, course and room; 4 their students; 5 the users who marked them
+    with django_assert_num_queries(5):
         small = client.get(RECORDS)
     add_records(add_sessions(5, section, room, start=1), students, teacher)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         big = client.get(RECORDS)
     assert (len(small.json()["results"]), len(big.json()["results"])) == (1, 16)
     row = big.json()["results"][0]
@@ -80,8 +80,8 @@ def test_record_list_without_markers_skips_their_query(
 ):
     client = client_for(teacher)
     add_records(add_sessions(3, section, room), students, None)
-    # 1 the token's user; 2-3 the role's permissions; 4 the page; 5 sessions; 6 students (no marker to read)
-    with django_assert_num_queries(6):
+    # 1 the token's user with its permissions; 2 the page; 3 sessions; 4 students (no marker to read)
+    with django_assert_num_queries(4):
         response = client.get(RECORDS, {"section": section.pk})
     assert len(response.json()["results"]) == 9
 
@@ -91,12 +91,12 @@ def test_own_records_for_a_student_cost_the_same(
 ):
     client = client_for(enrolled_student_user)
     add_records(add_sessions(2, section, room), students, None)
-    # 1 the token's user; 2-3 the role's permissions; 4 the page of that student's records (visible_to
-    # finds the student linked to the user in a subquery); 5 sessions; 6 the student
-    with django_assert_num_queries(6):
+    # 1 the token's user with its permissions; 2 the page of that student's records (visible_to
+    # finds the student linked to the user in a subquery); 3 sessions; 4 the student
+    with django_assert_num_queries(4):
         small = client.get(RECORDS)
     add_records(add_sessions(6, section, room, start=2), students, None)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(4):
         big = client.get(RECORDS)
     assert (len(small.json()["results"]), len(big.json()["results"])) == (2, 8)
 
@@ -109,12 +109,12 @@ def test_excuse_list_query_count_does_not_grow(client_for, teacher, section, roo
             ExcuseRequest.objects.create(student=students[0], session=session, reason="ill", filed_by=teacher)
 
     file(add_sessions(1, section, room))
-    # 1 the token's user; 2-3 the role's permissions; 4 COUNT (excuses are few); 5 one page with
+    # 1 the token's user with its permissions; 2 COUNT (excuses are few); 3 one page with
     # student, session, filer and decider joined
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         client.get(EXCUSES)
     file(add_sessions(6, section, room, start=1))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         response = client.get(EXCUSES)
     assert response.json()["count"] == 7
 
@@ -124,13 +124,13 @@ def test_own_attendance_query_count_does_not_grow(
 ):
     client = client_for(enrolled_student_user)
     add_records(add_sessions(2, section, room), students[:1], None)
-    # 1 the token's user; 2-3 the role's permissions; 4 the linked student; 5 counts per section
-    # (the overall counts are their sum); 6 the latest records; 7 their sessions; 8 the student
-    with django_assert_num_queries(8):
+    # 1 the token's user with its permissions; 2 the linked student; 3 counts per section
+    # (the overall counts are their sum); 4 the latest records; 5 their sessions; 6 the student
+    with django_assert_num_queries(6):
         client.get(ME)
     other = EnrolmentFactory(student=students[0]).section
     add_records(add_sessions(5, other, room, start=2), students[:1], None)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(6):
         body = client.get(ME).json()
     assert (body["overall"]["total"], len(body["sections"]), len(body["latest"])) == (7, 2, 7)
 

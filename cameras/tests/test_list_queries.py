@@ -1,7 +1,7 @@
 """Query counts of the cameras lists, and the sightings list's keyset pages.
 
-Each count names its queries. A staff user's first permission check reads the
-role's permissions (two queries, cached on the user for the request).
+Each count names its queries. The token's user comes with its permissions (the
+user's own and its role group's) in one query (accounts.selectors.user_with_permissions).
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ def add_sightings(camera, n, *, start=0, student=None):
 def test_sightings_list_is_one_page_query_without_count(client_for, staff_user, camera, django_assert_num_queries):
     client = client_for(staff_user)
     add_sightings(camera, 2)
-    # 1 the token's user; 2-3 the role's permissions; 4 one page of sightings (the table alone, no COUNT)
-    with django_assert_num_queries(4):
+    # 1 the token's user with its permissions; 2 one page of sightings (the table alone, no COUNT)
+    with django_assert_num_queries(2):
         small = client.get(SIGHTINGS)
     add_sightings(camera, 40, start=2)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(2):
         big = client.get(SIGHTINGS)
     assert (len(small.json()["results"]), len(big.json()["results"])) == (2, 42)
     assert "count" not in big.json()
@@ -78,12 +78,12 @@ def test_frame_list_query_count_does_not_grow(client_for, staff_user, camera, dj
 
     add_frames(2, 0)
     url = f"/api/v1/cameras/{camera.pk}/frames"
-    # 1 the token's user; 2-3 the role's permissions; 4 the camera; 5 COUNT of its frames (a camera's
-    # frames are purged after processing: few); 6 one page of frames
-    with django_assert_num_queries(6):
+    # 1 the token's user with its permissions; 2 the camera; 3 COUNT of its frames (a camera's
+    # frames are purged after processing: few); 4 one page of frames
+    with django_assert_num_queries(4):
         client.get(url)
     add_frames(20, 2)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(4):
         response = client.get(url)
     assert response.json()["count"] == 22
 
@@ -104,17 +104,17 @@ def test_unknown_face_lists_query_counts_do_not_grow(client_for, staff_user, cam
                                        embedding_ciphertext=b"x", engine_name="e", engine_version="1")
 
     add_faces(1)
-    # 1 the token's user; 2-3 the role's permissions; 4 COUNT; 5 one page with camera, room, group and
+    # 1 the token's user with its permissions; 2 COUNT; 3 one page with camera, room, group and
     # sighting joined
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         client.get("/api/v1/unknown-faces")
-    # 1 the token's user; 2-3 the role's permissions; 4 COUNT; 5 one page of groups with pending counts
-    with django_assert_num_queries(5):
+    # 1 the token's user with its permissions; 2 COUNT; 3 one page of groups with pending counts
+    with django_assert_num_queries(3):
         client.get("/api/v1/unknown-face-groups")
     add_faces(6)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         faces = client.get("/api/v1/unknown-faces")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         groups = client.get("/api/v1/unknown-face-groups")
     assert (faces.json()["count"], groups.json()["count"]) == (7, 2)
 

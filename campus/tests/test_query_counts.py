@@ -1,11 +1,10 @@
 """Every list endpoint costs the same number of queries whatever the page size.
 
 Each request, as a (non-superuser) teacher:
-  1. the user behind the bearer token
-  2. the user's own permissions   } loaded once per request by has_perm,
-  3. the user's group permissions } then cached on the user
-  4. COUNT(*) for the paginator
-  5. the page, with its foreign keys joined (select_related)
+  1. the user behind the bearer token, with its own and its group's permissions
+     (one query: accounts.selectors.user_with_permissions)
+  2. COUNT(*) for the paginator
+  3. the page, with its foreign keys joined (select_related)
   (+ one prefetch of the section teachers for sections)
 """
 
@@ -16,7 +15,7 @@ from campus.tests import factories as f
 pytestmark = pytest.mark.django_db
 
 ROWS = 6
-BASE = 5  # user, own perms, group perms, count, page
+BASE = 3  # user with its permissions, count, page
 
 LISTS = {
     "buildings": BASE,
@@ -70,9 +69,9 @@ def test_roster_query_count_is_constant(client_for, teacher_user, django_assert_
     for _ in range(ROWS):
         f.EnrolmentFactory(section=section)
     client = client_for(teacher_user)
-    # user, own perms, group perms, the section (get_object) and its teachers (prefetch),
+    # user with its permissions, the section (get_object) and its teachers (prefetch),
     # is it taught by me, COUNT(*), the page
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(6):
         response = client.get(f"/api/v1/sections/{section.pk}/roster?date=2026-10-01&page_size={page_size}")
     assert response.json()["count"] == ROWS
     assert len(response.json()["results"]) == page_size
@@ -84,8 +83,8 @@ def test_complaint_comments_query_count_is_constant(client_for, staff_user, djan
     for _ in range(ROWS):
         f.ComplaintCommentFactory(complaint=complaint)
     client = client_for(staff_user)
-    # user, own perms, group perms, the complaint (get_object), COUNT(*), the page with authors
-    with django_assert_num_queries(6):
+    # user with its permissions, the complaint (get_object), COUNT(*), the page with authors
+    with django_assert_num_queries(4):
         response = client.get(f"/api/v1/complaints/{complaint.pk}/comments?page_size={page_size}")
     assert response.json()["count"] == ROWS
     assert len(response.json()["results"]) == page_size

@@ -16,8 +16,9 @@ from django.db.models.functions import ExtractIsoWeekDay
 
 from accounts.models import User
 from campus.choices import ComplaintStatus
-from campus.models import Complaint, Student
+from campus.models import Complaint, Student, sees_whole_campus
 
+from . import report_cache
 from .choices import ATTENDED_STATUSES, COUNTED_STATUSES, RecordStatus, SessionStatus
 from .models import AttendanceRecord, ClassSession, ExcuseRequest
 
@@ -203,6 +204,28 @@ def section_report(
         "overall": overall,
         "students": students,
     }
+
+
+def sees_whole_section(user: User, section: Section) -> bool:
+    """Whether every record of `section` is visible to `user` (campus-wide duties, or a teacher of it)."""
+    return user.has_campus_perm("view_attendance") and (
+        sees_whole_campus(user) or section.teachers.filter(pk=user.pk).exists()
+    )
+
+
+def section_report_for(
+    *, user: User, section: Section, date_from: dt.date | None, date_to: dt.date | None
+) -> dict[str, Any]:
+    """`section_report` over what `user` may see. Those who see the whole section share one
+    report, cached under the section's data version (attendance.report_cache)."""
+    if sees_whole_section(user, section):
+        return report_cache.cached_section_report(
+            section.pk, date_from, date_to,
+            lambda: section_report(section=section, records=AttendanceRecord.objects.all(), date_from=date_from,
+                                   date_to=date_to),
+        )
+    records = AttendanceRecord.objects.visible_to(user)
+    return section_report(section=section, records=records, date_from=date_from, date_to=date_to)
 
 
 def course_report(

@@ -23,7 +23,7 @@ from campus.selectors import slots_on, students_enrolled_on
 from config.errors import Conflict, InvalidInput, NotAllowed
 from config.extensions import ExtensionPoint
 
-from . import dashboard
+from . import dashboard, report_cache
 from .choices import (
     MANUAL_STATUSES,
     SESSION_TRANSITIONS,
@@ -107,8 +107,10 @@ class BeatResult:
         return dict(self.__dict__)
 
 
-def _invalidate_dashboard_on_commit() -> None:
+def _invalidate_dashboard_on_commit(*, section_id: int) -> None:
+    """After commit: today's dashboard summary is dropped and the section's reports move on."""
     transaction.on_commit(dashboard.invalidate_summary)
+    transaction.on_commit(lambda: report_cache.section_changed(section_id))
 
 
 def _is_enrolled(student: Student, section_id: int, day: dt.date) -> bool:
@@ -215,7 +217,7 @@ def hold_for_review(*, student: Student, at: dt.datetime, room: Room, reason: st
             record = AttendanceRecord.objects.select_for_update().get(session=session, student=student)
         else:
             _log_change(record=record, by=None, from_status="", to_status=record.status, reason=reason)
-            _invalidate_dashboard_on_commit()
+            _invalidate_dashboard_on_commit(section_id=session.section_id)
             return MarkResult(MarkOutcome.HELD, record, session)
     if record.needs_review:
         return MarkResult(MarkOutcome.UNCHANGED, record, session)
@@ -226,7 +228,7 @@ def hold_for_review(*, student: Student, at: dt.datetime, room: Room, reason: st
         record.status = RecordStatus.UNVERIFIED
     record.save(update_fields=["needs_review", "note", "status", "updated_at"])
     _log_change(record=record, by=None, from_status=from_status, to_status=record.status, reason=reason)
-    _invalidate_dashboard_on_commit()
+    _invalidate_dashboard_on_commit(section_id=session.section_id)
     return MarkResult(MarkOutcome.HELD, record, session)
 
 
@@ -260,14 +262,14 @@ def _record_sighting(
             except IntegrityError:
                 record = AttendanceRecord.objects.select_for_update().get(session=session, student=student)
             else:
-                _invalidate_dashboard_on_commit()
+                _invalidate_dashboard_on_commit(section_id=session.section_id)
                 return MarkResult(MarkOutcome.MARKED, record, session)
 
         changed = _apply_sighting(record, session=session, policy=policy, at=at, source=source, confidence=confidence)
         if not changed:
             return MarkResult(MarkOutcome.UNCHANGED, record, session)
         record.save(update_fields=[*changed, "updated_at"])
-        _invalidate_dashboard_on_commit()
+        _invalidate_dashboard_on_commit(section_id=session.section_id)
         return MarkResult(MarkOutcome.UPDATED, record, session)
 
 
@@ -431,7 +433,7 @@ def mark_manually(
         session=session, student=student, status=status, by=by, reason=reason, note=note, check=True, now=timezone.now()
     )
     if changed:
-        _invalidate_dashboard_on_commit()
+        _invalidate_dashboard_on_commit(section_id=session.section_id)
     return record
 
 
@@ -469,7 +471,7 @@ def mark_bulk(
         records.append(record)
         any_changed = any_changed or changed
     if any_changed:
-        _invalidate_dashboard_on_commit()
+        _invalidate_dashboard_on_commit(section_id=session.section_id)
     return records
 
 
@@ -530,7 +532,7 @@ def decide_excuse(*, excuse: ExcuseRequest, approve: bool, by: User, note: str =
             check=False,
             now=now,
         )
-        _invalidate_dashboard_on_commit()
+        _invalidate_dashboard_on_commit(section_id=session.section_id)
     record_audit_event(
         action="attendance.excuse_decided",
         actor=by,
@@ -572,7 +574,7 @@ def open_session(
     session.save(update_fields=["status", "opened_at", "updated_at"])
     if by is not None:
         record_audit_event(action="attendance.session_opened", actor=by, target=f"class_session:{session.pk}")
-    _invalidate_dashboard_on_commit()
+    _invalidate_dashboard_on_commit(section_id=session.section_id)
     return session
 
 
@@ -588,7 +590,7 @@ def cancel_session(*, session: ClassSession | int, by: User | None, reason: str 
         target=f"class_session:{session.pk}",
         details={"reason": reason},
     )
-    _invalidate_dashboard_on_commit()
+    _invalidate_dashboard_on_commit(section_id=session.section_id)
     return session
 
 
@@ -657,7 +659,7 @@ def close_session(
             "coverage": coverage,
         },
     )
-    _invalidate_dashboard_on_commit()
+    _invalidate_dashboard_on_commit(section_id=session.section_id)
     return result
 
 

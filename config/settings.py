@@ -525,6 +525,9 @@ ATTENDANCE_EDIT_WINDOW_DAYS = env_int("ATTENDANCE_EDIT_WINDOW_DAYS", 14)
 # How many missed days the session planner makes up after downtime.
 ATTENDANCE_CATCH_UP_DAYS = env_int("ATTENDANCE_CATCH_UP_DAYS", 7)
 ATTENDANCE_DASHBOARD_CACHE_SECONDS = env_int("ATTENDANCE_DASHBOARD_CACHE_SECONDS", 30)
+# Section reports are cached under the section's data version (moved by every attendance
+# service); this bounds what no service announces (a student renamed). 0: no cache.
+ATTENDANCE_REPORT_CACHE_SECONDS = env_int("ATTENDANCE_REPORT_CACHE_SECONDS", 300)
 ATTENDANCE_LOW_RATE_THRESHOLD = float(env("ATTENDANCE_LOW_RATE_THRESHOLD", "0.75") or "0.75")
 ATTENDANCE_MAX_REPORT_DAYS = env_int("ATTENDANCE_MAX_REPORT_DAYS", 400)
 # /attendance

@@ -225,7 +225,7 @@ class SectionReportView(ReportView):
         section = get_object_or_404(campus_selectors.sections_visible_to(request.user), pk=pk)
         date_from, date_to = _range(request)
         return Response(
-            selectors.section_report(section=section, records=self.records(), date_from=date_from, date_to=date_to)
+            selectors.section_report_for(user=request.user, section=section, date_from=date_from, date_to=date_to)
         )
 
 

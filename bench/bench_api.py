@@ -720,13 +720,13 @@ def main() -> int:
 
 
 @contextlib.contextmanager
-def scratch_database(url: str):
-    """A fresh database named after DATABASE_URL's (`<name>_bench_quick`), dropped afterwards."""
+def scratch_database(url: str, suffix: str = "bench_quick"):
+    """A fresh database named after DATABASE_URL's (`<name>_<suffix>`), dropped afterwards."""
     import dj_database_url
     import psycopg
 
     db = dj_database_url.parse(url)
-    name = f"{db['NAME']}_bench_quick"
+    name = f"{db['NAME']}_{suffix}"
     server = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"],
               "password": db["PASSWORD"] or None, "dbname": "postgres", "autocommit": True}
 

@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin
 from accounts.permissions import user_has
 from campus.models import Enrolment, Student
+from config.admin_pagination import HonestCountPaginator
 from config.errors import DomainError
 
 from . import charts, dashboard, selectors, services
@@ -354,6 +355,7 @@ class AttendanceRecordAdmin(RoleModelAdmin):
                    ("session__date", admin.DateFieldListFilter)]
     list_select_related = ["session__section__course", "session__section__term", "student", "marked_by"]
     search_fields = ["student__student_number", "student__last_name"]
+    paginator = HonestCountPaginator  # a million rows: no COUNT(*) per page
     fields = ["session", "student", "status", "source", "first_seen_at", "last_seen_at", "sightings_count",
               "left_early", "held", "marked_by", "note"]
     readonly_fields = fields

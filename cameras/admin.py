@@ -11,19 +11,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin
 from accounts.permissions import user_has
 from campus.admin import StudentAdmin as CampusStudentAdmin
 from campus.models import Student
+from config.admin_pagination import HonestCountPaginator
 from config.errors import DomainError
 
 from . import services
@@ -54,16 +53,6 @@ def thumbnail(field_file, side: int = THUMB_SIDE) -> str:
         return "(unreadable)"
     encoded = base64.b64encode(buffer.tobytes()).decode()
     return format_html('<img src="data:image/jpeg;base64,{}" alt="face" style="max-height:{}px">', encoded, side)
-
-
-class CappedCountPaginator(Paginator):
-    """Huge tables: count at most COUNT_CAP rows (a LIMITed count), never the whole table per page."""
-
-    COUNT_CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.COUNT_CAP].count()
 
 
 class CameraAdminForm(forms.ModelForm):
@@ -231,7 +220,7 @@ class UnknownFaceAdmin(RoleModelAdmin):
     list_filter = ["status", ("seen_at", admin.DateFieldListFilter)]
     list_select_related = ["camera__room", "assigned_student", "sighting__session__section__course"]
     actions = ["dismiss"]
-    paginator = CappedCountPaginator
+    paginator = HonestCountPaginator
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user).defer("embedding_ciphertext")
@@ -320,7 +309,7 @@ class FrameAdmin(RoleModelAdmin):
     readonly_fields = [f.name for f in Frame._meta.fields if f.name != "image"]
     exclude = ["image"]
     show_full_result_count = False
-    paginator = CappedCountPaginator
+    paginator = HonestCountPaginator
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -339,7 +328,7 @@ class FaceSightingAdmin(RoleModelAdmin):
     raw_id_fields = ["frame", "student", "session", "record"]
     readonly_fields = [f.name for f in FaceSighting._meta.fields]
     show_full_result_count = False
-    paginator = CappedCountPaginator
+    paginator = HonestCountPaginator
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
-from django.contrib.postgres.expressions import ArraySubquery
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import CharField, F, OuterRef, Prefetch, QuerySet, Value
-from django.db.models.functions import Concat
+from django.db.models import Prefetch, QuerySet
 
 from .choices import ROLE_ORDER
 from .models import User
@@ -29,10 +28,34 @@ USER_LIST_FIELDS = (
 )
 
 
-def _permission_names(**owner: Any) -> QuerySet[Permission]:
-    """`app_label.codename` of the permissions matching `owner`, as ModelBackend names them."""
-    name = Concat(F("content_type__app_label"), Value("."), F("codename"), output_field=CharField())
-    return Permission.objects.filter(**owner).annotate(perm=name).values("perm")
+def _user_with_permissions_sql() -> tuple[str, list[str]]:
+    """The user row plus two arrays of `app_label.codename`: its own permissions and its groups'.
+
+    Written once per process from the models' tables and columns: the ORM would
+    compile the two subqueries again on every request, which cost more than the query.
+    """
+    def table(model) -> str:
+        return connection.ops.quote_name(model._meta.db_table)
+
+    own, groups = User.user_permissions.through, User.groups.through
+    group_permissions = Group.permissions.through
+    content_type = Permission._meta.get_field("content_type").related_model
+    fields = list(User._meta.concrete_fields)
+    columns = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in fields)
+    name = (f"ct.app_label || '.' || p.codename FROM {table(Permission)} p "
+            f"JOIN {table(content_type)} ct ON ct.id = p.content_type_id")
+    # Table and column names from the models' meta; the one value is a parameter.
+    sql = (
+        f"SELECT {columns}, "  # noqa: S608
+        f"ARRAY(SELECT {name} JOIN {table(own)} up ON up.permission_id = p.id WHERE up.user_id = u.id), "
+        f"ARRAY(SELECT {name} JOIN {table(group_permissions)} gp ON gp.permission_id = p.id "
+        f"JOIN {table(groups)} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id) "
+        f"FROM {table(User)} u WHERE u.{connection.ops.quote_name(User._meta.pk.column)} = %s"
+    )
+    return sql, [f.attname for f in fields]
+
+
+_SQL: tuple[str, list[str]] | None = None
 
 
 def user_with_permissions(pk: Any) -> User | None:
@@ -45,17 +68,26 @@ def user_with_permissions(pk: Any) -> User | None:
     and as fresh as the database (nothing is kept between requests). Other
     databases (the embedded SQLite mode) keep ModelBackend's own queries.
     """
-    users = User.objects.filter(pk=pk)
     if connection.vendor != "postgresql":
-        return users.first()
-    user = users.annotate(
-        own_permission_names=ArraySubquery(_permission_names(user=OuterRef("pk"))),
-        group_permission_names=ArraySubquery(_permission_names(group__user=OuterRef("pk"))),
-    ).first()
+        return User.objects.filter(pk=pk).first()
+    global _SQL
+    if _SQL is None:
+        _SQL = _user_with_permissions_sql()
+    sql, attnames = _SQL
+    try:
+        pk = User._meta.pk.to_python(pk)
+    except ValidationError:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user = User.from_db(connection.alias, attnames, row[: len(attnames)])
     # A superuser holds every permission; ModelBackend lists them all itself, so its caches stay unset.
-    if user is not None and not user.is_superuser:
-        user._user_perm_cache = set(user.own_permission_names)
-        user._group_perm_cache = set(user.group_permission_names)
+    if not user.is_superuser:
+        user._user_perm_cache = set(row[-2])
+        user._group_perm_cache = set(row[-1])
         user._perm_cache = user._user_perm_cache | user._group_perm_cache
     return user
 

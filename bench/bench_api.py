@@ -485,6 +485,14 @@ def make_device_and_camera(admin) -> tuple[str, int | None]:
     room = Room.objects.order_by("pk").first()
     if room is None:
         raise NotAvailable("no rooms")
+    from devices.models import Device
+    from devices.services import revoke_credentials
+
+    # A run on data seeded before (--skip-seed) finds the device registered: an admin revokes its
+    # credential first, as one would for a box being set up again.
+    known = Device.objects.filter(serial="bench-edge-1").first()
+    if known is not None:
+        revoke_credentials(device=known, actor=admin)
     _, token = create_registration_token(actor=admin, label="bench", room=room)
     registration = register_device(token=token, serial="bench-edge-1", name="Bench edge box")
     camera = Camera.objects.filter(name="bench-push", room=room).first()

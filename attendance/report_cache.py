@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts.throttling import CACHE_ERRORS
+from config.outages import CACHE_OR_BROKER_DOWN as CACHE_ERRORS
 
 logger = logging.getLogger("campus.attendance")
 

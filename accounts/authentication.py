@@ -9,7 +9,6 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from .selectors import user_with_permissions
-
 from .sessions import CHAIN_CLAIM, session_is_revoked
 
 

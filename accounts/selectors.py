@@ -34,14 +34,17 @@ def _user_with_permissions_sql() -> tuple[str, list[str]]:
     Written once per process from the models' tables and columns: the ORM would
     compile the two subqueries again on every request, which cost more than the query.
     """
-    def table(model) -> str:
+    def table(model: Any) -> str:
         return connection.ops.quote_name(model._meta.db_table)
+
+    def column(field: Any) -> str:
+        return connection.ops.quote_name(field.column)
 
     own, groups = User.user_permissions.through, User.groups.through
     group_permissions = Group.permissions.through
     content_type = Permission._meta.get_field("content_type").related_model
     fields = list(User._meta.concrete_fields)
-    columns = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in fields)
+    columns = ", ".join(f"u.{column(f)}" for f in fields)
     name = (f"ct.app_label || '.' || p.codename FROM {table(Permission)} p "
             f"JOIN {table(content_type)} ct ON ct.id = p.content_type_id")
     # Table and column names from the models' meta; the one value is a parameter.
@@ -50,7 +53,7 @@ def _user_with_permissions_sql() -> tuple[str, list[str]]:
         f"ARRAY(SELECT {name} JOIN {table(own)} up ON up.permission_id = p.id WHERE up.user_id = u.id), "
         f"ARRAY(SELECT {name} JOIN {table(group_permissions)} gp ON gp.permission_id = p.id "
         f"JOIN {table(groups)} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id) "
-        f"FROM {table(User)} u WHERE u.{connection.ops.quote_name(User._meta.pk.column)} = %s"
+        f"FROM {table(User)} u WHERE u.{column(User._meta.pk)} = %s"
     )
     return sql, [f.attname for f in fields]
 
@@ -86,9 +89,11 @@ def user_with_permissions(pk: Any) -> User | None:
     user = User.from_db(connection.alias, attnames, row[: len(attnames)])
     # A superuser holds every permission; ModelBackend lists them all itself, so its caches stay unset.
     if not user.is_superuser:
-        user._user_perm_cache = set(row[-2])
-        user._group_perm_cache = set(row[-1])
-        user._perm_cache = user._user_perm_cache | user._group_perm_cache
+        own, via_groups = set(row[-2]), set(row[-1])
+        # ModelBackend's own cache attributes (django.contrib.auth.backends), filled as it would fill them.
+        user._user_perm_cache = own  # type: ignore[attr-defined]
+        user._group_perm_cache = via_groups  # type: ignore[attr-defined]
+        user._perm_cache = own | via_groups  # type: ignore[attr-defined]
     return user
 
 

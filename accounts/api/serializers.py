@@ -35,13 +35,12 @@ class StrictSerializer(StrictSerializer):
 
 class PreferencesSerializer(StrictSerializer):
     language = serializers.CharField(max_length=16, required=False)
-    time_zone = serializers.CharField(max_length=64, required=False)
+    # A choice, so the schema lists the IANA names a client may send (it said "any string").
+    time_zone = serializers.ChoiceField(
+        choices=sorted(zoneinfo.available_timezones()), required=False,
+        error_messages={"invalid_choice": "Unknown time zone."},
+    )
     notifications = serializers.DictField(child=serializers.BooleanField(), required=False)
-
-    def validate_time_zone(self, value: str) -> str:
-        if value not in zoneinfo.available_timezones():
-            raise serializers.ValidationError("Unknown time zone.")
-        return value
 
     def validate_notifications(self, value: dict) -> dict:
         if len(value) > 20 or not all(NOTIFICATION_KEY.fullmatch(key) for key in value):

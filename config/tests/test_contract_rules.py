@@ -112,3 +112,34 @@ def test_the_schema_says_page_size_is_positive(schema):
     parameters = schema["paths"]["/api/v1/buildings"]["get"]["parameters"]
     page_size = next(item for item in parameters if item["name"] == "page_size")
     assert page_size["schema"]["minimum"] == 1
+
+
+def _parameter(schema, path, name, method="get"):
+    return next(item for item in schema["paths"][path][method]["parameters"] if item["name"] == name)
+
+
+def test_the_schema_lists_the_time_zones_a_client_may_send(schema):
+    components = schema["components"]["schemas"]
+    reference = components["PreferencesRequest"]["properties"]["time_zone"]["$ref"]
+    names = components[reference.rsplit("/", 1)[1]]["enum"]
+    assert "Europe/Berlin" in names and "UTC" in names and "Mars/Olympus" not in names
+
+
+def test_an_empty_query_value_is_documented_as_not_given(schema):
+    assert _parameter(schema, "/api/v1/attendance/records", "date_to")["allowEmptyValue"] is True
+    assert _parameter(schema, "/api/v1/attendance/records", "status")["allowEmptyValue"] is True
+    # Refused when empty (test_a_bad_page_size_is_a_400_not_the_default), so not documented as allowed.
+    assert "allowEmptyValue" not in _parameter(schema, "/api/v1/attendance/records", "page_size")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/attendance/records", "/api/v1/analytics/trends"])
+def test_an_empty_date_to_is_the_same_as_none(client_for, admin_user, path):
+    client = client_for(admin_user)
+    without = client.get(path)
+    empty = client.get(path, {"date_to": ""})
+    assert (empty.status_code, empty.json()) == (200, without.json())
+
+
+def test_the_export_documents_its_range_as_required(schema):
+    for name in ("date_from", "date_to"):
+        assert _parameter(schema, "/api/v1/attendance/reports/export", name)["required"] is True

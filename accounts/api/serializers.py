@@ -4,6 +4,7 @@ import re
 import zoneinfo
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.choices import Role
@@ -33,6 +34,19 @@ class StrictSerializer(StrictSerializer):
         return super().to_internal_value(data)
 
 
+# The schema names the rule validate_notifications enforces (it said "any keys").
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "boolean"},
+        "maxProperties": 20,
+        "propertyNames": {"pattern": f"^{NOTIFICATION_KEY.pattern}$"},
+    }
+)
+class NotificationsField(serializers.DictField):
+    pass
+
+
 class PreferencesSerializer(StrictSerializer):
     language = serializers.CharField(max_length=16, required=False)
     # A choice, so the schema lists the IANA names a client may send (it said "any string").
@@ -40,7 +54,7 @@ class PreferencesSerializer(StrictSerializer):
         choices=sorted(zoneinfo.available_timezones()), required=False,
         error_messages={"invalid_choice": "Unknown time zone."},
     )
-    notifications = serializers.DictField(child=serializers.BooleanField(), required=False)
+    notifications = NotificationsField(child=serializers.BooleanField(), required=False)
 
     def validate_notifications(self, value: dict) -> dict:
         if len(value) > 20 or not all(NOTIFICATION_KEY.fullmatch(key) for key in value):

@@ -187,3 +187,18 @@ def test_a_null_character_is_a_400_in_a_body(client_for, admin_user):
     assert response.status_code == 400
     assert set(response.json()["error"]["details"]) == {"name"}
 
+
+def test_the_schema_gives_device_fields_their_shapes(schema):
+    components = schema["components"]["schemas"]
+    device = components["DeviceRequest"]["properties"]
+    assert device["labels"]["type"] == "array" and device["labels"]["items"]["maxLength"] == 60
+    assert device["config_overrides"]["type"] == "object"
+    assert components["DeviceGroupRequest"]["properties"]["config_overrides"]["type"] == "object"
+    max_uses = components["RegistrationTokenRequest"]["properties"]["max_uses"]
+    assert (max_uses["minimum"], max_uses["maximum"]) == (1, 100_000)
+
+
+def test_the_schema_states_the_notification_key_rule(schema):
+    notifications = schema["components"]["schemas"]["PreferencesRequest"]["properties"]["notifications"]
+    assert notifications["maxProperties"] == 20
+    assert notifications["propertyNames"]["pattern"] == "^[a-z][a-z0-9_]{0,31}$"

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from accounts.choices import Role
 from accounts.models import User
 from accounts.selectors import USER_LIST_FIELDS
-from config.serializers import StrictModelSerializer, StrictSerializer
+from config.serializers import StrictBooleanField, StrictModelSerializer, StrictSerializer
 
 PASSWORD_MAX = 128
 TOKEN_MAX = 4096
@@ -54,7 +54,7 @@ class PreferencesSerializer(StrictSerializer):
         choices=sorted(zoneinfo.available_timezones()), required=False,
         error_messages={"invalid_choice": "Unknown time zone."},
     )
-    notifications = NotificationsField(child=serializers.BooleanField(), required=False)
+    notifications = NotificationsField(child=StrictBooleanField(), required=False)
 
     def validate_notifications(self, value: dict) -> dict:
         if len(value) > 20 or not all(NOTIFICATION_KEY.fullmatch(key) for key in value):

@@ -202,3 +202,21 @@ def test_the_schema_states_the_notification_key_rule(schema):
     notifications = schema["components"]["schemas"]["PreferencesRequest"]["properties"]["notifications"]
     assert notifications["maxProperties"] == 20
     assert notifications["propertyNames"]["pattern"] == "^[a-z][a-z0-9_]{0,31}$"
+
+
+def test_a_number_where_a_boolean_is_expected_is_a_400(client_for, admin_user):
+    room = RoomFactory()
+    body = {"name": "door", "room": room.pk, "source_kind": "rtsp", "url": "rtsp://10.0.0.5/live", "enabled": 0}
+    response = client_for(admin_user).post("/api/v1/cameras", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {"enabled": ["A boolean is required."]}
+    assert not Camera.objects.exists()
+
+
+def test_a_notification_choice_must_be_a_json_boolean(client_for, admin_user):
+    body = {"preferences": {"notifications": {"email": 0}}}
+    response = client_for(admin_user).patch("/api/v1/auth/me", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]["preferences"]) == {"notifications"}
+    admin_user.refresh_from_db()
+    assert "notifications" not in admin_user.preferences

@@ -220,3 +220,8 @@ def test_a_notification_choice_must_be_a_json_boolean(client_for, admin_user):
     assert set(response.json()["error"]["details"]["preferences"]) == {"notifications"}
     admin_user.refresh_from_db()
     assert "notifications" not in admin_user.preferences
+
+
+def test_a_face_photo_is_documented_as_multipart_only(schema):
+    body = schema["paths"]["/api/v1/students/{student_id}/faces"]["post"]["requestBody"]["content"]
+    assert set(body) == {"multipart/form-data"}

@@ -19,6 +19,11 @@ server's cache keys carry their own prefix. Steps:
 Settings of the served app differ from a deployment only where a fuzzer needs it:
 a long access-token lifetime (a role's run outlasts 5 minutes) and a high anonymous
 throttle (so requests reach the views; 429 is documented and checked regardless).
+Schemathesis reads bench/fuzz_contract.toml: strings without U+0000 (refused everywhere
+with a 400), and, for named operations only, 400 counted as a documented rejection where
+validity depends on the database or on a rule across fields (an id of a row that does not
+exist, a value already taken, a date range, a wrong current password, a reset link); the
+reason for each group is written there. All checks stay on.
 Operations that end the caller's own sessions (logout, session ends, an admin
 setting a password) are excluded for the signed-in roles (they would sign the
 fuzzer out halfway); the tests cover them.
@@ -43,6 +48,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
 REPORT = ARTIFACTS / "fuzz-contract.md"
+CONFIG = BASE_DIR / "bench" / "fuzz_contract.toml"
 PYTHON = sys.executable
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 # Admin last: its fuzzing edits users (deactivates, changes roles), which would lock the others out.
@@ -141,21 +147,25 @@ def access_token(base_url: str, role: str) -> str:
         return json.load(response)["access"]
 
 
-def fuzz_role(base_url: str, role: str, examples: int, seed: int, env: dict[str, str]) -> tuple[int, str]:
+def fuzz_role(
+    base_url: str, role: str, token: str | None, examples: int, seed: int, env: dict[str, str]
+) -> tuple[int, str]:
     args = [
-        SCHEMATHESIS, "run", f"{base_url}/api/schema/",
+        # Allowances, each with its reason: bench/fuzz_contract.toml.
+        SCHEMATHESIS, "--config-file", str(CONFIG), "run", f"{base_url}/api/schema/",
         "--checks", "all",
         "--max-examples", str(examples),
         "--seed", str(seed),
         "--no-shrink",
         "--workers", "2",
-        "--request-timeout", "30",
+        # Generous: on the shared 2-core machine a request waits for a core (30 s timed out at load 90).
+        "--request-timeout", "120",
         "--generation-database", "none",
         "--no-color",
         "--suppress-health-check", "all",
     ]
-    if role != "anonymous":
-        args += ["--header", f"Authorization: Bearer {access_token(base_url, role)}"]
+    if token is not None:
+        args += ["--header", f"Authorization: Bearer {token}"]
         for operation_id in SELF_SIGN_OUT:
             args += ["--exclude-operation-id", operation_id]
     started = time.monotonic()
@@ -210,8 +220,11 @@ def main() -> int:
             cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=server_log,
         )
         wait_live(base_url)
+        # Every token before any fuzzing: the anonymous run hammers the login endpoint, and its
+        # per-address limit (kept as deployed) would refuse the next role's login with a 429.
+        tokens = {role: access_token(base_url, role) for role in roles if role != "anonymous"}
         for role in roles:
-            code, output = fuzz_role(base_url, role, examples, options.seed, env)
+            code, output = fuzz_role(base_url, role, tokens.get(role), examples, options.seed, env)
             print(f"--- {role}: exit {code}", flush=True)
             results[role] = (code, summary_lines(output))
             print("\n".join(results[role][1]), flush=True)

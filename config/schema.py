@@ -58,8 +58,9 @@ WITH_BODY = {
 
 
 def document_errors(result, generator, request, public):
-    """drf-spectacular postprocessing hook: error responses on every operation, and
-    request bodies that admit no unknown fields (the API refuses them with 400)."""
+    """drf-spectacular postprocessing hook: error responses on every operation, empty query
+    values where they mean "not given", and request bodies that admit no unknown fields
+    (the API refuses them with 400)."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_COMPONENT
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -72,7 +73,25 @@ def document_errors(result, generator, request, public):
                 statuses.update(WITH_BODY)
             for status, description in statuses.items():
                 operation["responses"].setdefault(status, {"description": description, "content": error})
+            document_empty_query_values(operation)
     for name, schema in components.items():
         if name.endswith("Request") and schema.get("type") == "object" and "additionalProperties" not in schema:
             schema["additionalProperties"] = False
     return result
+
+
+# Query parameters whose empty value is refused (400) rather than read as "not given".
+EMPTY_QUERY_VALUE_REFUSED = {"page_size"}
+
+
+def document_empty_query_values(operation: dict) -> None:
+    """`?date_to=` is the same as leaving `date_to` out: django-filter, DRF's optional
+    serializer fields and the views' own parsing all read an empty value as absent, as
+    an HTML form sends it. Say so (allowEmptyValue), except where the API refuses it."""
+    for parameter in operation.get("parameters", []):
+        if (
+            parameter.get("in") == "query"
+            and not parameter.get("required")
+            and parameter["name"] not in EMPTY_QUERY_VALUE_REFUSED
+        ):
+            parameter["allowEmptyValue"] = True

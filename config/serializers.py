@@ -27,6 +27,27 @@ class RefuseUnknownFieldsMixin:
             ]
             if mistyped:
                 raise serializers.ValidationError({name: ["A string is required."] for name in mistyped})
+            # And DRF's BooleanField would read `"enabled": 0` as false.
+            numbers = [
+                name for name, field in self.fields.items()
+                if name in data and not field.read_only and isinstance(field, serializers.BooleanField)
+                and is_number(data[name])
+            ]
+            if numbers:
+                raise serializers.ValidationError({name: ["A boolean is required."] for name in numbers})
+        return super().to_internal_value(data)
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean only, where the field sits inside a value (a DictField's child)."""
+
+    def to_internal_value(self, data):
+        if is_number(data):
+            self.fail("invalid", input=data)
         return super().to_internal_value(data)
 
 

@@ -2,11 +2,12 @@ import django_filters
 
 from accounts.choices import Role
 from accounts.models import User
+from config.filters import BooleanFilter, FilterSet
 
 
-class UserFilter(django_filters.FilterSet):
+class UserFilter(FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
-    active = django_filters.BooleanFilter(field_name="is_active")
+    active = BooleanFilter(field_name="is_active")
 
     class Meta:
         model = User

@@ -2,18 +2,18 @@ from __future__ import annotations
 
 import django_filters as filters
 
-from config.filters import IdFilter, IntegerFilter
+from config.filters import BooleanFilter, FilterSet, IdFilter, IntegerFilter, MultipleChoiceFilter
 
 from ..choices import ExcuseStatus, RecordSource, RecordStatus, SessionStatus
 from ..models import AttendanceRecord, ClassSession, ExcuseRequest
 
 
-class ClassSessionFilter(filters.FilterSet):
+class ClassSessionFilter(FilterSet):
     section = IdFilter(field_name="section_id")
     room = IdFilter(field_name="room_id")
     date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
-    status = filters.MultipleChoiceFilter(choices=SessionStatus.choices)
+    status = MultipleChoiceFilter(choices=SessionStatus.choices)
     course = IntegerFilter(field_name="section__course_id")
 
     class Meta:
@@ -21,7 +21,7 @@ class ClassSessionFilter(filters.FilterSet):
         fields = ["section", "room", "date", "date_from", "date_to", "status", "course"]
 
 
-class AttendanceRecordFilter(filters.FilterSet):
+class AttendanceRecordFilter(FilterSet):
     session = IdFilter(field_name="session_id")
     student = IdFilter(field_name="student_id")
     section = IntegerFilter(field_name="session__section_id")
@@ -29,18 +29,18 @@ class AttendanceRecordFilter(filters.FilterSet):
     room = IntegerFilter(field_name="session__room_id")
     date_from = filters.DateFilter(field_name="session__date", lookup_expr="gte")
     date_to = filters.DateFilter(field_name="session__date", lookup_expr="lte")
-    status = filters.MultipleChoiceFilter(choices=RecordStatus.choices)
-    source = filters.MultipleChoiceFilter(choices=RecordSource.choices)
-    early_leave = filters.BooleanFilter()
-    needs_review = filters.BooleanFilter()
+    status = MultipleChoiceFilter(choices=RecordStatus.choices)
+    source = MultipleChoiceFilter(choices=RecordSource.choices)
+    early_leave = BooleanFilter()
+    needs_review = BooleanFilter()
 
     class Meta:
         model = AttendanceRecord
         fields = ["session", "student", "section", "course", "room", "date_from", "date_to", "status", "source"]
 
 
-class ExcuseRequestFilter(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=ExcuseStatus.choices)
+class ExcuseRequestFilter(FilterSet):
+    status = MultipleChoiceFilter(choices=ExcuseStatus.choices)
     section = IntegerFilter(field_name="session__section_id")
 
     class Meta:

@@ -36,6 +36,11 @@ RANGE_PARAMETERS = [
     OpenApiParameter("date_from", OpenApiTypes.DATE, description="First day (inclusive)."),
     OpenApiParameter("date_to", OpenApiTypes.DATE, description="Last day (inclusive)."),
 ]
+# The export refuses a request without both ends (an unbounded CSV); the schema must say so.
+REQUIRED_RANGE_PARAMETERS = [
+    OpenApiParameter("date_from", OpenApiTypes.DATE, required=True, description="First day (inclusive)."),
+    OpenApiParameter("date_to", OpenApiTypes.DATE, required=True, description="Last day (inclusive)."),
+]
 REPORT = OpenApiResponse(OpenApiTypes.OBJECT, description="Counts per status, total and rate (attended / counted).")
 
 
@@ -244,7 +249,7 @@ class ExportView(ReportView):
 
     @extend_schema(
         parameters=[
-            *RANGE_PARAMETERS,
+            *REQUIRED_RANGE_PARAMETERS,
             OpenApiParameter("section", int),
             OpenApiParameter("course", int),
             OpenApiParameter("student", int),

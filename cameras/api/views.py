@@ -143,7 +143,11 @@ class StudentFacesView(APIView):
         enrolments = selectors.enrolments_of(student)
         return Response({"results": serializers.FaceEnrolmentSerializer(enrolments, many=True).data})
 
-    @extend_schema(request=serializers.EnrolmentUploadSerializer, responses={201: serializers.FaceEnrolmentSerializer})
+    # Multipart only: a url-encoded form cannot carry the photo (the schema offered it).
+    @extend_schema(
+        request={"multipart/form-data": serializers.EnrolmentUploadSerializer},
+        responses={201: serializers.FaceEnrolmentSerializer},
+    )
     def post(self, request, student_id: int):
         student = _student_for(request, student_id)
         payload = serializers.EnrolmentUploadSerializer(data=request.data)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import django_filters as filters
 from django.db.models import Q
 
-from config.filters import IntegerFilter
+from config.filters import BooleanFilter, FilterSet, IntegerFilter, MultipleChoiceFilter
 
 from ..choices import ComplaintCategory, ComplaintPriority, ComplaintStatus, StudentStatus, Weekday
 from ..models import (
@@ -22,13 +22,13 @@ from ..models import (
 )
 
 
-class BuildingFilter(filters.FilterSet):
+class BuildingFilter(FilterSet):
     class Meta:
         model = Building
         fields = {"code": ["exact", "icontains"]}
 
 
-class RoomFilter(filters.FilterSet):
+class RoomFilter(FilterSet):
     building_code = filters.CharFilter(field_name="building__code")
     min_capacity = IntegerFilter(field_name="capacity", lookup_expr="gte")
 
@@ -37,13 +37,13 @@ class RoomFilter(filters.FilterSet):
         fields = ["building", "building_code", "min_capacity"]
 
 
-class DepartmentFilter(filters.FilterSet):
+class DepartmentFilter(FilterSet):
     class Meta:
         model = Department
         fields = {"code": ["exact", "icontains"]}
 
 
-class CourseFilter(filters.FilterSet):
+class CourseFilter(FilterSet):
     department_code = filters.CharFilter(field_name="department__code")
 
     class Meta:
@@ -51,7 +51,7 @@ class CourseFilter(filters.FilterSet):
         fields = ["department", "department_code"]
 
 
-class TermFilter(filters.FilterSet):
+class TermFilter(FilterSet):
     current_on = filters.DateFilter(method="filter_current_on")
 
     class Meta:
@@ -62,10 +62,10 @@ class TermFilter(filters.FilterSet):
         return queryset.filter(start_date__lte=value, end_date__gte=value)
 
 
-class SectionFilter(filters.FilterSet):
+class SectionFilter(FilterSet):
     teacher = IntegerFilter(field_name="teachers", distinct=True)
     department = IntegerFilter(field_name="course__department")
-    mine = filters.BooleanFilter(method="filter_mine", label="Sections I teach")
+    mine = BooleanFilter(method="filter_mine", label="Sections I teach")
 
     class Meta:
         model = Section
@@ -78,17 +78,17 @@ class SectionFilter(filters.FilterSet):
         return queryset.filter(teachers=user) if value else queryset.exclude(teachers=user)
 
 
-class StudentFilter(filters.FilterSet):
+class StudentFilter(FilterSet):
     status = filters.ChoiceFilter(choices=StudentStatus.choices)
     section = IntegerFilter(field_name="enrolments__section", distinct=True)
-    has_face_consent = filters.BooleanFilter(field_name="face_consent_at", lookup_expr="isnull", exclude=True)
+    has_face_consent = BooleanFilter(field_name="face_consent_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = Student
         fields = ["status", "section", "has_face_consent"]
 
 
-class EnrolmentFilter(filters.FilterSet):
+class EnrolmentFilter(FilterSet):
     current_on = filters.DateFilter(method="filter_current_on")
     term = IntegerFilter(field_name="section__term")
 
@@ -100,13 +100,13 @@ class EnrolmentFilter(filters.FilterSet):
         return queryset.current_on(value)
 
 
-class TeacherFilter(filters.FilterSet):
+class TeacherFilter(FilterSet):
     class Meta:
         model = Teacher
         fields = ["department"]
 
 
-class TimetableSlotFilter(filters.FilterSet):
+class TimetableSlotFilter(FilterSet):
     weekday = filters.ChoiceFilter(choices=Weekday.choices)
     building = IntegerFilter(field_name="room__building")
     term = IntegerFilter(field_name="section__term")
@@ -121,14 +121,14 @@ class TimetableSlotFilter(filters.FilterSet):
         return queryset.valid_on(value)
 
 
-class ComplaintFilter(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=ComplaintStatus.choices)
+class ComplaintFilter(FilterSet):
+    status = MultipleChoiceFilter(choices=ComplaintStatus.choices)
     category = filters.ChoiceFilter(choices=ComplaintCategory.choices)
     priority = filters.ChoiceFilter(choices=ComplaintPriority.choices)
-    unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
+    unassigned = BooleanFilter(field_name="assignee", lookup_expr="isnull")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    mine = filters.BooleanFilter(method="filter_mine", label="Filed by or assigned to me")
+    mine = BooleanFilter(method="filter_mine", label="Filed by or assigned to me")
 
     class Meta:
         model = Complaint
@@ -141,7 +141,7 @@ class ComplaintFilter(filters.FilterSet):
         return queryset.filter(Q(author=user) | Q(assignee=user))
 
 
-class ComplaintCommentFilter(filters.FilterSet):
+class ComplaintCommentFilter(FilterSet):
     class Meta:
         model = ComplaintComment
         fields = ["complaint", "author"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import django_filters as filters
 
+from config.filters import BooleanFilter, FilterSet
+
 from ..models import Deployment, Device, online_since
 
 
-class DeviceFilter(filters.FilterSet):
+class DeviceFilter(FilterSet):
     label = filters.CharFilter(method="filter_label")
-    online = filters.BooleanFilter(method="filter_online")
+    online = BooleanFilter(method="filter_online")
     room_code = filters.CharFilter(field_name="room__code")
 
     class Meta:
@@ -26,7 +28,7 @@ class DeviceFilter(filters.FilterSet):
         )
 
 
-class DeploymentFilter(filters.FilterSet):
+class DeploymentFilter(FilterSet):
     class Meta:
         model = Deployment
         fields = ["state", "bundle"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import RelatedValueField, StrictModelSerializer, StrictSerializer
@@ -100,7 +101,20 @@ def target_offer(target: DeploymentTarget | None, request) -> dict | None:
 # --- Staff API ---------------------------------------------------------------
 
 
+# The schema said "any JSON" (and nullable) where the API takes only an object or a list of labels.
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 60}})
+class LabelsField(serializers.JSONField):
+    pass
+
+
 class DeviceGroupSerializer(StrictModelSerializer):
+    config_overrides = JSONObjectField(required=False)
+
     class Meta:
         model = DeviceGroup
         fields = ["id", "name", "description", "config_overrides", "created_at", "updated_at"]
@@ -116,6 +130,8 @@ class DeviceSerializer(StrictModelSerializer):
     is_online = serializers.BooleanField(read_only=True)
     room_code = RelatedValueField(source="room.code")
     group_name = RelatedValueField(source="group.name")
+    labels = LabelsField(required=False)
+    config_overrides = JSONObjectField(required=False)
 
     class Meta:
         model = Device
@@ -184,7 +200,8 @@ class RegistrationTokenSerializer(StrictModelSerializer):
             "created_at",
         ]
         read_only_fields = ["id", "prefix", "uses", "revoked_at", "created_by", "created_at"]
-        extra_kwargs = {"expires_at": {"required": False}}
+        # The bounds in the schema too (validate_max_uses alone left them out).
+        extra_kwargs = {"expires_at": {"required": False}, "max_uses": {"min_value": 1, "max_value": 100_000}}
 
     def get_is_usable(self, token: RegistrationToken) -> bool:
         return token.is_usable()

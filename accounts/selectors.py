@@ -28,7 +28,7 @@ USER_LIST_FIELDS = (
 )
 
 
-def _user_with_permissions_sql() -> tuple[str, list[str]]:
+def _user_with_permissions_sql() -> tuple[str, list[Any]]:
     """The user row plus two arrays of `app_label.codename`: its own permissions and its groups'.
 
     Written once per process from the models' tables and columns: the ORM would
@@ -55,10 +55,10 @@ def _user_with_permissions_sql() -> tuple[str, list[str]]:
         f"JOIN {table(groups)} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id) "
         f"FROM {table(User)} u WHERE u.{column(User._meta.pk)} = %s"
     )
-    return sql, [f.attname for f in fields]
+    return sql, fields
 
 
-_SQL: tuple[str, list[str]] | None = None
+_SQL: tuple[str, list[Any]] | None = None
 
 
 def user_with_permissions(pk: Any) -> User | None:
@@ -76,7 +76,7 @@ def user_with_permissions(pk: Any) -> User | None:
     global _SQL
     if _SQL is None:
         _SQL = _user_with_permissions_sql()
-    sql, attnames = _SQL
+    sql, fields = _SQL
     try:
         pk = User._meta.pk.to_python(pk)
     except ValidationError:
@@ -86,7 +86,12 @@ def user_with_permissions(pk: Any) -> User | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    user = User.from_db(connection.alias, attnames, row[: len(attnames)])
+    # A raw row skips the fields' own conversion (JSONField's text -> dict): apply it as the ORM does.
+    values = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(fields, row[: len(fields)], strict=True)
+    ]
+    user = User.from_db(connection.alias, [field.attname for field in fields], values)
     # A superuser holds every permission; ModelBackend lists them all itself, so its caches stay unset.
     if not user.is_superuser:
         own, via_groups = set(row[-2]), set(row[-1])

@@ -53,6 +53,29 @@ def test_primed_sets_are_what_model_backend_reads_itself(make_user):
     )
 
 
+def test_the_loaded_user_has_every_field_as_the_orm_reads_it(make_user):
+    # The row is read raw: JSONField's text must still become a dict (a str here made
+    # PATCH auth/me with preferences a 500, found by the contract test).
+    from accounts.models import User
+
+    user = make_user(role="staff")
+    user.preferences = {"language": "en", "notifications": {"late": True}}
+    user.save(update_fields=["preferences"])
+    loaded, plain = user_with_permissions(user.pk), User.objects.get(pk=user.pk)
+    for field in User._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(plain, field.attname), field.name
+    assert loaded.preferences == {"language": "en", "notifications": {"late": True}}
+
+
+def test_preferences_merge_through_the_bearer_path(make_user, client_for):
+    user = make_user(role="staff")
+    client = client_for(user)
+    first = client.patch("/api/v1/auth/me", {"preferences": {"language": "fr"}}, format="json")
+    second = client.patch("/api/v1/auth/me", {"preferences": {"time_zone": "Europe/Paris"}}, format="json")
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.json()["preferences"] == {"language": "fr", "time_zone": "Europe/Paris"}
+
+
 def test_a_permission_taken_from_the_role_group_is_refused_on_the_next_request(make_user, client_for):
     client = client_for(make_user(role="staff"))
     assert client.get(USERS).status_code == 200

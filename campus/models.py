@@ -32,15 +32,22 @@ def taught_section_ids(user):
     return Section.teachers.through.objects.filter(user_id=user.pk).values("section_id")
 
 
-class Building(TimeStampedModel):
+class CodeAndName(TimeStampedModel):
+    """A building or a department: a short unique code and a name, listed by code."""
+
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=120)
 
     class Meta:
+        abstract = True
         ordering = ["code"]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class Building(CodeAndName):
+    pass
 
 
 class Room(TimeStampedModel):
@@ -56,15 +63,8 @@ class Room(TimeStampedModel):
         return self.code
 
 
-class Department(TimeStampedModel):
-    code = models.CharField(max_length=16, unique=True)
-    name = models.CharField(max_length=120)
-
-    class Meta:
-        ordering = ["code"]
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.name}"
+class Department(CodeAndName):
+    pass
 
 
 class Course(TimeStampedModel):

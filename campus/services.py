@@ -15,7 +15,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import record_audit_event, save_audited
 from accounts.permissions import user_has
 from config.errors import Conflict, InvalidInput, NotAllowed
 
@@ -209,12 +209,7 @@ def file_complaint(
     complaint.status = ComplaintStatus.OPEN
     complaint.assignee = None
     complaint.resolved_at = None
-    complaint.full_clean()
-    complaint.save()
-    record_audit_event(
-        action="campus.complaint.filed", actor=author, target=f"complaint:{complaint.pk}", request=request
-    )
-    return complaint
+    return save_audited(complaint, action="campus.complaint.filed", kind="complaint", actor=author, request=request)
 
 
 AUTHOR_EDITABLE = frozenset({"title", "description", "category", "room"})
@@ -242,16 +237,10 @@ def update_complaint(
         raise NotAllowed("You may not change these fields.", details={name: ["Not editable."] for name in refused})
     for name, value in changes.items():
         setattr(complaint, name, value)
-    complaint.full_clean()
-    complaint.save()
-    record_audit_event(
-        action="campus.complaint.updated",
-        actor=actor,
-        target=f"complaint:{complaint.pk}",
-        request=request,
+    return save_audited(
+        complaint, action="campus.complaint.updated", kind="complaint", actor=actor, request=request,
         details={"fields": sorted(changes)},
     )
-    return complaint
 
 
 @transaction.atomic

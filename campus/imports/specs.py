@@ -34,12 +34,17 @@ from .cells import (
 )
 
 
-class BuildingSpec(SimpleSpec):
-    kind, model = "buildings", Building
+class CodeAndNameSpec(SimpleSpec):
+    """Buildings and departments (`models.CodeAndName`): a code, the key, and a name."""
+
     required, key_fields = ("code", "name"), ("code",)
 
     def parsers(self, lookups):
         return {"code": lambda v: text(v, max_length=16), "name": lambda v: text(v, max_length=120)}
+
+
+class BuildingSpec(CodeAndNameSpec):
+    kind, model = "buildings", Building
 
 
 class RoomSpec(SimpleSpec):
@@ -55,12 +60,8 @@ class RoomSpec(SimpleSpec):
         }
 
 
-class DepartmentSpec(SimpleSpec):
+class DepartmentSpec(CodeAndNameSpec):
     kind, model = "departments", Department
-    required, key_fields = ("code", "name"), ("code",)
-
-    def parsers(self, lookups):
-        return {"code": lambda v: text(v, max_length=16), "name": lambda v: text(v, max_length=120)}
 
 
 class CourseSpec(SimpleSpec):

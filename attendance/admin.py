@@ -12,17 +12,16 @@ import datetime as dt
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin
+from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, admin_page
 from accounts.permissions import user_has
 from campus.models import Enrolment, Student
 from config.admin_pagination import HonestCountPaginator
@@ -224,15 +223,14 @@ class ClassSessionAdmin(RoleModelAdmin):
     def get_urls(self):
         name = f"{self.opts.app_label}_dashboard"
         return [
-            path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name=name),
-            path("<int:pk>/mark/", self.admin_site.admin_view(self.mark_view), name="attendance_classsession_mark"),
+            admin_page(self, "dashboard/", self.dashboard_view, name=name, permission="view_reports"),
+            admin_page(self, "<int:pk>/mark/", self.mark_view, name="attendance_classsession_mark",
+                       permission="mark_attendance"),
             *super().get_urls(),
         ]
 
     def mark_view(self, request, pk: int):
         """Marks a whole session at once through `services.mark_bulk` (all or nothing)."""
-        if not user_has(request.user, "mark_attendance"):
-            raise PermissionDenied
         session = get_object_or_404(selectors.session_list().visible_to(request.user), pk=pk)
         students = list(
             Student.objects.filter(
@@ -271,8 +269,6 @@ class ClassSessionAdmin(RoleModelAdmin):
         return super().changelist_view(request, extra_context={**(extra_context or {}), "dashboard_url": url})
 
     def dashboard_view(self, request):
-        if not user_has(request.user, "view_reports"):
-            raise PermissionDenied
         today = timezone.localdate()
         try:
             days = min(365, max(7, int(request.GET["days"])))
@@ -377,13 +373,12 @@ class AttendanceRecordAdmin(RoleModelAdmin):
                                                               args=[record.pk]))
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.correct_view)
-        return [path("<int:pk>/correct/", view, name="attendance_attendancerecord_correct"), *super().get_urls()]
+        page = admin_page(self, "<int:pk>/correct/", self.correct_view, name="attendance_attendancerecord_correct",
+                          permission="edit_attendance")
+        return [page, *super().get_urls()]
 
     def correct_view(self, request, pk: int):
         """Corrects one record through `services.mark_manually`: a reason is required and audited."""
-        if not user_has(request.user, "edit_attendance"):
-            raise PermissionDenied
         record = get_object_or_404(selectors.record_list().visible_to(request.user), pk=pk)
         form = CorrectionForm(request.POST or None, initial={"status": record.status, "note": record.note})
         if request.method == "POST" and form.is_valid():

@@ -10,15 +10,14 @@ import numpy as np
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin
+from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, admin_page
 from accounts.permissions import user_has
 from campus.admin import StudentAdmin as CampusStudentAdmin
 from campus.models import Student
@@ -146,13 +145,12 @@ class StudentAdmin(CampusStudentAdmin):
     change_form_template = "admin/cameras/student/change_form.html"
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.enrol_face_view)
-        return [path("<int:pk>/enrol-face/", view, name="campus_student_enrol_face"), *super().get_urls()]
+        page = admin_page(self, "<int:pk>/enrol-face/", self.enrol_face_view, name="campus_student_enrol_face",
+                          permission="enroll_faces")
+        return [page, *super().get_urls()]
 
     def enrol_face_view(self, request, pk: int):
         """Enrols one photo through `services.enrol_face` (consent, one face, quality, no duplicate)."""
-        if not user_has(request.user, "enroll_faces"):
-            raise PermissionDenied
         student = get_object_or_404(Student.objects.visible_to(request.user), pk=pk)
         form = EnrolFaceForm(request.POST or None, request.FILES or None)
         verdict = None
@@ -249,13 +247,12 @@ class UnknownFaceAdmin(RoleModelAdmin):
         return format_html('<a href="{}">Review</a>', reverse("admin:cameras_unknownface_review", args=[obj.pk]))
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.review_view)
-        return [path("<int:pk>/review/", view, name="cameras_unknownface_review"), *super().get_urls()]
+        page = admin_page(self, "<int:pk>/review/", self.review_view, name="cameras_unknownface_review",
+                          permission="review_faces")
+        return [page, *super().get_urls()]
 
     def review_view(self, request, pk: int):
         """The crop, when and where; "this is student X" (enrols if consented) or dismiss."""
-        if not user_has(request.user, "review_faces"):
-            raise PermissionDenied
         queryset = UnknownFace.objects.visible_to(request.user).select_related(
             "camera__room", "sighting__session__section__course", "sighting__session__section__term",
             "assigned_student",

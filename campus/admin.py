@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 
-from accounts.admin_permissions import RolePermissionsMixin
+from accounts.admin_permissions import RolePermissionsMixin, admin_page
 from accounts.choices import Role
 from accounts.models import User
 from accounts.permissions import user_has
@@ -45,7 +45,8 @@ class ImportableAdmin(CampusModelAdmin):
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}_import"
-        extra = [path("import/", self.admin_site.admin_view(self.import_view), name=name)]
+        permission = IMPORT_SPECS[self.import_kind].permission
+        extra = [admin_page(self, "import/", self.import_view, name=name, permission=permission)]
         return extra + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
@@ -59,8 +60,6 @@ class ImportableAdmin(CampusModelAdmin):
 
     def import_view(self, request):
         spec = IMPORT_SPECS[self.import_kind]
-        if not user_has(request.user, spec.permission):
-            raise PermissionDenied
         result = None
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():

@@ -107,6 +107,20 @@ def overlapping_slots(
     return slots.select_related("room", "section__course").order_by("start_time")
 
 
+def clashes_of(slot: TimetableSlot) -> models.QuerySet[TimetableSlot]:
+    """The other slots `slot` (saved or not) would overlap, by `overlapping_slots`."""
+    return overlapping_slots(
+        room_id=slot.room_id,
+        section_id=slot.section_id,
+        weekday=slot.weekday,
+        start_time=slot.start_time,
+        end_time=slot.end_time,
+        valid_from=slot.valid_from,
+        valid_until=slot.valid_until,
+        exclude_pk=slot.pk,
+    )
+
+
 def _describe_slot(slot: TimetableSlot, *, room_id: int) -> dict[str, Any]:
     return {
         "id": slot.pk,
@@ -137,18 +151,7 @@ def save_timetable_slot(
     # Lock order: room, then section.
     Room.objects.select_for_update().filter(pk=slot.room_id).first()
     Section.objects.select_for_update().filter(pk=slot.section_id).first()
-    clashes = list(
-        overlapping_slots(
-            room_id=slot.room_id,
-            section_id=slot.section_id,
-            weekday=slot.weekday,
-            start_time=slot.start_time,
-            end_time=slot.end_time,
-            valid_from=slot.valid_from,
-            valid_until=slot.valid_until,
-            exclude_pk=slot.pk,
-        )
-    )
+    clashes = list(clashes_of(slot))
     if clashes:
         described = [_describe_slot(other, room_id=slot.room_id) for other in clashes]
         first = described[0]

@@ -47,6 +47,17 @@ class RolePermissionsMixin:
         return self.has_view_permission(request)
 
 
+class WrittenBySystemMixin:
+    """Rows only the system writes (audit events, heartbeats, frames, sightings): people with the
+    view permission read them; nobody adds or edits one by hand. Put it before the role mixin."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class RoleModelAdmin(RolePermissionsMixin, admin.ModelAdmin):
     """A ModelAdmin whose permissions come from the roles; big tables do not count every page."""
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, admin_page
+from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, WrittenBySystemMixin, admin_page
 from accounts.permissions import user_has
 from campus.admin import StudentAdmin as CampusStudentAdmin
 from campus.models import Student
@@ -298,25 +298,18 @@ class UnknownFaceAdmin(RoleModelAdmin):
 
 
 @admin.register(Frame)
-class FrameAdmin(RoleModelAdmin):
+class FrameAdmin(WrittenBySystemMixin, RoleModelAdmin):
     view_permission = "manage_cameras"  # technical: hidden from staff
     list_display = ["id", "camera", "captured_at", "source", "state", "reason", "attempts", "faces_detected"]
     list_filter = ["state", "source"]
     list_select_related = ["camera"]
     readonly_fields = [f.name for f in Frame._meta.fields if f.name != "image"]
     exclude = ["image"]
-    show_full_result_count = False
     paginator = HonestCountPaginator
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(FaceSighting)
-class FaceSightingAdmin(RoleModelAdmin):
+class FaceSightingAdmin(WrittenBySystemMixin, RoleModelAdmin):
     view_permission = "manage_cameras"  # technical: hidden from staff
     list_display = ["id", "seen_at", "camera", "student", "distance", "outcome", "tracked", "visitor",
                     "needs_review"]
@@ -324,11 +317,4 @@ class FaceSightingAdmin(RoleModelAdmin):
     list_select_related = ["camera", "student"]
     raw_id_fields = ["frame", "student", "session", "record"]
     readonly_fields = [f.name for f in FaceSighting._meta.fields]
-    show_full_result_count = False
     paginator = HonestCountPaginator
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

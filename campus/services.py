@@ -49,13 +49,19 @@ def save_record(
         raise Conflict(f"This {instance._meta.verbose_name} conflicts with an existing one.", code="duplicate")
     for name, values in (m2m or {}).items():
         getattr(instance, name).set(values)
+    _audit_saved(instance, created=created, actor=actor, request=request)
+    return instance
+
+
+def _audit_saved(instance: models.Model, *, created: bool, actor: User | None, request: HttpRequest | None) -> None:
+    """`campus.<model>.created` or `.updated`, on `<model>:<pk>`."""
+    model_name = instance._meta.model_name
     record_audit_event(
-        action=f"campus.{instance._meta.model_name}.{'created' if created else 'updated'}",
+        action=f"campus.{model_name}.{'created' if created else 'updated'}",
         actor=actor,
-        target=f"{instance._meta.model_name}:{instance.pk}",
+        target=f"{model_name}:{instance.pk}",
         request=request,
     )
-    return instance
 
 
 @transaction.atomic
@@ -163,12 +169,7 @@ def save_timetable_slot(
         )
     created = slot.pk is None
     slot.save()
-    record_audit_event(
-        action=f"campus.timetableslot.{'created' if created else 'updated'}",
-        actor=actor,
-        target=f"timetableslot:{slot.pk}",
-        request=request,
-    )
+    _audit_saved(slot, created=created, actor=actor, request=request)
     return slot
 
 

@@ -13,6 +13,7 @@ from functools import wraps
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from .permissions import user_has
@@ -75,3 +76,13 @@ def admin_page(model_admin: admin.ModelAdmin, route: str, view, *, name: str, pe
         return view(request, *args, **kwargs)
 
     return path(route, model_admin.admin_site.admin_view(permitted), name=name)
+
+
+def render_admin_page(
+    model_admin: admin.ModelAdmin, request, template: str, *, title: str, **context
+) -> TemplateResponse:
+    """One of those pages: `template` with the admin's own context (site, `opts`, `title`) around `context`."""
+    return TemplateResponse(
+        request, template, {**model_admin.admin_site.each_context(request), "title": title, "opts": model_admin.opts,
+                            **context}
+    )

@@ -16,12 +16,11 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, admin_page
+from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, admin_page, render_admin_page
 from accounts.permissions import user_has
 from campus.models import Enrolment, Student
 from config.admin_pagination import HonestCountPaginator
@@ -254,15 +253,15 @@ class ClassSessionAdmin(RoleModelAdmin):
             else:
                 self.message_user(request, f"Marked {len(marks)} student(s).", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:attendance_classsession_change", args=[session.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Mark attendance: {session}",
-            "opts": self.opts,
-            "session": session,
-            "form": form,
-            "current": current,
-        }
-        return TemplateResponse(request, "admin/attendance/classsession/mark.html", context)
+        return render_admin_page(
+            self,
+            request,
+            "admin/attendance/classsession/mark.html",
+            title=f"Mark attendance: {session}",
+            session=session,
+            form=form,
+            current=current,
+        )
 
     def changelist_view(self, request, extra_context=None):
         url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_dashboard")
@@ -292,28 +291,28 @@ class ClassSessionAdmin(RoleModelAdmin):
         ]
         days_with_data = len(trend["daily"])
         page = Paginator(trend["students_below"], 25).get_page(request.GET.get("page"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Attendance dashboard",
-            "opts": self.opts,
-            "days": days,
-            "date_from": date_from,
-            "today": today,
-            "summary": dashboard.summary(user=request.user),
-            "threshold": threshold,
-            "days_with_data": days_with_data,
-            "daily_chart": charts.rate_line_chart(
+        return render_admin_page(
+            self,
+            request,
+            "admin/attendance/dashboard.html",
+            title="Attendance dashboard",
+            days=days,
+            date_from=date_from,
+            today=today,
+            summary=dashboard.summary(user=request.user),
+            threshold=threshold,
+            days_with_data=days_with_data,
+            daily_chart=charts.rate_line_chart(
                 points, title=f"Daily attendance rate from {date_from:%d %b}, {days} days", threshold=threshold
             ),
-            "weekday_chart": charts.rate_bar_chart(
+            weekday_chart=charts.rate_bar_chart(
                 _weekday_bars(trend["weekday"]),
                 title="Attendance rate by weekday",
                 threshold=threshold,
             ),
-            "students_page": page,
-            "range_query": f"days={request.GET.get('days')}&" if request.GET.get("days") else "",
-        }
-        return TemplateResponse(request, "admin/attendance/dashboard.html", context)
+            students_page=page,
+            range_query=f"days={request.GET.get('days')}&" if request.GET.get("days") else "",
+        )
 
 
 class NeedsReviewFilter(admin.SimpleListFilter):
@@ -393,15 +392,15 @@ class AttendanceRecordAdmin(RoleModelAdmin):
                 self.message_user(request, f"{record.student.full_name}: now {form.cleaned_data['status']}.",
                                   messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:attendance_classsession_change", args=[record.session_id]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Correct the record of {record.student.full_name}",
-            "opts": self.opts,
-            "record": record,
-            "form": form,
-            "changes": record.changes.select_related("changed_by")[:20],
-        }
-        return TemplateResponse(request, "admin/attendance/attendancerecord/correct.html", context)
+        return render_admin_page(
+            self,
+            request,
+            "admin/attendance/attendancerecord/correct.html",
+            title=f"Correct the record of {record.student.full_name}",
+            record=record,
+            form=form,
+            changes=record.changes.select_related("changed_by")[:20],
+        )
 
 
 @admin.register(AttendancePolicy)

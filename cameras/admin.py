@@ -12,12 +12,17 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, WrittenBySystemMixin, admin_page
+from accounts.admin_permissions import (
+    RoleModelAdmin,
+    RolePermissionsMixin,
+    WrittenBySystemMixin,
+    admin_page,
+    render_admin_page,
+)
 from accounts.permissions import user_has
 from campus.admin import StudentAdmin as CampusStudentAdmin
 from campus.models import Student
@@ -171,16 +176,16 @@ class StudentAdmin(CampusStudentAdmin):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:campus_student_change", args=[student.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Enrol a face for {student.full_name}",
-            "opts": self.opts,
-            "student": student,
-            "form": form,
-            "verdict": verdict,
-            "enrolled": student.face_enrolments.count(),
-        }
-        return TemplateResponse(request, "admin/cameras/student/enrol_face.html", context)
+        return render_admin_page(
+            self,
+            request,
+            "admin/cameras/student/enrol_face.html",
+            title=f"Enrol a face for {student.full_name}",
+            student=student,
+            form=form,
+            verdict=verdict,
+            enrolled=student.face_enrolments.count(),
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_enrol_faces": user_has(request.user, "enroll_faces")}
@@ -276,17 +281,17 @@ class UnknownFaceAdmin(RoleModelAdmin):
                     "recognise them from now on.", messages.SUCCESS,
                 )
                 return HttpResponseRedirect(changelist)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Review an unknown face",
-            "opts": self.opts,
-            "face": face,
-            "crop": thumbnail(face.crop, side=240),
-            "seen_at": timezone.localtime(face.seen_at),
-            "form": form,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/cameras/unknownface/review.html", context)
+        return render_admin_page(
+            self,
+            request,
+            "admin/cameras/unknownface/review.html",
+            title="Review an unknown face",
+            face=face,
+            crop=thumbnail(face.crop, side=240),
+            seen_at=timezone.localtime(face.seen_at),
+            form=form,
+            media=self.media + form.media,
+        )
 
     @admin.action(description="Dismiss (delete crop and embedding)", permissions=["change"])
     def dismiss(self, request, queryset):

@@ -10,10 +10,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from accounts.admin_permissions import RolePermissionsMixin, admin_page
+from accounts.admin_permissions import RolePermissionsMixin, admin_page, render_admin_page
 from accounts.choices import Role
 from accounts.models import User
 from accounts.permissions import user_has
@@ -72,16 +71,16 @@ class ImportableAdmin(CampusModelAdmin):
             )
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, result.summary(), level)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Import {self.import_kind} from CSV",
-            "form": form,
-            "result": result,
-            "required_columns": spec.required,
-            "optional_columns": spec.optional,
-        }
-        return TemplateResponse(request, "admin/campus/import.html", context)
+        return render_admin_page(
+            self,
+            request,
+            "admin/campus/import.html",
+            title=f"Import {self.import_kind} from CSV",
+            form=form,
+            result=result,
+            required_columns=spec.required,
+            optional_columns=spec.optional,
+        )
 
 
 @admin.register(models.Building)

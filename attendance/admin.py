@@ -253,15 +253,8 @@ class ClassSessionAdmin(RoleModelAdmin):
             else:
                 self.message_user(request, f"Marked {len(marks)} student(s).", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:attendance_classsession_change", args=[session.pk]))
-        return render_admin_page(
-            self,
-            request,
-            "admin/attendance/classsession/mark.html",
-            title=f"Mark attendance: {session}",
-            session=session,
-            form=form,
-            current=current,
-        )
+        return render_admin_page(self, request, "admin/attendance/classsession/mark.html",
+                                 title=f"Mark attendance: {session}", session=session, form=form, current=current)
 
     def changelist_view(self, request, extra_context=None):
         url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_dashboard")
@@ -392,15 +385,9 @@ class AttendanceRecordAdmin(RoleModelAdmin):
                 self.message_user(request, f"{record.student.full_name}: now {form.cleaned_data['status']}.",
                                   messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:attendance_classsession_change", args=[record.session_id]))
-        return render_admin_page(
-            self,
-            request,
-            "admin/attendance/attendancerecord/correct.html",
-            title=f"Correct the record of {record.student.full_name}",
-            record=record,
-            form=form,
-            changes=record.changes.select_related("changed_by")[:20],
-        )
+        return render_admin_page(self, request, "admin/attendance/attendancerecord/correct.html",
+                                 title=f"Correct the record of {record.student.full_name}", record=record, form=form,
+                                 changes=record.changes.select_related("changed_by")[:20])
 
 
 @admin.register(AttendancePolicy)

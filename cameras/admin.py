@@ -176,16 +176,9 @@ class StudentAdmin(CampusStudentAdmin):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:campus_student_change", args=[student.pk]))
-        return render_admin_page(
-            self,
-            request,
-            "admin/cameras/student/enrol_face.html",
-            title=f"Enrol a face for {student.full_name}",
-            student=student,
-            form=form,
-            verdict=verdict,
-            enrolled=student.face_enrolments.count(),
-        )
+        return render_admin_page(self, request, "admin/cameras/student/enrol_face.html",
+                                 title=f"Enrol a face for {student.full_name}", student=student, form=form,
+                                 verdict=verdict, enrolled=student.face_enrolments.count())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_enrol_faces": user_has(request.user, "enroll_faces")}
@@ -281,17 +274,9 @@ class UnknownFaceAdmin(RoleModelAdmin):
                     "recognise them from now on.", messages.SUCCESS,
                 )
                 return HttpResponseRedirect(changelist)
-        return render_admin_page(
-            self,
-            request,
-            "admin/cameras/unknownface/review.html",
-            title="Review an unknown face",
-            face=face,
-            crop=thumbnail(face.crop, side=240),
-            seen_at=timezone.localtime(face.seen_at),
-            form=form,
-            media=self.media + form.media,
-        )
+        return render_admin_page(self, request, "admin/cameras/unknownface/review.html",
+                                 title="Review an unknown face", face=face, crop=thumbnail(face.crop, side=240),
+                                 seen_at=timezone.localtime(face.seen_at), form=form, media=self.media + form.media)
 
     @admin.action(description="Dismiss (delete crop and embedding)", permissions=["change"])
     def dismiss(self, request, queryset):

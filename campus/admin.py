@@ -71,16 +71,9 @@ class ImportableAdmin(CampusModelAdmin):
             )
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, result.summary(), level)
-        return render_admin_page(
-            self,
-            request,
-            "admin/campus/import.html",
-            title=f"Import {self.import_kind} from CSV",
-            form=form,
-            result=result,
-            required_columns=spec.required,
-            optional_columns=spec.optional,
-        )
+        return render_admin_page(self, request, "admin/campus/import.html",
+                                 title=f"Import {self.import_kind} from CSV", form=form, result=result,
+                                 required_columns=spec.required, optional_columns=spec.optional)
 
 
 @admin.register(models.Building)

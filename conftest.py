@@ -91,21 +91,17 @@ def make_user(db):
     return UserFactory
 
 
-@pytest.fixture
-def admin_user(make_user):
-    return make_user(role="admin", username="admin1")
+def _user_with_role(role: str):
+    """A fixture `<role>_user`: one user of that role, named `<role>1`."""
+
+    @pytest.fixture(name=f"{role}_user")
+    def user(make_user):
+        return make_user(role=role, username=f"{role}1")
+
+    return user
 
 
-@pytest.fixture
-def staff_user(make_user):
-    return make_user(role="staff", username="staff1")
-
-
-@pytest.fixture
-def student_user(make_user):
-    return make_user(role="student", username="student1")
-
-
-@pytest.fixture
-def guest_user(make_user):
-    return make_user(role="guest", username="guest1")
+admin_user = _user_with_role("admin")
+staff_user = _user_with_role("staff")
+student_user = _user_with_role("student")
+guest_user = _user_with_role("guest")

@@ -7,7 +7,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from config.errors import DomainError
 
 from . import services, sessions
-from .admin_permissions import RolePermissionsMixin
+from .admin_permissions import RolePermissionsMixin, WrittenBySystemMixin
 from .choices import RevokeReason
 from .models import AuditEvent, User
 
@@ -106,7 +106,7 @@ class UserAdmin(RolePermissionsMixin, DjangoUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(RolePermissionsMixin, admin.ModelAdmin):
+class AuditEventAdmin(WrittenBySystemMixin, RolePermissionsMixin, admin.ModelAdmin):
     """Read-only: the audit log is written by services only."""
 
     view_permission = "manage_system"
@@ -119,12 +119,6 @@ class AuditEventAdmin(RolePermissionsMixin, admin.ModelAdmin):
     raw_id_fields = ("actor",)
     show_full_result_count = False
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -7,6 +7,9 @@ without importing the others.
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
+
+from django.db import models
 
 from config.http import client_ip, user_agent
 from config.logging import current_request_id
@@ -14,6 +17,8 @@ from config.logging import current_request_id
 from .models import AuditEvent, User
 
 audit_log = logging.getLogger("campus.audit")
+
+_Row = TypeVar("_Row", bound=models.Model)
 
 
 def record_audit_event(
@@ -49,3 +54,13 @@ def record_audit_event(
         },
     )
     return event
+
+
+def save_audited(
+    row: _Row, *, action: str, kind: str, actor: User | None = None, request=None, details: dict | None = None
+) -> _Row:
+    """Validates and saves `row`, then audits `action` on it (target "<kind>:<pk>") in the caller's transaction."""
+    row.full_clean()
+    row.save()
+    record_audit_event(action=action, actor=actor, target=f"{kind}:{row.pk}", request=request, details=details)
+    return row

@@ -198,24 +198,30 @@ def update_profile(*, user: User, changes: dict[str, Any], request: HttpRequest 
         raise InvalidInput(
             "These fields cannot be changed here.", details={name: ["Not editable."] for name in sorted(refused)}
         )
+    _save_profile_changes(user=user, changes=changes, actor=user, request=request)
+    return user
+
+
+def _save_profile_changes(*, user: User, changes: dict[str, Any], actor: User, request: HttpRequest | None) -> None:
+    """Saves the profile fields in `changes` (the email still unique, preferences merged into the
+    stored ones), audited as user.updated; nothing at all when there are none."""
     if "email" in changes:
         _check_unique(email=changes["email"], exclude_pk=user.pk)
     if "preferences" in changes:
         changes = {**changes, "preferences": {**user.preferences, **changes["preferences"]}}
     if not changes:
-        return user
+        return
     for name, value in changes.items():
         setattr(user, name, value)
     user.full_clean(exclude=["password"])
     user.save(update_fields=list(changes))
     record_audit_event(
         action=AuditAction.USER_UPDATED,
-        actor=user,
+        actor=actor,
         target=f"user:{user.pk}",
         request=request,
         details={"fields": sorted(changes)},
     )
-    return user
 
 
 def _replace_password(
@@ -360,22 +366,7 @@ def admin_update_user(
     is_active = changes.pop("is_active", None)
     if user.pk == actor.pk and ((role is not None and role != user.role) or is_active is False):
         raise NotAllowed("You cannot change your own role or deactivate yourself.", code="self_lockout")
-    if "email" in changes:
-        _check_unique(email=changes["email"], exclude_pk=user.pk)
-    if "preferences" in changes:
-        changes["preferences"] = {**user.preferences, **changes["preferences"]}
-    for name, value in changes.items():
-        setattr(user, name, value)
-    if changes:
-        user.full_clean(exclude=["password"])
-        user.save(update_fields=list(changes))
-        record_audit_event(
-            action=AuditAction.USER_UPDATED,
-            actor=actor,
-            target=f"user:{user.pk}",
-            request=request,
-            details={"fields": sorted(changes)},
-        )
+    _save_profile_changes(user=user, changes=changes, actor=actor, request=request)
     if role is not None and role != user.role:
         previous = user.role
         apply_role(user=user, role=role)

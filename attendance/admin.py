@@ -12,17 +12,15 @@ import datetime as dt
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin
+from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, admin_page, render_admin_page
 from accounts.permissions import user_has
 from campus.models import Enrolment, Student
 from config.admin_pagination import HonestCountPaginator
@@ -224,15 +222,14 @@ class ClassSessionAdmin(RoleModelAdmin):
     def get_urls(self):
         name = f"{self.opts.app_label}_dashboard"
         return [
-            path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name=name),
-            path("<int:pk>/mark/", self.admin_site.admin_view(self.mark_view), name="attendance_classsession_mark"),
+            admin_page(self, "dashboard/", self.dashboard_view, name=name, permission="view_reports"),
+            admin_page(self, "<int:pk>/mark/", self.mark_view, name="attendance_classsession_mark",
+                       permission="mark_attendance"),
             *super().get_urls(),
         ]
 
     def mark_view(self, request, pk: int):
         """Marks a whole session at once through `services.mark_bulk` (all or nothing)."""
-        if not user_has(request.user, "mark_attendance"):
-            raise PermissionDenied
         session = get_object_or_404(selectors.session_list().visible_to(request.user), pk=pk)
         students = list(
             Student.objects.filter(
@@ -256,23 +253,14 @@ class ClassSessionAdmin(RoleModelAdmin):
             else:
                 self.message_user(request, f"Marked {len(marks)} student(s).", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:attendance_classsession_change", args=[session.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Mark attendance: {session}",
-            "opts": self.opts,
-            "session": session,
-            "form": form,
-            "current": current,
-        }
-        return TemplateResponse(request, "admin/attendance/classsession/mark.html", context)
+        return render_admin_page(self, request, "admin/attendance/classsession/mark.html",
+                                 title=f"Mark attendance: {session}", session=session, form=form, current=current)
 
     def changelist_view(self, request, extra_context=None):
         url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_dashboard")
         return super().changelist_view(request, extra_context={**(extra_context or {}), "dashboard_url": url})
 
     def dashboard_view(self, request):
-        if not user_has(request.user, "view_reports"):
-            raise PermissionDenied
         today = timezone.localdate()
         try:
             days = min(365, max(7, int(request.GET["days"])))
@@ -296,28 +284,28 @@ class ClassSessionAdmin(RoleModelAdmin):
         ]
         days_with_data = len(trend["daily"])
         page = Paginator(trend["students_below"], 25).get_page(request.GET.get("page"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Attendance dashboard",
-            "opts": self.opts,
-            "days": days,
-            "date_from": date_from,
-            "today": today,
-            "summary": dashboard.summary(user=request.user),
-            "threshold": threshold,
-            "days_with_data": days_with_data,
-            "daily_chart": charts.rate_line_chart(
+        return render_admin_page(
+            self,
+            request,
+            "admin/attendance/dashboard.html",
+            title="Attendance dashboard",
+            days=days,
+            date_from=date_from,
+            today=today,
+            summary=dashboard.summary(user=request.user),
+            threshold=threshold,
+            days_with_data=days_with_data,
+            daily_chart=charts.rate_line_chart(
                 points, title=f"Daily attendance rate from {date_from:%d %b}, {days} days", threshold=threshold
             ),
-            "weekday_chart": charts.rate_bar_chart(
+            weekday_chart=charts.rate_bar_chart(
                 _weekday_bars(trend["weekday"]),
                 title="Attendance rate by weekday",
                 threshold=threshold,
             ),
-            "students_page": page,
-            "range_query": f"days={request.GET.get('days')}&" if request.GET.get("days") else "",
-        }
-        return TemplateResponse(request, "admin/attendance/dashboard.html", context)
+            students_page=page,
+            range_query=f"days={request.GET.get('days')}&" if request.GET.get("days") else "",
+        )
 
 
 class NeedsReviewFilter(admin.SimpleListFilter):
@@ -377,13 +365,12 @@ class AttendanceRecordAdmin(RoleModelAdmin):
                                                               args=[record.pk]))
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.correct_view)
-        return [path("<int:pk>/correct/", view, name="attendance_attendancerecord_correct"), *super().get_urls()]
+        page = admin_page(self, "<int:pk>/correct/", self.correct_view, name="attendance_attendancerecord_correct",
+                          permission="edit_attendance")
+        return [page, *super().get_urls()]
 
     def correct_view(self, request, pk: int):
         """Corrects one record through `services.mark_manually`: a reason is required and audited."""
-        if not user_has(request.user, "edit_attendance"):
-            raise PermissionDenied
         record = get_object_or_404(selectors.record_list().visible_to(request.user), pk=pk)
         form = CorrectionForm(request.POST or None, initial={"status": record.status, "note": record.note})
         if request.method == "POST" and form.is_valid():
@@ -398,15 +385,9 @@ class AttendanceRecordAdmin(RoleModelAdmin):
                 self.message_user(request, f"{record.student.full_name}: now {form.cleaned_data['status']}.",
                                   messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:attendance_classsession_change", args=[record.session_id]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Correct the record of {record.student.full_name}",
-            "opts": self.opts,
-            "record": record,
-            "form": form,
-            "changes": record.changes.select_related("changed_by")[:20],
-        }
-        return TemplateResponse(request, "admin/attendance/attendancerecord/correct.html", context)
+        return render_admin_page(self, request, "admin/attendance/attendancerecord/correct.html",
+                                 title=f"Correct the record of {record.student.full_name}", record=record, form=form,
+                                 changes=record.changes.select_related("changed_by")[:20])
 
 
 @admin.register(AttendancePolicy)

@@ -5,6 +5,7 @@ No workflow lives here: every change goes through `attendance.services`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
@@ -48,22 +49,37 @@ class AttendancePolicy(TimeStampedModel):
         return f"Policy for {self.course}" if self.course_id else "Campus default policy"
 
 
+_Rows = TypeVar("_Rows", bound=models.QuerySet)
+
+
+def _visible_attendance(rows: _Rows, user, *, section: str, own: Callable[[], Q]) -> _Rows:
+    """The attendance rule for sessions, records and excuses alike: view_all_students sees
+    every row, a teacher the rows of the sections they teach (`section` leads there), a
+    student the rows `own()` picks out."""
+    if not (user and user.is_authenticated and getattr(user, "pk", None)):
+        return rows.none()
+    if user.has_campus_perm("view_attendance") and sees_whole_campus(user):
+        return rows
+    # Subqueries, not joins: no duplicate rows, and annotated counts stay right.
+    scope = Q(pk__in=[])
+    if user.has_campus_perm("view_attendance"):
+        scope |= Q(**{f"{section}__in": taught_section_ids(user)})
+    if user.has_campus_perm("view_own_attendance"):
+        scope |= own()
+    return rows.filter(scope)
+
+
 class ClassSessionQuerySet(models.QuerySet["ClassSession"]):
     def visible_to(self, user) -> ClassSessionQuerySet:
         """view_all_students: every session; view_attendance (a teacher): the sessions of the
         sections they teach; a student: those of sections they are enrolled in."""
-        if not (user and user.is_authenticated and getattr(user, "pk", None)):
-            return self.none()
-        if user.has_campus_perm("view_attendance") and sees_whole_campus(user):
-            return self
-        # Subqueries, not joins: no duplicate rows, and annotated counts stay right.
-        scope = Q(pk__in=[])
-        if user.has_campus_perm("view_attendance"):
-            scope |= Q(section_id__in=taught_section_ids(user))
-        if user.has_campus_perm("view_own_attendance"):
-            # The user's own student row as a subquery: no extra query for the staff who have none.
-            scope |= Q(section_id__in=Enrolment.objects.filter(student__user_id=user.pk).values("section_id"))
-        return self.filter(scope)
+        # The user's own student row as a subquery: no extra query for the staff who have none.
+        return _visible_attendance(
+            self,
+            user,
+            section="section_id",
+            own=lambda: Q(section_id__in=Enrolment.objects.filter(student__user_id=user.pk).values("section_id")),
+        )
 
 
 class ClassSession(TimeStampedModel):
@@ -128,16 +144,7 @@ class StudentOwnedQuerySet(models.QuerySet[_Owned]):
     def visible_to(self, user) -> StudentOwnedQuerySet[_Owned]:
         """view_all_students: every row; view_attendance (a teacher): the rows of sessions of the
         sections they teach; a student: their own."""
-        if not (user and user.is_authenticated and getattr(user, "pk", None)):
-            return self.none()
-        if user.has_campus_perm("view_attendance") and sees_whole_campus(user):
-            return self
-        scope = Q(pk__in=[])
-        if user.has_campus_perm("view_attendance"):
-            scope |= Q(session__section_id__in=taught_section_ids(user))
-        if user.has_campus_perm("view_own_attendance"):
-            scope |= Q(student__user_id=user.pk)
-        return self.filter(scope)
+        return _visible_attendance(self, user, section="session__section_id", own=lambda: Q(student__user_id=user.pk))
 
 
 class AttendanceRecord(TimeStampedModel):

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.audit import record_audit_event
 from campus.selectors import slots_on, students_enrolled_on
+from config.choices import check_transition
 from config.errors import Conflict, InvalidInput, NotAllowed
 from config.extensions import ExtensionPoint
 
@@ -547,12 +548,7 @@ def decide_excuse(*, excuse: ExcuseRequest, approve: bool, by: User, note: str =
 
 def transition_session(session: ClassSession, to: str) -> None:
     """The one place a session's status moves; refuses moves the lifecycle does not allow."""
-    if to not in SESSION_TRANSITIONS.get(session.status, set()):
-        raise Conflict(
-            f"A {session.status} session cannot become {to}.",
-            code="invalid_transition",
-            details={"from": session.status, "to": to},
-        )
+    check_transition(SESSION_TRANSITIONS, session.status, to, what="session")
     session.status = to
 
 

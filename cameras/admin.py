@@ -10,15 +10,19 @@ import numpy as np
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin
+from accounts.admin_permissions import (
+    RoleModelAdmin,
+    RolePermissionsMixin,
+    WrittenBySystemMixin,
+    admin_page,
+    render_admin_page,
+)
 from accounts.permissions import user_has
 from campus.admin import StudentAdmin as CampusStudentAdmin
 from campus.models import Student
@@ -146,13 +150,12 @@ class StudentAdmin(CampusStudentAdmin):
     change_form_template = "admin/cameras/student/change_form.html"
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.enrol_face_view)
-        return [path("<int:pk>/enrol-face/", view, name="campus_student_enrol_face"), *super().get_urls()]
+        page = admin_page(self, "<int:pk>/enrol-face/", self.enrol_face_view, name="campus_student_enrol_face",
+                          permission="enroll_faces")
+        return [page, *super().get_urls()]
 
     def enrol_face_view(self, request, pk: int):
         """Enrols one photo through `services.enrol_face` (consent, one face, quality, no duplicate)."""
-        if not user_has(request.user, "enroll_faces"):
-            raise PermissionDenied
         student = get_object_or_404(Student.objects.visible_to(request.user), pk=pk)
         form = EnrolFaceForm(request.POST or None, request.FILES or None)
         verdict = None
@@ -173,16 +176,9 @@ class StudentAdmin(CampusStudentAdmin):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:campus_student_change", args=[student.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Enrol a face for {student.full_name}",
-            "opts": self.opts,
-            "student": student,
-            "form": form,
-            "verdict": verdict,
-            "enrolled": student.face_enrolments.count(),
-        }
-        return TemplateResponse(request, "admin/cameras/student/enrol_face.html", context)
+        return render_admin_page(self, request, "admin/cameras/student/enrol_face.html",
+                                 title=f"Enrol a face for {student.full_name}", student=student, form=form,
+                                 verdict=verdict, enrolled=student.face_enrolments.count())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_enrol_faces": user_has(request.user, "enroll_faces")}
@@ -249,13 +245,12 @@ class UnknownFaceAdmin(RoleModelAdmin):
         return format_html('<a href="{}">Review</a>', reverse("admin:cameras_unknownface_review", args=[obj.pk]))
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.review_view)
-        return [path("<int:pk>/review/", view, name="cameras_unknownface_review"), *super().get_urls()]
+        page = admin_page(self, "<int:pk>/review/", self.review_view, name="cameras_unknownface_review",
+                          permission="review_faces")
+        return [page, *super().get_urls()]
 
     def review_view(self, request, pk: int):
         """The crop, when and where; "this is student X" (enrols if consented) or dismiss."""
-        if not user_has(request.user, "review_faces"):
-            raise PermissionDenied
         queryset = UnknownFace.objects.visible_to(request.user).select_related(
             "camera__room", "sighting__session__section__course", "sighting__session__section__term",
             "assigned_student",
@@ -279,17 +274,9 @@ class UnknownFaceAdmin(RoleModelAdmin):
                     "recognise them from now on.", messages.SUCCESS,
                 )
                 return HttpResponseRedirect(changelist)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Review an unknown face",
-            "opts": self.opts,
-            "face": face,
-            "crop": thumbnail(face.crop, side=240),
-            "seen_at": timezone.localtime(face.seen_at),
-            "form": form,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/cameras/unknownface/review.html", context)
+        return render_admin_page(self, request, "admin/cameras/unknownface/review.html",
+                                 title="Review an unknown face", face=face, crop=thumbnail(face.crop, side=240),
+                                 seen_at=timezone.localtime(face.seen_at), form=form, media=self.media + form.media)
 
     @admin.action(description="Dismiss (delete crop and embedding)", permissions=["change"])
     def dismiss(self, request, queryset):
@@ -301,25 +288,18 @@ class UnknownFaceAdmin(RoleModelAdmin):
 
 
 @admin.register(Frame)
-class FrameAdmin(RoleModelAdmin):
+class FrameAdmin(WrittenBySystemMixin, RoleModelAdmin):
     view_permission = "manage_cameras"  # technical: hidden from staff
     list_display = ["id", "camera", "captured_at", "source", "state", "reason", "attempts", "faces_detected"]
     list_filter = ["state", "source"]
     list_select_related = ["camera"]
     readonly_fields = [f.name for f in Frame._meta.fields if f.name != "image"]
     exclude = ["image"]
-    show_full_result_count = False
     paginator = HonestCountPaginator
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(FaceSighting)
-class FaceSightingAdmin(RoleModelAdmin):
+class FaceSightingAdmin(WrittenBySystemMixin, RoleModelAdmin):
     view_permission = "manage_cameras"  # technical: hidden from staff
     list_display = ["id", "seen_at", "camera", "student", "distance", "outcome", "tracked", "visitor",
                     "needs_review"]
@@ -327,11 +307,4 @@ class FaceSightingAdmin(RoleModelAdmin):
     list_select_related = ["camera", "student"]
     raw_id_fields = ["frame", "student", "session", "record"]
     readonly_fields = [f.name for f in FaceSighting._meta.fields]
-    show_full_result_count = False
     paginator = HonestCountPaginator
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

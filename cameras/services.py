@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import record_audit_event, save_audited
 from config.errors import Conflict, InvalidInput, NotAllowed, PayloadTooLarge
 
 from .biometrics import decrypt_vector, encrypt_text, encrypt_vector
@@ -96,11 +96,8 @@ def create_camera(
     camera = Camera(**fields)
     _apply_credentials(camera, url=url, username=username, password=password)
     _check_source(camera)
-    camera.full_clean()
-    camera.save()
-    record_audit_event(action="camera.created", actor=actor, target=f"camera:{camera.pk}", request=request,
-                       details={"name": camera.name, "kind": camera.source_kind, "url": redact(camera.url)})
-    return camera
+    return save_audited(camera, action="camera.created", kind="camera", actor=actor, request=request,
+                        details={"name": camera.name, "kind": camera.source_kind, "url": redact(camera.url)})
 
 
 @transaction.atomic
@@ -119,12 +116,9 @@ def update_camera(
     if "enabled" in fields or url is not None:
         camera.consecutive_failures = 0
         camera.next_poll_at = None
-    camera.full_clean()
-    camera.save()
-    record_audit_event(action="camera.updated", actor=actor, target=f"camera:{camera.pk}", request=request,
-                       details={"fields": sorted([*fields, *(["url"] if url is not None else [])]),
-                                "credentials_changed": username is not None or password is not None})
-    return camera
+    return save_audited(camera, action="camera.updated", kind="camera", actor=actor, request=request,
+                        details={"fields": sorted([*fields, *(["url"] if url is not None else [])]),
+                                 "credentials_changed": username is not None or password is not None})
 
 
 @transaction.atomic

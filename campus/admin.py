@@ -8,34 +8,19 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 
-from accounts.admin_permissions import RolePermissionsMixin
+from accounts.admin_permissions import RolePermissionsMixin, admin_page, render_admin_page
 from accounts.choices import Role
 from accounts.models import User
 from accounts.permissions import user_has
 from config.errors import DomainError
 
-from . import services
+from . import models, services
 from .choices import ComplaintStatus, StudentStatus
 from .imports import IMPORT_SPECS, run_import
-from .models import (
-    Building,
-    Complaint,
-    ComplaintComment,
-    Course,
-    Department,
-    Enrolment,
-    Room,
-    Section,
-    Student,
-    Teacher,
-    Term,
-    TimetableSlot,
-)
 
 
 class ImportForm(forms.Form):
@@ -59,7 +44,8 @@ class ImportableAdmin(CampusModelAdmin):
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}_import"
-        extra = [path("import/", self.admin_site.admin_view(self.import_view), name=name)]
+        permission = IMPORT_SPECS[self.import_kind].permission
+        extra = [admin_page(self, "import/", self.import_view, name=name, permission=permission)]
         return extra + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
@@ -73,8 +59,6 @@ class ImportableAdmin(CampusModelAdmin):
 
     def import_view(self, request):
         spec = IMPORT_SPECS[self.import_kind]
-        if not user_has(request.user, spec.permission):
-            raise PermissionDenied
         result = None
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -87,19 +71,12 @@ class ImportableAdmin(CampusModelAdmin):
             )
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, result.summary(), level)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Import {self.import_kind} from CSV",
-            "form": form,
-            "result": result,
-            "required_columns": spec.required,
-            "optional_columns": spec.optional,
-        }
-        return TemplateResponse(request, "admin/campus/import.html", context)
+        return render_admin_page(self, request, "admin/campus/import.html",
+                                 title=f"Import {self.import_kind} from CSV", form=form, result=result,
+                                 required_columns=spec.required, optional_columns=spec.optional)
 
 
-@admin.register(Building)
+@admin.register(models.Building)
 class BuildingAdmin(ImportableAdmin):
     import_kind = "buildings"
     list_display = ["code", "name", "room_count", "updated_at"]
@@ -113,7 +90,7 @@ class BuildingAdmin(ImportableAdmin):
         return obj.room_count
 
 
-@admin.register(Room)
+@admin.register(models.Room)
 class RoomAdmin(ImportableAdmin):
     import_kind = "rooms"
     list_display = ["code", "name", "building", "capacity"]
@@ -123,7 +100,7 @@ class RoomAdmin(ImportableAdmin):
     autocomplete_fields = ["building"]
 
 
-@admin.register(Department)
+@admin.register(models.Department)
 class DepartmentAdmin(ImportableAdmin):
     import_kind = "departments"
     list_display = ["code", "name", "course_count"]
@@ -137,7 +114,7 @@ class DepartmentAdmin(ImportableAdmin):
         return obj.course_count
 
 
-@admin.register(Course)
+@admin.register(models.Course)
 class CourseAdmin(ImportableAdmin):
     import_kind = "courses"
     list_display = ["code", "title", "department"]
@@ -147,7 +124,7 @@ class CourseAdmin(ImportableAdmin):
     autocomplete_fields = ["department"]
 
 
-@admin.register(Term)
+@admin.register(models.Term)
 class TermAdmin(ImportableAdmin):
     import_kind = "terms"
     list_display = ["name", "start_date", "end_date"]
@@ -158,7 +135,7 @@ class TermAdmin(ImportableAdmin):
 class EnrolmentInline(RolePermissionsMixin, admin.TabularInline):
     view_permission = "view_students"
     change_permission = add_permission = delete_permission = "manage_students"
-    model = Enrolment
+    model = models.Enrolment
     extra = 0
     autocomplete_fields = ["student"]
     fields = ["student", "enrolled_on", "left_on"]
@@ -168,7 +145,7 @@ class EnrolmentInline(RolePermissionsMixin, admin.TabularInline):
 class TimetableSlotInline(RolePermissionsMixin, admin.TabularInline):
     view_permission = "view_campus"
     change_permission = add_permission = delete_permission = "manage_campus"
-    model = TimetableSlot
+    model = models.TimetableSlot
     extra = 0
     autocomplete_fields = ["room"]
     fields = ["weekday", "start_time", "end_time", "room", "valid_from", "valid_until"]
@@ -178,7 +155,7 @@ class TimetableSlotAdminForm(forms.ModelForm):
     """Runs the overlap rule of `save_timetable_slot` as form validation."""
 
     class Meta:
-        model = TimetableSlot
+        model = models.TimetableSlot
         fields = ["section", "room", "weekday", "start_time", "end_time", "valid_from", "valid_until"]
 
     def clean(self):
@@ -206,7 +183,7 @@ class TimetableSlotAdminForm(forms.ModelForm):
 TimetableSlotInline.form = TimetableSlotAdminForm
 
 
-@admin.register(Section)
+@admin.register(models.Section)
 class SectionAdmin(ImportableAdmin):
     import_kind = "sections"
     list_display = ["__str__", "course", "term", "code", "student_count"]
@@ -244,7 +221,7 @@ class FaceConsentFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(Student)
+@admin.register(models.Student)
 class StudentAdmin(ImportableAdmin):
     import_kind = "students"
     view_permission = "view_students"
@@ -297,7 +274,7 @@ class StudentAdmin(ImportableAdmin):
         self.message_user(request, f"Consent withdrawn for {queryset.count()} student(s).")
 
 
-@admin.register(Enrolment)
+@admin.register(models.Enrolment)
 class EnrolmentAdmin(ImportableAdmin):
     import_kind = "enrolments"
     view_permission = "view_students"
@@ -313,7 +290,7 @@ class EnrolmentAdmin(ImportableAdmin):
         return super().get_queryset(request).visible_to(request.user)
 
 
-@admin.register(Teacher)
+@admin.register(models.Teacher)
 class TeacherAdmin(ImportableAdmin):
     import_kind = "teachers"
     list_display = ["staff_number", "user", "department"]
@@ -323,7 +300,7 @@ class TeacherAdmin(ImportableAdmin):
     autocomplete_fields = ["user", "department"]
 
 
-@admin.register(TimetableSlot)
+@admin.register(models.TimetableSlot)
 class TimetableSlotAdmin(ImportableAdmin):
     import_kind = "timetable"
     form = TimetableSlotAdminForm
@@ -344,13 +321,13 @@ class ComplaintCommentInline(RolePermissionsMixin, admin.TabularInline):
     """Comments are added by the signed-in person, through the same service as the API."""
 
     view_permission = add_permission = "handle_complaints"
-    model = ComplaintComment
+    model = models.ComplaintComment
     extra = 1
     fields = ["author", "body", "created_at"]
     readonly_fields = ["author", "created_at"]
 
 
-@admin.register(Complaint)
+@admin.register(models.Complaint)
 class ComplaintAdmin(RolePermissionsMixin, admin.ModelAdmin):
     view_permission = change_permission = "handle_complaints"
     list_display = ["id", "title", "category", "priority", "status", "author", "assignee", "room", "created_at"]
@@ -373,7 +350,7 @@ class ComplaintAdmin(RolePermissionsMixin, admin.ModelAdmin):
         return self.readonly_fields
 
     def save_formset(self, request, form, formset, change):
-        if formset.model is not ComplaintComment:
+        if formset.model is not models.ComplaintComment:
             return super().save_formset(request, form, formset, change)
         # The admin's change message reads these, as if formset.save() had run.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
@@ -428,7 +405,7 @@ class ComplaintAdmin(RolePermissionsMixin, admin.ModelAdmin):
         self.message_user(request, f"{done} complaint(s) assigned to you.")
 
 
-@admin.register(ComplaintComment)
+@admin.register(models.ComplaintComment)
 class ComplaintCommentAdmin(RolePermissionsMixin, admin.ModelAdmin):
     """Superusers only: staff see and add comments on the complaint's own page."""
 

@@ -6,6 +6,8 @@ model; viewsets, the admin and reports all go through it.
 
 from __future__ import annotations
 
+from typing import Self, TypeVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -32,15 +34,22 @@ def taught_section_ids(user):
     return Section.teachers.through.objects.filter(user_id=user.pk).values("section_id")
 
 
-class Building(TimeStampedModel):
+class CodeAndName(TimeStampedModel):
+    """A building or a department: a short unique code and a name, listed by code."""
+
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=120)
 
     class Meta:
+        abstract = True
         ordering = ["code"]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class Building(CodeAndName):
+    pass
 
 
 class Room(TimeStampedModel):
@@ -56,15 +65,8 @@ class Room(TimeStampedModel):
         return self.code
 
 
-class Department(TimeStampedModel):
-    code = models.CharField(max_length=16, unique=True)
-    name = models.CharField(max_length=120)
-
-    class Meta:
-        ordering = ["code"]
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.name}"
+class Department(CodeAndName):
+    pass
 
 
 class Course(TimeStampedModel):
@@ -94,13 +96,19 @@ class Term(TimeStampedModel):
         return self.name
 
 
-class SectionQuerySet(models.QuerySet["Section"]):
-    def visible_to(self, user) -> SectionQuerySet:
+# A section or a timetable slot.
+_Catalogued = TypeVar("_Catalogued", bound=models.Model)
+
+
+class CatalogueQuerySet(models.QuerySet[_Catalogued]):
+    def visible_to(self, user) -> Self:
         """The catalogue and timetable are readable by anyone with view_campus."""
         if not user_has(user, "view_campus"):
             return self.none()
         return self
 
+
+class SectionQuerySet(CatalogueQuerySet["Section"]):
     def managed_by(self, user) -> SectionQuerySet:
         """Sections `user` may act on: all with manage_campus, else the ones they teach."""
         if user_has(user, "manage_campus"):
@@ -240,12 +248,7 @@ class Teacher(TimeStampedModel):
         return f"{self.staff_number} {self.user.get_full_name() or self.user.username}"
 
 
-class TimetableSlotQuerySet(models.QuerySet["TimetableSlot"]):
-    def visible_to(self, user) -> TimetableSlotQuerySet:
-        if not user_has(user, "view_campus"):
-            return self.none()
-        return self
-
+class TimetableSlotQuerySet(CatalogueQuerySet["TimetableSlot"]):
     def valid_on(self, day) -> TimetableSlotQuerySet:
         """Slots that apply on `day` (its weekday, within the valid dates)."""
         return self.filter(

@@ -15,7 +15,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import record_audit_event, save_audited
 from accounts.permissions import user_has
 from config.errors import Conflict, InvalidInput, NotAllowed
 
@@ -49,13 +49,19 @@ def save_record(
         raise Conflict(f"This {instance._meta.verbose_name} conflicts with an existing one.", code="duplicate")
     for name, values in (m2m or {}).items():
         getattr(instance, name).set(values)
+    _audit_saved(instance, created=created, actor=actor, request=request)
+    return instance
+
+
+def _audit_saved(instance: models.Model, *, created: bool, actor: User | None, request: HttpRequest | None) -> None:
+    """`campus.<model>.created` or `.updated`, on `<model>:<pk>`."""
+    model_name = instance._meta.model_name
     record_audit_event(
-        action=f"campus.{instance._meta.model_name}.{'created' if created else 'updated'}",
+        action=f"campus.{model_name}.{'created' if created else 'updated'}",
         actor=actor,
-        target=f"{instance._meta.model_name}:{instance.pk}",
+        target=f"{model_name}:{instance.pk}",
         request=request,
     )
-    return instance
 
 
 @transaction.atomic
@@ -107,6 +113,20 @@ def overlapping_slots(
     return slots.select_related("room", "section__course").order_by("start_time")
 
 
+def clashes_of(slot: TimetableSlot) -> models.QuerySet[TimetableSlot]:
+    """The other slots `slot` (saved or not) would overlap, by `overlapping_slots`."""
+    return overlapping_slots(
+        room_id=slot.room_id,
+        section_id=slot.section_id,
+        weekday=slot.weekday,
+        start_time=slot.start_time,
+        end_time=slot.end_time,
+        valid_from=slot.valid_from,
+        valid_until=slot.valid_until,
+        exclude_pk=slot.pk,
+    )
+
+
 def _describe_slot(slot: TimetableSlot, *, room_id: int) -> dict[str, Any]:
     return {
         "id": slot.pk,
@@ -137,18 +157,7 @@ def save_timetable_slot(
     # Lock order: room, then section.
     Room.objects.select_for_update().filter(pk=slot.room_id).first()
     Section.objects.select_for_update().filter(pk=slot.section_id).first()
-    clashes = list(
-        overlapping_slots(
-            room_id=slot.room_id,
-            section_id=slot.section_id,
-            weekday=slot.weekday,
-            start_time=slot.start_time,
-            end_time=slot.end_time,
-            valid_from=slot.valid_from,
-            valid_until=slot.valid_until,
-            exclude_pk=slot.pk,
-        )
-    )
+    clashes = list(clashes_of(slot))
     if clashes:
         described = [_describe_slot(other, room_id=slot.room_id) for other in clashes]
         first = described[0]
@@ -160,12 +169,7 @@ def save_timetable_slot(
         )
     created = slot.pk is None
     slot.save()
-    record_audit_event(
-        action=f"campus.timetableslot.{'created' if created else 'updated'}",
-        actor=actor,
-        target=f"timetableslot:{slot.pk}",
-        request=request,
-    )
+    _audit_saved(slot, created=created, actor=actor, request=request)
     return slot
 
 
@@ -209,12 +213,7 @@ def file_complaint(
     complaint.status = ComplaintStatus.OPEN
     complaint.assignee = None
     complaint.resolved_at = None
-    complaint.full_clean()
-    complaint.save()
-    record_audit_event(
-        action="campus.complaint.filed", actor=author, target=f"complaint:{complaint.pk}", request=request
-    )
-    return complaint
+    return save_audited(complaint, action="campus.complaint.filed", kind="complaint", actor=author, request=request)
 
 
 AUTHOR_EDITABLE = frozenset({"title", "description", "category", "room"})
@@ -242,16 +241,10 @@ def update_complaint(
         raise NotAllowed("You may not change these fields.", details={name: ["Not editable."] for name in refused})
     for name, value in changes.items():
         setattr(complaint, name, value)
-    complaint.full_clean()
-    complaint.save()
-    record_audit_event(
-        action="campus.complaint.updated",
-        actor=actor,
-        target=f"complaint:{complaint.pk}",
-        request=request,
+    return save_audited(
+        complaint, action="campus.complaint.updated", kind="complaint", actor=actor, request=request,
         details={"fields": sorted(changes)},
     )
-    return complaint
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin_permissions import RolePermissionsMixin
+from accounts.admin_permissions import RolePermissionsMixin, WrittenBySystemMixin
 from accounts.permissions import user_has
 from config.errors import DomainError
 
@@ -216,18 +216,12 @@ class RegistrationTokenAdmin(DevicesAdmin):
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(DevicesAdmin):
+class HeartbeatAdmin(WrittenBySystemMixin, DevicesAdmin):
     list_display = ["device", "received_at", "cpu_percent", "memory_percent", "disk_percent", "temperature_c"]
     list_select_related = ["device"]
     raw_id_fields = ["device"]
     date_hierarchy = "received_at"
     show_full_result_count = False  # a large table; no COUNT(*) per page
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class BundleForm(forms.ModelForm):

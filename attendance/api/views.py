@@ -214,34 +214,38 @@ class ReportView(APIView):
         return selectors.records_visible_to(self.request.user)
 
 
-class StudentReportView(ReportView):
+# The report on one course, student or section over the records the user may see, in ?from..?to.
+# (A comment, not a docstring: drf-spectacular would publish a docstring as each operation's description.)
+class SubjectReportView(ReportView):
+    def report(self, pk: int) -> dict:
+        raise NotImplementedError
+
+    def period(self) -> dict:
+        """The ?from..?to range (read after the subject: an unknown one is a 404 first)."""
+        date_from, date_to = _range(self.request)
+        return {"date_from": date_from, "date_to": date_to}
+
     @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
     def get(self, request, pk: int):
-        student = get_object_or_404(campus_selectors.students_visible_to(request.user), pk=pk)
-        date_from, date_to = _range(request)
-        return Response(
-            selectors.student_report(student=student, records=self.records(), date_from=date_from, date_to=date_to)
-        )
+        return Response(self.report(pk))
 
 
-class SectionReportView(ReportView):
-    @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
-    def get(self, request, pk: int):
-        section = get_object_or_404(campus_selectors.sections_visible_to(request.user), pk=pk)
-        date_from, date_to = _range(request)
-        return Response(
-            selectors.section_report_for(user=request.user, section=section, date_from=date_from, date_to=date_to)
-        )
-
-
-class CourseReportView(ReportView):
-    @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
-    def get(self, request, pk: int):
+class CourseReportView(SubjectReportView):
+    def report(self, pk: int) -> dict:
         course = get_object_or_404(Course, pk=pk)
-        date_from, date_to = _range(request)
-        return Response(
-            selectors.course_report(course=course, records=self.records(), date_from=date_from, date_to=date_to)
-        )
+        return selectors.course_report(course=course, records=self.records(), **self.period())
+
+
+class StudentReportView(SubjectReportView):
+    def report(self, pk: int) -> dict:
+        student = get_object_or_404(campus_selectors.students_visible_to(self.request.user), pk=pk)
+        return selectors.student_report(student=student, records=self.records(), **self.period())
+
+
+class SectionReportView(SubjectReportView):
+    def report(self, pk: int) -> dict:
+        section = get_object_or_404(campus_selectors.sections_visible_to(self.request.user), pk=pk)
+        return selectors.section_report_for(user=self.request.user, section=section, **self.period())
 
 
 class ExportView(ReportView):

@@ -156,8 +156,11 @@ class _Graph:
         return out
 
 
-def _conv_affine(g: _Graph, x: str, con: Layer, affine: Layer | None) -> str:
-    """Conv (with the following affine layer folded into its weights: w*gamma, b*gamma + beta)."""
+def _conv_affine(g: _Graph, x: str, layers: list[Layer], i: int) -> tuple[str, int]:
+    """Conv at `layers[i]` (with the following affine layer, if any, folded into its weights:
+    w*gamma, b*gamma + beta), and how many layer records that took."""
+    con = layers[i]
+    affine = layers[i + 1] if i + 1 < len(layers) and layers[i + 1].kind == "affine_" else None
     weight, bias = con.tensors["weight"], con.tensors["bias"]
     if affine is not None:
         if affine.fields["mode"] != 0:
@@ -166,13 +169,14 @@ def _conv_affine(g: _Graph, x: str, con: Layer, affine: Layer | None) -> str:
         weight = weight * gamma[:, None, None, None]
         bias = bias * gamma + beta
     pad_y, pad_x = con.fields["padding"]
-    return g.op(
+    out = g.op(
         "Conv",
         [x, g.const(weight.astype(np.float32), "w"), g.const(bias.astype(np.float32), "b")],
         kernel_shape=[con.fields["nr"], con.fields["nc"]],
         strides=list(con.fields["stride"]),
         pads=[pad_y, pad_x, pad_y, pad_x],
     )
+    return out, 2 if affine is not None else 1
 
 
 def _out_size(size: int, window: int, stride: int, padding: int) -> int:
@@ -224,15 +228,14 @@ def build_resnet(network: Network) -> ModelProto:
         layer = layers[i]
         nxt = layers[i + 1] if i + 1 < len(layers) else None
         if layer.kind in ("con_4", "con_5"):
-            affine = nxt if nxt is not None and nxt.kind == "affine_" else None
-            x = _conv_affine(g, x, layer, affine)
+            x, used = _conv_affine(g, x, layers, i)
             f = layer.fields
             shape = (
                 f["num_filters"],
                 _out_size(shape[1], f["nr"], f["stride"][0], f["padding"][0]),
                 _out_size(shape[2], f["nc"], f["stride"][1], f["padding"][1]),
             )
-            i += 2 if affine is not None else 1
+            i += used
             continue
         if layer.kind == "relu_":
             x = g.op("Relu", [x])
@@ -305,11 +308,9 @@ def build_mmod(network: Network) -> ModelProto:
     i = 0
     while i < len(layers):
         layer = layers[i]
-        nxt = layers[i + 1] if i + 1 < len(layers) else None
         if layer.kind in ("con_4", "con_5"):
-            affine = nxt if nxt is not None and nxt.kind == "affine_" else None
-            x = _conv_affine(g, x, layer, affine)
-            i += 2 if affine is not None else 1
+            x, used = _conv_affine(g, x, layers, i)
+            i += used
             continue
         if layer.kind != "relu_":
             raise DlibFormatError(f"Layer {layer.kind} is not expected in the MMOD detector.")

@@ -26,6 +26,18 @@ def _one_strong_match_is_not_enough(settings):
     settings.FACE_CONSENSUS_SIGHTINGS = 2
 
 
+@pytest.fixture
+def embed_calls(monkeypatch) -> list[int]:
+    """How many faces each call of the engine's embed_many got, from here on."""
+    from cameras.engine import get_engine
+
+    engine = get_engine()
+    calls: list[int] = []
+    original = engine.embed_many
+    monkeypatch.setattr(engine, "embed_many", lambda image, boxes: calls.append(len(boxes)) or original(image, boxes))
+    return calls
+
+
 def moved(name: str, shift: int = 0, mark: int = 0) -> bytes:
     """The photo with a block drawn in a corner (motion elsewhere) and optionally shifted sideways."""
     image = read_rgb(name).copy()
@@ -241,13 +253,8 @@ def test_static_camera_is_looked_at_again_after_the_longest_skip(enrolled_obama,
     assert later.state == FrameState.DONE
 
 
-def test_recognised_face_in_the_next_frame_is_tracked_not_embedded(enrolled_obama, camera, monkeypatch):
-    from cameras.engine import get_engine
-
-    engine = get_engine()
-    calls = []
-    original = engine.embed_many
-    monkeypatch.setattr(engine, "embed_many", lambda image, boxes: calls.append(len(boxes)) or original(image, boxes))
+def test_recognised_face_in_the_next_frame_is_tracked_not_embedded(enrolled_obama, camera, embed_calls):
+    calls = embed_calls
     start = timezone.now()
     ingest(camera, moved("obama_480p.jpg", mark=1), captured_at=start)
     second = ingest(camera, moved("obama_480p.jpg", mark=2), captured_at=start + dt.timedelta(seconds=1))
@@ -257,14 +264,10 @@ def test_recognised_face_in_the_next_frame_is_tracked_not_embedded(enrolled_obam
     assert sighting.student == enrolled_obama
 
 
-def test_a_track_does_not_outlive_a_change_of_the_gallery(enrolled_obama, camera, monkeypatch):
-    from cameras.engine import get_engine
+def test_a_track_does_not_outlive_a_change_of_the_gallery(enrolled_obama, camera, embed_calls):
     from cameras.recognition import GALLERY_VERSION_KEY
 
-    engine = get_engine()
-    calls = []
-    original = engine.embed_many
-    monkeypatch.setattr(engine, "embed_many", lambda image, boxes: calls.append(len(boxes)) or original(image, boxes))
+    calls = embed_calls
     start = timezone.now()
     ingest(camera, moved("obama_480p.jpg", mark=1), captured_at=start)
     # An enrolment changed (or a student was erased) between the two frames.
@@ -439,19 +442,15 @@ def test_independent_sightings_embedded_always_count_tracked_only_when_far_apart
 
 
 def test_a_face_awaiting_consensus_is_embedded_again_on_the_next_frame_and_then_marked(
-    lone_obama, other_room, settings, monkeypatch
+    lone_obama, other_room, settings, embed_calls
 ):
-    from cameras.engine import get_engine
     from cameras.tests.conftest import enrol_in
 
     settings.FACE_STRONG_MATCH_DISTANCE = 0.0  # consensus only
     start = timezone.now().replace(microsecond=0)
     enrol_in(lecture_in(other_room, start - dt.timedelta(minutes=5)), lone_obama)
     camera = CameraFactory(room=other_room)
-    engine = get_engine()
-    calls = []
-    original = engine.embed_many
-    monkeypatch.setattr(engine, "embed_many", lambda image, boxes: calls.append(len(boxes)) or original(image, boxes))
+    calls = embed_calls
     # Two seconds apart (a camera's interval), well inside the track gap of 3 s.
     first = ingest(camera, moved("obama2.jpg", mark=1), captured_at=start)
     second = ingest(camera, moved("obama2.jpg", mark=2), captured_at=start + dt.timedelta(seconds=2))

@@ -5,26 +5,13 @@ from django.db.models import Q
 
 from config.filters import BooleanFilter, FilterSet, IntegerFilter, MultipleChoiceFilter
 
+from .. import models
 from ..choices import ComplaintCategory, ComplaintPriority, ComplaintStatus, StudentStatus, Weekday
-from ..models import (
-    Building,
-    Complaint,
-    ComplaintComment,
-    Course,
-    Department,
-    Enrolment,
-    Room,
-    Section,
-    Student,
-    Teacher,
-    Term,
-    TimetableSlot,
-)
 
 
 class BuildingFilter(FilterSet):
     class Meta:
-        model = Building
+        model = models.Building
         fields = {"code": ["exact", "icontains"]}
 
 
@@ -33,13 +20,13 @@ class RoomFilter(FilterSet):
     min_capacity = IntegerFilter(field_name="capacity", lookup_expr="gte")
 
     class Meta:
-        model = Room
+        model = models.Room
         fields = ["building", "building_code", "min_capacity"]
 
 
 class DepartmentFilter(FilterSet):
     class Meta:
-        model = Department
+        model = models.Department
         fields = {"code": ["exact", "icontains"]}
 
 
@@ -47,7 +34,7 @@ class CourseFilter(FilterSet):
     department_code = filters.CharFilter(field_name="department__code")
 
     class Meta:
-        model = Course
+        model = models.Course
         fields = ["department", "department_code"]
 
 
@@ -55,7 +42,7 @@ class TermFilter(FilterSet):
     current_on = filters.DateFilter(method="filter_current_on")
 
     class Meta:
-        model = Term
+        model = models.Term
         fields = ["current_on"]
 
     def filter_current_on(self, queryset, name, value):
@@ -68,7 +55,7 @@ class SectionFilter(FilterSet):
     mine = BooleanFilter(method="filter_mine", label="Sections I teach")
 
     class Meta:
-        model = Section
+        model = models.Section
         fields = ["course", "term", "code", "teacher", "department", "mine"]
 
     def filter_mine(self, queryset, name, value):
@@ -84,7 +71,7 @@ class StudentFilter(FilterSet):
     has_face_consent = BooleanFilter(field_name="face_consent_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
-        model = Student
+        model = models.Student
         fields = ["status", "section", "has_face_consent"]
 
 
@@ -93,7 +80,7 @@ class EnrolmentFilter(FilterSet):
     term = IntegerFilter(field_name="section__term")
 
     class Meta:
-        model = Enrolment
+        model = models.Enrolment
         fields = ["section", "student", "term", "current_on"]
 
     def filter_current_on(self, queryset, name, value):
@@ -102,7 +89,7 @@ class EnrolmentFilter(FilterSet):
 
 class TeacherFilter(FilterSet):
     class Meta:
-        model = Teacher
+        model = models.Teacher
         fields = ["department"]
 
 
@@ -114,7 +101,7 @@ class TimetableSlotFilter(FilterSet):
     on = filters.DateFilter(method="filter_on", label="Slots that meet on this date")
 
     class Meta:
-        model = TimetableSlot
+        model = models.TimetableSlot
         fields = ["section", "room", "weekday", "building", "term", "teacher", "on"]
 
     def filter_on(self, queryset, name, value):
@@ -131,7 +118,7 @@ class ComplaintFilter(FilterSet):
     mine = BooleanFilter(method="filter_mine", label="Filed by or assigned to me")
 
     class Meta:
-        model = Complaint
+        model = models.Complaint
         fields = ["status", "category", "priority", "room", "assignee", "author", "unassigned"]
 
     def filter_mine(self, queryset, name, value):
@@ -143,5 +130,5 @@ class ComplaintFilter(FilterSet):
 
 class ComplaintCommentFilter(FilterSet):
     class Meta:
-        model = ComplaintComment
+        model = models.ComplaintComment
         fields = ["complaint", "author"]

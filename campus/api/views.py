@@ -21,21 +21,8 @@ from rest_framework.views import APIView
 from accounts.permissions import RolePermission, user_has
 from config.errors import InvalidInput, NotAllowed, NotFound
 
-from .. import selectors, services
+from .. import models, selectors, services
 from ..imports import IMPORT_SPECS, run_import
-from ..models import (
-    Building,
-    Complaint,
-    Course,
-    Department,
-    Enrolment,
-    Room,
-    Section,
-    Student,
-    Teacher,
-    Term,
-    TimetableSlot,
-)
 from . import filters, serializers
 
 CATALOGUE_PERMISSIONS = {
@@ -93,7 +80,7 @@ class CampusModelViewSet(viewsets.ModelViewSet):
 
 
 class BuildingViewSet(CampusModelViewSet):
-    queryset = Building.objects.all()
+    queryset = models.Building.objects.all()
     serializer_class = serializers.BuildingSerializer
     filterset_class = filters.BuildingFilter
     search_fields = ["code", "name"]
@@ -102,7 +89,7 @@ class BuildingViewSet(CampusModelViewSet):
 
 
 class RoomViewSet(CampusModelViewSet):
-    queryset = Room.objects.all()
+    queryset = models.Room.objects.all()
     serializer_class = serializers.RoomSerializer
     filterset_class = filters.RoomFilter
     search_fields = ["code", "name", "building__code", "building__name"]
@@ -114,7 +101,7 @@ class RoomViewSet(CampusModelViewSet):
 
 
 class DepartmentViewSet(CampusModelViewSet):
-    queryset = Department.objects.all()
+    queryset = models.Department.objects.all()
     serializer_class = serializers.DepartmentSerializer
     filterset_class = filters.DepartmentFilter
     search_fields = ["code", "name"]
@@ -123,7 +110,7 @@ class DepartmentViewSet(CampusModelViewSet):
 
 
 class CourseViewSet(CampusModelViewSet):
-    queryset = Course.objects.all()
+    queryset = models.Course.objects.all()
     serializer_class = serializers.CourseSerializer
     filterset_class = filters.CourseFilter
     search_fields = ["code", "title", "department__code"]
@@ -135,7 +122,7 @@ class CourseViewSet(CampusModelViewSet):
 
 
 class TermViewSet(CampusModelViewSet):
-    queryset = Term.objects.all()
+    queryset = models.Term.objects.all()
     serializer_class = serializers.TermSerializer
     filterset_class = filters.TermFilter
     search_fields = ["name"]
@@ -144,7 +131,7 @@ class TermViewSet(CampusModelViewSet):
 
 
 class SectionViewSet(CampusModelViewSet):
-    queryset = Section.objects.all()
+    queryset = models.Section.objects.all()
     serializer_class = serializers.SectionSerializer
     filterset_class = filters.SectionFilter
     search_fields = ["code", "course__code", "course__title", "term__name"]
@@ -173,7 +160,7 @@ class SectionViewSet(CampusModelViewSet):
 
 
 class StudentViewSet(CampusModelViewSet):
-    queryset = Student.objects.all()
+    queryset = models.Student.objects.all()
     serializer_class = serializers.StudentSerializer
     filterset_class = filters.StudentFilter
     search_fields = ["student_number", "first_name", "last_name", "email"]
@@ -195,7 +182,7 @@ class StudentViewSet(CampusModelViewSet):
 
 
 class EnrolmentViewSet(CampusModelViewSet):
-    queryset = Enrolment.objects.all()
+    queryset = models.Enrolment.objects.all()
     serializer_class = serializers.EnrolmentSerializer
     filterset_class = filters.EnrolmentFilter
     search_fields = ["student__student_number", "student__last_name", "section__course__code"]
@@ -208,7 +195,7 @@ class EnrolmentViewSet(CampusModelViewSet):
 
 
 class TeacherViewSet(CampusModelViewSet):
-    queryset = Teacher.objects.all()
+    queryset = models.Teacher.objects.all()
     serializer_class = serializers.TeacherSerializer
     filterset_class = filters.TeacherFilter
     search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
@@ -220,7 +207,7 @@ class TeacherViewSet(CampusModelViewSet):
 
 
 class TimetableSlotViewSet(CampusModelViewSet):
-    queryset = TimetableSlot.objects.all()
+    queryset = models.TimetableSlot.objects.all()
     serializer_class = serializers.TimetableSlotSerializer
     filterset_class = filters.TimetableSlotFilter
     search_fields = ["room__code", "section__course__code", "section__course__title"]
@@ -231,7 +218,7 @@ class TimetableSlotViewSet(CampusModelViewSet):
         return selectors.timetable_slot_list()
 
     def perform_create(self, serializer):
-        slot = TimetableSlot(**serializer.validated_data)
+        slot = models.TimetableSlot(**serializer.validated_data)
         serializer.instance = services.save_timetable_slot(slot=slot, actor=self.request.user, request=self.request)
 
     def perform_update(self, serializer):
@@ -289,7 +276,7 @@ class ComplaintViewSet(
     def perform_destroy(self, instance):
         services.delete_record(instance=instance, actor=self.request.user, request=self.request)
 
-    def _fresh(self, complaint: Complaint) -> Response:
+    def _fresh(self, complaint: models.Complaint) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
 
     @extend_schema(request=serializers.ComplaintTransitionSerializer, responses=serializers.ComplaintSerializer)

@@ -5,19 +5,8 @@ from __future__ import annotations
 from accounts.choices import Role, role_rank
 from accounts.services import create_user
 
+from .. import models
 from ..choices import StudentStatus
-from ..models import (
-    Building,
-    Course,
-    Department,
-    Enrolment,
-    Room,
-    Section,
-    Student,
-    Teacher,
-    Term,
-    TimetableSlot,
-)
 from ..services import save_timetable_slot
 from .base import CREATED, UNCHANGED, UPDATED, ImportSpec, SimpleSpec
 from .cells import (
@@ -34,16 +23,21 @@ from .cells import (
 )
 
 
-class BuildingSpec(SimpleSpec):
-    kind, model = "buildings", Building
+class CodeAndNameSpec(SimpleSpec):
+    """Buildings and departments (`models.CodeAndName`): a code, the key, and a name."""
+
     required, key_fields = ("code", "name"), ("code",)
 
     def parsers(self, lookups):
         return {"code": lambda v: text(v, max_length=16), "name": lambda v: text(v, max_length=120)}
 
 
+class BuildingSpec(CodeAndNameSpec):
+    kind, model = "buildings", models.Building
+
+
 class RoomSpec(SimpleSpec):
-    kind, model = "rooms", Room
+    kind, model = "rooms", models.Room
     required, optional, key_fields = ("code", "building"), ("name", "capacity"), ("code",)
 
     def parsers(self, lookups):
@@ -55,16 +49,12 @@ class RoomSpec(SimpleSpec):
         }
 
 
-class DepartmentSpec(SimpleSpec):
-    kind, model = "departments", Department
-    required, key_fields = ("code", "name"), ("code",)
-
-    def parsers(self, lookups):
-        return {"code": lambda v: text(v, max_length=16), "name": lambda v: text(v, max_length=120)}
+class DepartmentSpec(CodeAndNameSpec):
+    kind, model = "departments", models.Department
 
 
 class CourseSpec(SimpleSpec):
-    kind, model = "courses", Course
+    kind, model = "courses", models.Course
     required, key_fields = ("code", "title", "department"), ("code",)
 
     def parsers(self, lookups):
@@ -76,7 +66,7 @@ class CourseSpec(SimpleSpec):
 
 
 class TermSpec(SimpleSpec):
-    kind, model = "terms", Term
+    kind, model = "terms", models.Term
     required, key_fields = ("name", "start_date", "end_date"), ("name",)
 
     def parsers(self, lookups):
@@ -92,7 +82,7 @@ class TermSpec(SimpleSpec):
 class StudentSpec(SimpleSpec):
     """username (optional) links an existing account with the student role."""
 
-    kind, model = "students", Student
+    kind, model = "students", models.Student
     required, optional = ("student_number", "first_name", "last_name"), ("email", "status", "username")
     key_fields = ("student_number",)
     nullable = ("user",)
@@ -134,7 +124,7 @@ def student_account(username: str, lookups: Lookups):
 class TeacherSpec(ImportSpec):
     """A teacher row makes (or updates) a staff user and the teacher profile."""
 
-    kind, model = "teachers", Teacher
+    kind, model = "teachers", models.Teacher
     required = ("staff_number", "username", "email")
     optional = ("first_name", "last_name", "department")
     key_fields = ("staff_number",)
@@ -160,7 +150,7 @@ class TeacherSpec(ImportSpec):
         return values
 
     def queryset(self):
-        return Teacher.objects.select_related("user", "department")
+        return models.Teacher.objects.select_related("user", "department")
 
     def existing(self, lookups):
         return {(t.staff_number.lower(),): t for t in self.queryset()}
@@ -198,7 +188,7 @@ class TeacherSpec(ImportSpec):
         if "department" in values:
             teacher_values["department"] = values["department"]
         if obj is None:
-            obj = Teacher(**teacher_values)
+            obj = models.Teacher(**teacher_values)
             self.save(obj, actor=actor)
             return CREATED
         if any(getattr(obj, name) != value for name, value in teacher_values.items()):
@@ -209,7 +199,7 @@ class TeacherSpec(ImportSpec):
         return outcome if outcome == UNCHANGED else UPDATED
 
 
-def _section_ref(row: dict[str, str], lookups: Lookups) -> Section:
+def _section_ref(row: dict[str, str], lookups: Lookups) -> models.Section:
     key = (row["course"], row["term"], row["section"])
     try:
         return lookups.get("sections", key, "section")
@@ -220,7 +210,7 @@ def _section_ref(row: dict[str, str], lookups: Lookups) -> Section:
 class SectionSpec(ImportSpec):
     """teachers: usernames separated by ';' (all staff); left out, the teachers stay as they are."""
 
-    kind, model = "sections", Section
+    kind, model = "sections", models.Section
     required, optional = ("course", "term", "code"), ("teachers",)
     key_fields = ("course", "term", "code")
     m2m = ("teachers",)
@@ -249,7 +239,7 @@ class SectionSpec(ImportSpec):
         return values
 
     def queryset(self):
-        return Section.objects.prefetch_related("teachers")
+        return models.Section.objects.prefetch_related("teachers")
 
     def differs(self, obj, values):
         # The natural key is the whole record; only the teachers can change.
@@ -258,7 +248,7 @@ class SectionSpec(ImportSpec):
 
 class EnrolmentSpec(ImportSpec):
     bulk = True
-    kind, model = "enrolments", Enrolment
+    kind, model = "enrolments", models.Enrolment
     required = ("student_number", "course", "term", "section", "enrolled_on")
     optional = ("left_on",)
     key_fields = ("section", "student")
@@ -284,7 +274,7 @@ class EnrolmentSpec(ImportSpec):
 class TimetableSpec(ImportSpec):
     """One weekly slot per row; identified by section, weekday, start time and first date."""
 
-    kind, model = "timetable", TimetableSlot
+    kind, model = "timetable", models.TimetableSlot
     required = ("course", "term", "section", "room", "weekday", "start_time", "end_time", "valid_from")
     optional = ("valid_until",)
     key_fields = ("section", "weekday", "start_time", "valid_from")

@@ -3,26 +3,13 @@ import datetime
 import factory
 
 from accounts.tests.factories import UserFactory
+from campus import models
 from campus.choices import ComplaintStatus, StudentStatus
-from campus.models import (
-    Building,
-    Complaint,
-    ComplaintComment,
-    Course,
-    Department,
-    Enrolment,
-    Room,
-    Section,
-    Student,
-    Teacher,
-    Term,
-    TimetableSlot,
-)
 
 
 class BuildingFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Building
+        model = models.Building
 
     code = factory.Sequence(lambda n: f"B{n}")
     name = factory.Sequence(lambda n: f"Building {n}")
@@ -30,7 +17,7 @@ class BuildingFactory(factory.django.DjangoModelFactory):
 
 class RoomFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Room
+        model = models.Room
 
     building = factory.SubFactory(BuildingFactory)
     code = factory.Sequence(lambda n: f"R{n:03d}")
@@ -40,7 +27,7 @@ class RoomFactory(factory.django.DjangoModelFactory):
 
 class DepartmentFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Department
+        model = models.Department
 
     code = factory.Sequence(lambda n: f"D{n}")
     name = factory.Sequence(lambda n: f"Department {n}")
@@ -48,7 +35,7 @@ class DepartmentFactory(factory.django.DjangoModelFactory):
 
 class CourseFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Course
+        model = models.Course
 
     code = factory.Sequence(lambda n: f"C{n:03d}")
     title = factory.Sequence(lambda n: f"Course {n}")
@@ -57,7 +44,7 @@ class CourseFactory(factory.django.DjangoModelFactory):
 
 class TermFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Term
+        model = models.Term
 
     name = factory.Sequence(lambda n: f"Term {n}")
     start_date = datetime.date(2026, 9, 1)
@@ -66,7 +53,7 @@ class TermFactory(factory.django.DjangoModelFactory):
 
 class SectionFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Section
+        model = models.Section
         skip_postgeneration_save = True
 
     course = factory.SubFactory(CourseFactory)
@@ -81,7 +68,7 @@ class SectionFactory(factory.django.DjangoModelFactory):
 
 class StudentFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Student
+        model = models.Student
 
     student_number = factory.Sequence(lambda n: f"S{n:06d}")
     first_name = factory.Faker("first_name")
@@ -92,7 +79,7 @@ class StudentFactory(factory.django.DjangoModelFactory):
 
 class EnrolmentFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Enrolment
+        model = models.Enrolment
 
     section = factory.SubFactory(SectionFactory)
     student = factory.SubFactory(StudentFactory)
@@ -101,7 +88,7 @@ class EnrolmentFactory(factory.django.DjangoModelFactory):
 
 class TeacherFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Teacher
+        model = models.Teacher
 
     user = factory.SubFactory(UserFactory, role="staff")
     staff_number = factory.Sequence(lambda n: f"T{n:04d}")
@@ -110,7 +97,7 @@ class TeacherFactory(factory.django.DjangoModelFactory):
 
 class TimetableSlotFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = TimetableSlot
+        model = models.TimetableSlot
 
     section = factory.SubFactory(SectionFactory)
     room = factory.SubFactory(RoomFactory)
@@ -123,7 +110,7 @@ class TimetableSlotFactory(factory.django.DjangoModelFactory):
 
 class ComplaintFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Complaint
+        model = models.Complaint
 
     author = factory.SubFactory(UserFactory, role="student")
     title = factory.Sequence(lambda n: f"Complaint {n}")
@@ -133,7 +120,7 @@ class ComplaintFactory(factory.django.DjangoModelFactory):
 
 class ComplaintCommentFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = ComplaintComment
+        model = models.ComplaintComment
 
     complaint = factory.SubFactory(ComplaintFactory)
     author = factory.SelfAttribute("complaint.author")

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 
 from accounts.models import User
 from campus.models import Enrolment, Section, Student, TimetableSlot
-from campus.services import overlapping_slots
+from campus.services import clashes_of
 
 pytestmark = pytest.mark.django_db
 
@@ -32,16 +32,7 @@ def test_seed_demo_builds_a_campus_and_is_harmless_twice():
     assert Section.objects.filter(teachers__username="demo.staff").exists()
     assert all(section.slots.count() == 2 for section in Section.objects.all())
     for slot in TimetableSlot.objects.all():
-        clashes = overlapping_slots(
-            room_id=slot.room_id,
-            section_id=slot.section_id,
-            weekday=slot.weekday,
-            start_time=slot.start_time,
-            end_time=slot.end_time,
-            valid_from=slot.valid_from,
-            valid_until=slot.valid_until,
-            exclude_pk=slot.pk,
-        )
+        clashes = clashes_of(slot)
         assert not clashes.exists()
     counts = (Student.objects.count(), Enrolment.objects.count(), TimetableSlot.objects.count(), User.objects.count())
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import record_audit_event, save_audited
 from config.errors import Conflict, InvalidInput, NotAllowed
 from config.ratelimits import Bucket, Outage, RateLimit
 
@@ -179,10 +179,7 @@ def create_device(*, actor: User | None = None, request: HttpRequest | None = No
     """Staff pre-create a device (pending until it registers)."""
     device = Device(**fields)
     device.state = DeviceState.PENDING
-    device.full_clean()
-    device.save()
-    record_audit_event(action="devices.created", actor=actor, target=f"device:{device.pk}", request=request)
-    return device
+    return save_audited(device, action="devices.created", kind="device", actor=actor, request=request)
 
 
 @transaction.atomic
@@ -191,16 +188,8 @@ def update_device(
 ) -> Device:
     for name, value in fields.items():
         setattr(device, name, value)
-    device.full_clean()
-    device.save()
-    record_audit_event(
-        action="devices.updated",
-        actor=actor,
-        target=f"device:{device.pk}",
-        request=request,
-        details={"fields": sorted(fields)},
-    )
-    return device
+    changed = {"fields": sorted(fields)}
+    return save_audited(device, action="devices.updated", kind="device", actor=actor, request=request, details=changed)
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
+from config.choices import check_transition
 from config.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 from ..choices import TARGET_FINISHED, TARGET_IN_PROGRESS, DeploymentState, DeviceState, TargetSelector, TargetState
@@ -73,12 +74,7 @@ DEPLOYMENT_TRANSITIONS: dict[str, set[str]] = {
 def transition_deployment(*, deployment: Deployment, to: str, reason: str = "") -> Deployment:
     """Moves a (locked) deployment to `to`, or raises Conflict for a move the table refuses."""
     current = deployment.state
-    if to not in DEPLOYMENT_TRANSITIONS[current]:
-        raise Conflict(
-            f"A {current} deployment cannot become {to}.",
-            code="invalid_transition",
-            details={"from": current, "to": to},
-        )
+    check_transition(DEPLOYMENT_TRANSITIONS, current, to, what="deployment")
     now = timezone.now()
     deployment.state = to
     deployment.state_reason = reason[:300]
@@ -362,12 +358,7 @@ def report_target_status(*, device: Device, target_id: int, state: str, error: s
             )
         if state == target.state:
             return target
-        if state not in TARGET_TRANSITIONS[target.state]:
-            raise Conflict(
-                f"A {target.state} target cannot become {state}.",
-                code="invalid_transition",
-                details={"from": target.state, "to": state},
-            )
+        check_transition(TARGET_TRANSITIONS, target.state, state, what="target")
         now = timezone.now()
         fields = ["state", "updated_at"]
         if state == TargetState.DOWNLOADING or (state == TargetState.FAILED and target.state == TargetState.PENDING):

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import record_audit_event, save_audited
 from config.errors import InvalidInput, NotAllowed
 
 from .. import keys
@@ -48,13 +48,8 @@ def create_registration_token(
         group=group,
         created_by=actor if actor is not None and actor.pk else None,
     )
-    token.full_clean()
-    token.save()
-    record_audit_event(
-        action="devices.token_created",
-        actor=actor,
-        target=f"registration_token:{token.pk}",
-        request=request,
+    save_audited(
+        token, action="devices.token_created", kind="registration_token", actor=actor, request=request,
         details={"prefix": token.prefix, "max_uses": max_uses, "expires_at": expires_at.isoformat()},
     )
     return token, issued.plaintext

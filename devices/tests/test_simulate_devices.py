@@ -34,24 +34,14 @@ def test_simulated_devices_register_heartbeat_and_take_a_deployment(live_server,
     _, plaintext = make_token(max_uses=3)
     report = tmp_path / "report.json"
 
-    call_command(
-        "simulate_devices",
-        "2",
-        "--url",
-        live_server.url,
-        "--token",
-        plaintext,
-        "--duration",
-        "4",
-        "--interval",
-        "0.5",
-        "--ramp-up",
-        "0",
-        "--serial-prefix",
-        "live-",
-        "--report",
-        str(report),
-    )
+    def simulate_two(*how: str) -> None:
+        """Two devices for four seconds against the live server, a heartbeat every half second."""
+        call_command(
+            "simulate_devices", "2", "--url", live_server.url, *how,
+            "--duration", "4", "--interval", "0.5", "--ramp-up", "0", "--report", str(report),
+        )
+
+    simulate_two("--token", plaintext, "--serial-prefix", "live-")
 
     summary = json.loads(report.read_text())
     assert summary["registered"] == 2 and summary["errors"] == {}
@@ -66,22 +56,7 @@ def test_simulated_devices_register_heartbeat_and_take_a_deployment(live_server,
     # Same devices again, now provisioned: rotate their credentials into a file.
     credentials.write_text(json.dumps({d.serial: services.rotate_credential(device=d) for d in devices}))
 
-    call_command(
-        "simulate_devices",
-        "2",
-        "--url",
-        live_server.url,
-        "--credentials",
-        str(credentials),
-        "--duration",
-        "4",
-        "--interval",
-        "0.5",
-        "--ramp-up",
-        "0",
-        "--report",
-        str(report),
-    )
+    simulate_two("--credentials", str(credentials))
 
     second = json.loads(report.read_text())
     assert second["deployments_succeeded"] == 2 and second["errors"] == {}

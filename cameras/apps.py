@@ -6,8 +6,10 @@ class CamerasConfig(AppConfig):
     verbose_name = "Cameras"
 
     def ready(self) -> None:
-        # Its extension points (purgers, health, status, coverage) are provided by composition.extensions.
-        from . import capture, metrics, services  # noqa: F401 (capture: its beat tasks)
+        from . import capture, composition, metrics, services  # noqa: F401 (capture: its beat tasks)
+
+        # Every extension point of every app (purgers, health, status, coverage), in one module.
+        composition.provide_all()
 
         metrics.register_collectors()
 

@@ -1,7 +1,7 @@
 """Extension points: where a lower layer calls functions that a higher one provides.
 
 A lower module declares the point (`purgers = ExtensionPoint("retention purgers")`)
-and reads it; nothing registers itself. `composition.extensions`, the one module
+and reads it; nothing registers itself. `cameras.composition`, the one module
 that imports every app, provides the functions of every point at startup, so
 "who calls this?" is answered there, from its imports.
 """

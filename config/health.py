@@ -2,7 +2,7 @@
 
 The components of /health/full (backups, cameras, devices) are what the
 composition provides to `components`, so this module never imports the apps.
-The staff-only `full` view is served by `composition.health`, which may know
+The staff-only `full` view is served by `cameras.health`, which may know
 accounts' roles; this module gives it `full_report()`.
 """
 

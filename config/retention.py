@@ -1,7 +1,7 @@
 """Retention purges: what the apps keep for a limited time, deleted by one runner.
 
 The purgers are the extension point `purgers`, provided by
-`composition.extensions`; `manage.py purge` and the nightly task
+`cameras.composition`; `manage.py purge` and the nightly task
 `config.tasks.purge_expired` (their only schedule) run every purger.
 A purger is `fn(*, now: datetime, dry_run: bool) -> int` returning how many
 rows (or files) it deleted, or would delete when `dry_run` is true.

@@ -114,8 +114,6 @@ INSTALLED_APPS = [
     "attendance",
     "cameras",
     "devices",
-    # Last: provides every extension point once every app is loaded (composition/extensions.py).
-    "composition",
 ]
 
 MIDDLEWARE = [

@@ -24,8 +24,8 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
-    # Staff only: served by the composition, which knows accounts' roles (config imports no app).
-    path("health/full", include("composition.urls")),
+    # Staff only: served by cameras, the top app, which knows accounts' roles (config imports no app).
+    path("health/full", include("cameras.health")),
     path("metrics", metrics, name="metrics"),
     # The contract is public and static: not counted in the anonymous throttle.
     path("api/schema/", SpectacularAPIView.as_view(throttle_classes=[]), name="api-schema"),

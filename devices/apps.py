@@ -6,5 +6,5 @@ class DevicesConfig(AppConfig):
     verbose_name = "Devices"
 
     def ready(self) -> None:
-        # Its purger, health component and status source are provided by composition.extensions.
+        # Its purger, health component and status source are provided by cameras.composition.
         from . import schema  # noqa: F401 (registers the OpenAPI extension)

@@ -1,12 +1,14 @@
 """/health/full: the dependencies and every component, for the staff roles only.
 
 Here rather than in config.health because the permission is accounts' role rule,
-and config imports no app.
+and config imports no app; cameras, the top app, may know accounts. config/urls.py
+includes this module by name.
 """
 
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
@@ -31,3 +33,8 @@ from config.health import full_report
 def full(request) -> JsonResponse:
     healthy, report = full_report()
     return JsonResponse(report, status=200 if healthy else 503)
+
+
+urlpatterns = [
+    path("", full, name="health-full"),
+]

@@ -2,8 +2,10 @@
 
 A lower layer declares a point and calls it (config/extensions.py); this
 module imports the providers and the points, so following an import answers
-"who calls this?". `CompositionConfig.ready()` runs `provide_all()` once per
-process (web, worker, beat, commands).
+"who calls this?". It lives in cameras because cameras is the top app, the one
+that may import every other (accounts, campus, attendance, devices) and config.
+`CamerasConfig.ready()` runs `provide_all()` once per process (web, worker,
+beat, commands); ready() runs once every app's models are loaded.
 """
 
 from __future__ import annotations

@@ -1,7 +1,0 @@
-from django.urls import path
-
-from .health import full
-
-urlpatterns = [
-    path("", full, name="health-full"),
-]

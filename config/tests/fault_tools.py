@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+FACES = BASE_DIR / "cameras" / "tests" / "fixtures" / "faces"
 PYTHON = sys.executable
 VENV_BIN = Path(PYTHON).parent
 
@@ -289,6 +290,28 @@ class ServedApp:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def bearer(user) -> dict[str, str]:
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
+
+
+def push_frame(web: ServedApp, *, camera_id: int, auth: dict[str, str], data: bytes,
+               name: str = "frame.jpg") -> int:
+    """Pushes JPEG bytes to a push camera of the served app; the frame must be stored (202): its id."""
+    response = httpx.post(f"{web.base_url}/api/v1/cameras/{camera_id}/frames", headers=auth,
+                          files={"image": (name, data, "image/jpeg")}, timeout=30)
+    assert response.status_code == 202, response.text
+    return response.json()["frame"]
+
+
+def enrol_photo(web: ServedApp, *, student_id: int, auth: dict[str, str], photo: str = "obama.jpg") -> None:
+    """Enrols a fixture photo on a consented student through the served app (201)."""
+    response = httpx.post(f"{web.base_url}/api/v1/students/{student_id}/faces", headers=auth,
+                          files={"image": (photo, (FACES / photo).read_bytes(), "image/jpeg")}, timeout=60)
+    assert response.status_code == 201, response.text
 
 
 class CeleryWorker:

@@ -11,20 +11,26 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from pathlib import Path
 
 import httpx
 import pytest
 from django.db import connection
 from django.utils import timezone
 from PIL import Image, ImageOps
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from .fault_tools import CeleryWorker, PrivateRedis, ServedApp, database_url_for, wait_until
+from .fault_tools import (
+    FACES,
+    CeleryWorker,
+    PrivateRedis,
+    ServedApp,
+    bearer,
+    database_url_for,
+    enrol_photo,
+    push_frame,
+    wait_until,
+)
 from .fault_tools import app as celery_app
 from .test_faults import open_session_now
-
-FACES = Path(__file__).resolve().parents[2] / "cameras" / "tests" / "fixtures" / "faces"
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -47,10 +53,6 @@ def broker():
     redis.start()
     yield redis.url(0)
     redis.close()
-
-
-def bearer(user) -> dict[str, str]:
-    return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
 
 
 def jpeg(image: Image.Image, quality: int = 90) -> bytes:
@@ -94,18 +96,12 @@ def test_a_running_worker_honours_an_erasure_on_its_very_next_frame(embedded_env
         worker.start()
         try:
             def push(name: str) -> Frame:
-                response = httpx.post(f"{web.base_url}/api/v1/cameras/{camera.pk}/frames", headers=auth,
-                                      files={"image": (name, (FACES / name).read_bytes(), "image/jpeg")}, timeout=30)
-                assert response.status_code == 202, response.text
-                frame_id = response.json()["frame"]
+                frame_id = push_frame(web, camera_id=camera.pk, auth=auth, data=(FACES / name).read_bytes(), name=name)
                 wait_until(lambda: Frame.objects.get(pk=frame_id).state == "done", timeout=90, interval=0.2,
                            what=f"the worker to process {name}")
                 return Frame.objects.get(pk=frame_id)
 
-            enrolled = httpx.post(f"{web.base_url}/api/v1/students/{student.pk}/faces", headers=auth,
-                                  files={"image": ("obama.jpg", (FACES / "obama.jpg").read_bytes(), "image/jpeg")},
-                                  timeout=60)
-            assert enrolled.status_code == 201, enrolled.text
+            enrol_photo(web, student_id=student.pk, auth=auth)
             worker.wait_ready()
             first = push("obama_480p.jpg")
             assert FaceSighting.objects.filter(frame=first, student=student).exists()  # the worker knows the face
@@ -141,10 +137,7 @@ def test_a_changed_frame_is_not_dropped_because_another_process_saw_another_fram
             second.wait_ready()
 
             def process(data: bytes, queue: str) -> Frame:
-                response = httpx.post(f"{web.base_url}/api/v1/cameras/{camera.pk}/frames", headers=auth,
-                                      files={"image": ("frame.jpg", data, "image/jpeg")}, timeout=30)
-                assert response.status_code == 202, response.text  # stored: the scene changed
-                frame_id = response.json()["frame"]
+                frame_id = push_frame(web, camera_id=camera.pk, auth=auth, data=data)  # stored: the scene changed
                 with celery_app.connection_for_write(broker) as conn:
                     celery_app.send_task("cameras.tasks.process_frame", args=[frame_id], queue=queue,
                                          connection=conn)

@@ -16,12 +16,21 @@ import httpx
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from .fault_tools import CeleryWorker, PrivateRedis, ServedApp, database_url_for, free_port, wait_until
+from .fault_tools import (
+    FACES,
+    CeleryWorker,
+    PrivateRedis,
+    ServedApp,
+    bearer,
+    database_url_for,
+    enrol_photo,
+    free_port,
+    push_frame,
+    wait_until,
+)
 from .test_faults import open_session_now
 
-FACES = Path(__file__).resolve().parents[2] / "cameras" / "tests" / "fixtures" / "faces"
 BUCKET = "campus-media"
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -87,25 +96,19 @@ def test_a_frame_pushed_to_web_is_processed_by_a_worker_on_another_disk(backend,
     web_disk, worker_disk = tmp_path / "web", tmp_path / "worker"
     web_env = {**common, "MEDIA_ROOT": str(web_disk / "media"), "VAR_DIR": str(web_disk / "var")}
     worker_env = {**common, "MEDIA_ROOT": str(worker_disk / "media"), "VAR_DIR": str(worker_disk / "var")}
-    auth = {"Authorization": f"Bearer {RefreshToken.for_user(admin_user).access_token}"}
+    auth = bearer(admin_user)
 
     worker = CeleryWorker(worker_env, queues="frames", name=f"disk-{backend}")
     web = ServedApp(web_env).start(timeout=120)  # a loaded 2-core machine: importing boto3 is not instant
     worker.start()
     try:
         def push(name: str) -> Frame:
-            response = httpx.post(f"{web.base_url}/api/v1/cameras/{camera.pk}/frames", headers=auth,
-                                  files={"image": (name, (FACES / name).read_bytes(), "image/jpeg")}, timeout=30)
-            assert response.status_code == 202, response.text
-            frame_id = response.json()["frame"]
+            frame_id = push_frame(web, camera_id=camera.pk, auth=auth, data=(FACES / name).read_bytes(), name=name)
             wait_until(lambda: Frame.objects.get(pk=frame_id).state in {"done", "failed"}, timeout=120,
                        interval=0.2, what=f"the worker to process {name}")
             return Frame.objects.get(pk=frame_id)
 
-        enrolled = httpx.post(f"{web.base_url}/api/v1/students/{student.pk}/faces", headers=auth,
-                              files={"image": ("obama.jpg", (FACES / "obama.jpg").read_bytes(), "image/jpeg")},
-                              timeout=60)
-        assert enrolled.status_code == 201, enrolled.text
+        enrol_photo(web, student_id=student.pk, auth=auth)
         assert FaceEnrolment.objects.get(student=student).photo  # kept 30 days, in the storage
         worker.wait_ready()
 

@@ -4,7 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from config.errors import DomainError
+from config.exceptions import DomainError
 
 from . import services, sessions
 from .admin_permissions import RolePermissionsMixin, WrittenBySystemMixin

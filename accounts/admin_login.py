@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
-from config.errors import RateLimited, ServiceUnavailable
+from config.exceptions import RateLimited, ServiceUnavailable
 
 from .services import count_login_attempt
 

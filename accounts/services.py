@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from config.errors import Conflict, DomainError, InvalidInput, NotAllowed
+from config.exceptions import Conflict, DomainError, InvalidInput, NotAllowed
 from config.http import client_ip
 from config.ratelimits import Bucket, Outage, RateLimit
 

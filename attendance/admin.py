@@ -24,7 +24,7 @@ from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, adm
 from accounts.permissions import user_has
 from campus.models import Enrolment, Student
 from config.admin_pagination import HonestCountPaginator
-from config.errors import DomainError
+from config.exceptions import DomainError
 
 from . import charts, dashboard, selectors, services
 from .choices import MANUAL_STATUSES

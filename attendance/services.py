@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.audit import record_audit_event
 from campus.selectors import slots_on, students_enrolled_on
 from config.choices import check_transition
-from config.errors import Conflict, InvalidInput, NotAllowed
+from config.exceptions import Conflict, InvalidInput, NotAllowed
 from config.extensions import ExtensionPoint
 
 from . import dashboard, report_cache

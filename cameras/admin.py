@@ -27,7 +27,7 @@ from accounts.permissions import user_has
 from campus.admin import StudentAdmin as CampusStudentAdmin
 from campus.models import Student
 from config.admin_pagination import HonestCountPaginator
-from config.errors import DomainError
+from config.exceptions import DomainError
 
 from . import services
 from .choices import UnknownFaceStatus

@@ -26,7 +26,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from config.errors import DomainError
+from config.exceptions import DomainError
 
 from . import metrics
 from .biometrics import decrypt_text

@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import Conflict, InvalidInput, PayloadTooLarge
+from config.exceptions import Conflict, InvalidInput, PayloadTooLarge
 from config.ratelimits import Bucket, Outage, RateLimit
 
 from . import frames, gate, metrics, tasks

@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from config.errors import DomainError
+from config.exceptions import DomainError
 from config.outages import BACKING_SERVICE_DOWN
 
 from .capture import has_live_reader, open_stream, reader_key

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record_audit_event, save_audited
-from config.errors import Conflict, InvalidInput, NotAllowed, PayloadTooLarge
+from config.exceptions import Conflict, InvalidInput, NotAllowed, PayloadTooLarge
 
 from .biometrics import decrypt_vector, encrypt_text, encrypt_vector
 from .choices import CameraStatus, SourceKind, UnknownFaceStatus

@@ -16,7 +16,7 @@ from accounts.admin_permissions import RolePermissionsMixin, admin_page, render_
 from accounts.choices import Role
 from accounts.models import User
 from accounts.permissions import user_has
-from config.errors import DomainError
+from config.exceptions import DomainError
 
 from . import models, services
 from .choices import ComplaintStatus, StudentStatus

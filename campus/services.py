@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.audit import record_audit_event, save_audited
 from accounts.permissions import user_has
-from config.errors import Conflict, InvalidInput, NotAllowed
+from config.exceptions import Conflict, InvalidInput, NotAllowed
 
 from .choices import COMPLAINT_FINAL_STATUSES, COMPLAINT_TRANSITIONS, ComplaintStatus
 from .models import Complaint, ComplaintComment, Room, Section, Student, TimetableSlot

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from .errors import Conflict
+from .exceptions import Conflict
 
 
 def check_transition(transitions: Mapping[str, Collection[str]], current: str, to: str, *, what: str) -> None:

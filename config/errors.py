@@ -18,38 +18,9 @@ from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.views import set_rollback
 
-from .exceptions import (
-    Conflict,
-    DomainError,
-    InvalidInput,
-    NotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    ServiceUnavailable,
-)
+from .exceptions import DomainError
 from .logging import current_request_id
 from .outages import CACHE_OR_BROKER_DOWN
-
-# The domain exceptions live in config.exceptions (free of DRF); they are importable from here too.
-__all__ = [
-    "Conflict",
-    "DomainError",
-    "InvalidInput",
-    "NotAllowed",
-    "NotFound",
-    "PayloadTooLarge",
-    "RateLimited",
-    "ServiceUnavailable",
-    "api_exception_handler",
-    "error_body",
-    "error_response",
-    "exception_response",
-    "handler400",
-    "handler403",
-    "handler404",
-    "handler500",
-]
 
 logger = logging.getLogger("campus.errors")
 

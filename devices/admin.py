@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from accounts.admin_permissions import RolePermissionsMixin, WrittenBySystemMixin
 from accounts.permissions import user_has
-from config.errors import DomainError
+from config.exceptions import DomainError
 
 from . import services
 from .choices import DeviceState, TargetState

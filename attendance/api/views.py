@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from accounts.permissions import RolePermission, require
 from campus import selectors as campus_selectors
 from campus.models import Course, Student
-from config.errors import NotFound
+from config.exceptions import NotFound
 from config.pagination import CreatedCursorPagination, ScheduledCursorPagination
 
 from .. import dashboard, selectors, services

@@ -7,7 +7,7 @@ from attendance.choices import MarkOutcome, RecordSource, RecordStatus, SessionS
 from attendance.models import AttendanceChange, AttendancePolicy, AttendanceRecord
 from attendance.tests.conftest import at
 from attendance.tests.factories import AttendanceRecordFactory, ClassSessionFactory, EnrolmentFactory
-from config.errors import Conflict, InvalidInput, NotAllowed
+from config.exceptions import Conflict, InvalidInput, NotAllowed
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from accounts.permissions import RolePermission, require
 from attendance import selectors as attendance_selectors
 from campus import selectors as campus_selectors
 from campus.models import Student
-from config.errors import NotFound
+from config.exceptions import NotFound
 from config.pagination import SeenCursorPagination
 from devices.authentication import DeviceCredentialAuthentication
 

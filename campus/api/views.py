@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import RolePermission, user_has
-from config.errors import InvalidInput, NotAllowed, NotFound
+from config.exceptions import InvalidInput, NotAllowed, NotFound
 
 from .. import models, selectors, services
 from ..imports import IMPORT_SPECS, run_import

@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from accounts.audit import record_audit_event
-from config.errors import DomainError
+from config.exceptions import DomainError
 
 from .base import CREATED, ImportSpec
 from .cells import Lookups, RowInvalid

@@ -10,7 +10,7 @@ from django.db import connection
 from campus import services
 from campus.models import TimetableSlot
 from campus.tests.factories import RoomFactory, SectionFactory
-from config.errors import Conflict
+from config.exceptions import Conflict
 
 
 @pytest.mark.django_db(transaction=True)

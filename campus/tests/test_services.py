@@ -13,7 +13,7 @@ from campus.tests.factories import (
     StudentFactory,
     TimetableSlotFactory,
 )
-from config.errors import Conflict, InvalidInput, NotAllowed
+from config.exceptions import Conflict, InvalidInput, NotAllowed
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.permissions import require
-from config.errors import Conflict
+from config.exceptions import Conflict
 
 
 class EchoSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ import logging
 import pytest
 import time_machine
 
-from config.errors import RateLimited, ServiceUnavailable
+from config.exceptions import RateLimited, ServiceUnavailable
 from config.ratelimits import Bucket, Outage, RateLimit
 
 CLOSED = RateLimit(name="test closed", on_outage=Outage.FAIL_CLOSED, unavailable_message="Guard down.")

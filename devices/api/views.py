@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import RolePermission
-from config.errors import Conflict
+from config.exceptions import Conflict
 from config.http import client_ip
 
 from .. import selectors, services

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.audit import record_audit_event
-from config.errors import Conflict, InvalidInput, PayloadTooLarge
+from config.exceptions import Conflict, InvalidInput, PayloadTooLarge
 
 from ..models import Bundle
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.audit import record_audit_event, save_audited
-from config.errors import Conflict, InvalidInput, NotAllowed
+from config.exceptions import Conflict, InvalidInput, NotAllowed
 from config.ratelimits import Bucket, Outage, RateLimit
 
 from .. import keys

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.audit import record_audit_event
 from config.choices import check_transition
-from config.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from config.exceptions import Conflict, InvalidInput, NotAllowed, NotFound
 
 from ..choices import TARGET_FINISHED, TARGET_IN_PROGRESS, DeploymentState, DeviceState, TargetSelector, TargetState
 from ..models import Bundle, Deployment, DeploymentTarget, Device, DeviceGroup

@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.audit import record_audit_event, save_audited
-from config.errors import InvalidInput, NotAllowed
+from config.exceptions import InvalidInput, NotAllowed
 
 from .. import keys
 from ..models import DeviceGroup, RegistrationToken

@@ -169,7 +169,7 @@ def test_disabled_device_is_403(staff_api, device, device_api):
 
 
 def test_losing_the_race_for_the_last_use_rolls_the_registration_back(monkeypatch):
-    from config.errors import NotAllowed
+    from config.exceptions import NotAllowed
     from devices import services
     from devices.services import tokens
 

@@ -70,7 +70,7 @@ def test_provision_devices_refuses_existing_serials():
     assert set(credentials) == {"P-1", "P-2"}
     assert Device.objects.get(serial="P-1").credentials.filter(revoked_at__isnull=True).count() == 1
 
-    from config.errors import Conflict
+    from config.exceptions import Conflict
 
     with pytest.raises(Conflict):
         services.provision_devices(serials=["P-2", "P-3"])

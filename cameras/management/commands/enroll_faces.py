@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from cameras import services
 from campus.models import Student
-from config.errors import DomainError
+from config.exceptions import DomainError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 

@@ -19,7 +19,7 @@ from cameras.frames import claim_frame, fail_frame
 from cameras.intake import receive_frame
 from cameras.models import Camera, FaceSighting
 from cameras.pipeline import PermanentFrameError, process_frame_data
-from config.errors import DomainError
+from config.exceptions import DomainError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 

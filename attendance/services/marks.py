@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from config.exceptions import Conflict, InvalidInput, NotAllowed
 
 from ..choices import MANUAL_STATUSES, RecordSource, SessionStatus
 from ..models import AttendanceRecord, ClassSession
-from .records import _invalidate_dashboard_on_commit, _is_enrolled, _lock_session, _log_change
+from .records import _insert_record, _invalidate_dashboard_on_commit, _is_enrolled, _lock_session, _log_change
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -86,10 +86,7 @@ def _set_status(
             session=session, student=student, status=status, source=RecordSource.MANUAL, marked_by=by, note=note or ""
         )
         record.full_clean(validate_unique=False, validate_constraints=False)
-        try:
-            with transaction.atomic():
-                record.save(force_insert=True)
-        except IntegrityError:
+        if not _insert_record(record):
             # A sighting created it meanwhile: treat as an override of that record.
             return _set_status(
                 session=session, student=student, status=status, by=by, reason=reason, note=note, check=check, now=now

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.audit import record_audit_event
 from campus.selectors import students_enrolled_on
@@ -26,6 +26,19 @@ def _invalidate_dashboard_on_commit(*, section_id: int) -> None:
 
 def _is_enrolled(student: Student, section_id: int, day: dt.date) -> bool:
     return students_enrolled_on(section_id, day).filter(pk=student.pk).exists()
+
+
+def _insert_record(record: AttendanceRecord) -> bool:
+    """Inserts a new record; False when another writer inserted the student's record for the session first.
+
+    The savepoint keeps the caller's transaction usable after that lost race.
+    """
+    try:
+        with transaction.atomic():
+            record.save(force_insert=True)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _log_change(*, record: AttendanceRecord, by: User | None, from_status: str, to_status: str, reason: str) -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from config.exceptions import InvalidInput
@@ -14,7 +14,7 @@ from config.exceptions import InvalidInput
 from ..choices import SIGHTING_SOURCES, MarkOutcome, RecordSource, RecordStatus, SessionStatus
 from ..models import AttendanceRecord, ClassSession
 from ..policy import EffectivePolicy, policy_for
-from .records import _invalidate_dashboard_on_commit, _is_enrolled, _log_change
+from .records import _insert_record, _invalidate_dashboard_on_commit, _is_enrolled, _log_change
 
 if TYPE_CHECKING:
     from campus.models import Room, Student
@@ -117,15 +117,12 @@ def hold_for_review(*, student: Student, at: dt.datetime, room: Room, reason: st
             session=session, student=student, status=RecordStatus.UNVERIFIED, source=RecordSource.FACE,
             needs_review=True, note=reason,
         )
-        try:
-            with transaction.atomic():
-                record.save(force_insert=True)
-        except IntegrityError:  # a sighting created it meanwhile: hold that one
-            record = AttendanceRecord.objects.select_for_update().get(session=session, student=student)
-        else:
+        if _insert_record(record):
             _log_change(record=record, by=None, from_status="", to_status=record.status, reason=reason)
             _invalidate_dashboard_on_commit(section_id=session.section_id)
             return MarkResult(MarkOutcome.HELD, record, session)
+        # A sighting created it meanwhile: hold that one.
+        record = AttendanceRecord.objects.select_for_update().get(session=session, student=student)
     if record.needs_review:
         return MarkResult(MarkOutcome.UNCHANGED, record, session)
     from_status = record.status
@@ -162,15 +159,11 @@ def _record_sighting(
                 confidence=confidence,
                 early_leave=session.status == SessionStatus.CLOSED and policy.left_early(session, at),
             )
-            try:
-                # The savepoint lets a lost race fall through to the update below.
-                with transaction.atomic():
-                    record.save(force_insert=True)
-            except IntegrityError:
-                record = AttendanceRecord.objects.select_for_update().get(session=session, student=student)
-            else:
+            if _insert_record(record):
                 _invalidate_dashboard_on_commit(section_id=session.section_id)
                 return MarkResult(MarkOutcome.MARKED, record, session)
+            # A lost race falls through to the update below.
+            record = AttendanceRecord.objects.select_for_update().get(session=session, student=student)
 
         changed = _apply_sighting(record, session=session, policy=policy, at=at, source=source, confidence=confidence)
         if not changed:

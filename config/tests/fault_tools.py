@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import selectors
 import shutil
 import signal
@@ -367,6 +368,32 @@ class CeleryWorker:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# What production needs to start: real secrets, a host, an email backend (DEBUG=0).
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": secrets.token_urlsafe(60),
+    "JWT_SIGNING_KEY": secrets.token_urlsafe(60),
+    "FACE_ENCRYPTION_KEY": "ZGV2LW9ubHktZmFjZS1rZXktMzItYnl0ZXMtbG9uZyE=",
+    "ALLOWED_HOSTS": "campus.example.edu",
+    "METRICS_TOKEN": "t",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+}
+
+
+def run_with_production_settings(
+    code: str = "import django; django.setup()", **overrides: str | None
+) -> subprocess.CompletedProcess:
+    """Runs `code` in a fresh interpreter with the PRODUCTION environment; an override of None unsets the variable."""
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    env.update(PRODUCTION, DJANGO_SETTINGS_MODULE="config.settings")
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return subprocess.run([PYTHON, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
 
 
 def database_url_for(settings_dict: dict, *, port: int | None = None, host: str | None = None) -> str:

@@ -370,6 +370,32 @@ class CeleryWorker:
         self.stop()
 
 
+# moto's S3-compatible server stands in for MinIO; any key pair is accepted.
+S3_REGION = "us-east-1"
+S3_ACCESS_KEY = "campus"
+S3_SECRET_KEY = "campus-secret"
+
+
+@contextlib.contextmanager
+def s3_server(bucket: str) -> Iterator[str]:
+    """moto's S3-compatible HTTP server on a loopback port, with an empty `bucket`; yields its endpoint URL."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client(
+            "s3", endpoint_url=endpoint, region_name=S3_REGION,
+            aws_access_key_id=S3_ACCESS_KEY, aws_secret_access_key=S3_SECRET_KEY,
+        ).create_bucket(Bucket=bucket)
+        yield endpoint
+    finally:
+        server.stop()
+
+
 # What production needs to start: real secrets, a host, an email backend (DEBUG=0).
 PRODUCTION = {
     "DEBUG": "0",

@@ -32,10 +32,10 @@ from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench._campus_setup import Rollback, make_campus  # noqa: E402
+from bench._video import jpeg_frames  # noqa: E402
 from bench.bench_engine import DEFAULT_FACES, bare_engine_run  # noqa: E402
 from cameras import pipeline  # noqa: E402
 from cameras.engine import get_engine  # noqa: E402
-from cameras.engine.images import encode_jpeg, from_bgr  # noqa: E402
 from cameras.management.commands.ingest_video import replay  # noqa: E402
 from cameras.recognition import current_gallery  # noqa: E402
 from cameras.tests.videos import build_video  # noqa: E402
@@ -46,14 +46,7 @@ STILLS = ["obama_480p.jpg", "biden.jpg", "obama_and_biden.jpg", "obama2.jpg", "b
 def bare_on_every_frame(video: Path, gallery) -> tuple[float, int, set[int]]:
     """(seconds of engine work, frames, students matched at least once). Video decode and JPEG encode
     are done first and not counted: the bare engine gets the same bytes the pipeline gets."""
-    capture = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(encode_jpeg(from_bgr(frame)))
-    capture.release()
+    frames, _ = jpeg_frames(video)
     matched: set[int] = set()
     started = time.perf_counter()
     for data in frames:

@@ -330,13 +330,12 @@ def bench(args: argparse.Namespace, work: Path) -> int:
 
 
 def bench_video(args, students, names, room_with_session) -> int:
-    import cv2
     from django.utils import timezone
 
     from attendance.models import AttendanceRecord
+    from bench._video import jpeg_frames
     from bench.bench_engine import bare_engine_run
     from cameras.choices import SightingOutcome
-    from cameras.engine.images import encode_jpeg, from_bgr
     from cameras.management.commands.ingest_video import replay
     from cameras.models import FaceSighting
     from cameras.pipeline import reset_memory
@@ -351,15 +350,7 @@ def bench_video(args, students, names, room_with_session) -> int:
     summary = replay(camera=camera, source=args.video, start=start + dt.timedelta(seconds=30), every=None,
                      progress=False)
 
-    capture = cv2.VideoCapture(str(args.video))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, picture = capture.read()
-        if not ok:
-            break
-        frames.append(encode_jpeg(from_bgr(picture)))
-    capture.release()
+    frames, fps = jpeg_frames(args.video)
     # The bare engine (decode, detect, embed every face) per frame, on up to 60 frames spread over
     # the video (its cost per frame hardly varies); the frames are encoded beforehand, not timed.
     sample = frames[:: max(1, len(frames) // 60)]

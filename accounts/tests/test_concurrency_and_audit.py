@@ -3,40 +3,31 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.choices import AuditAction
 from accounts.models import AuditEvent
 from accounts.sessions import TokenRefused, rotate_refresh_token, start_session
+from config.tests.races import run_at_once
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_refreshes_with_one_token_issue_one_successor(make_user):
     user = make_user()
     raw = start_session(user=user).refresh
-    barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
     def attempt():
         try:
-            barrier.wait()
             rotate_refresh_token(raw=raw)
             outcomes.append("rotated")
         except TokenRefused:
             outcomes.append("refused")
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(attempt, attempt)
     assert sorted(outcomes) == ["refused", "rotated"]
     # The loser counts as reuse: the whole chain, including the winner's new token, is revoked.
     assert OutstandingToken.objects.filter(user=user).count() == 2

@@ -2,66 +2,38 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.conf import settings
 from django.core.checks import run_checks
 
 from accounts.checks import BLACKLIST_APP, check_refresh_blacklist
+from config.tests.fault_tools import PRODUCTION, run_with_production_settings
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-SECRET = secrets.token_urlsafe(60)
 PROBE = (
     "import django; django.setup(); from django.conf import settings; "
     "print(settings.SIMPLE_JWT['SIGNING_KEY'] != settings.SECRET_KEY)"
 )
 
 
-def load_production_settings(**overrides: str) -> subprocess.CompletedProcess:
-    """Imports the settings in a fresh interpreter with DEBUG=0 (empty values count as unset)."""
-    env = dict(os.environ)
-    env.update(
-        DEBUG="0",
-        SECRET_KEY=SECRET,
-        JWT_SIGNING_KEY=secrets.token_urlsafe(48),
-        FACE_ENCRYPTION_KEY="ZGV2LW9ubHktZmFjZS1rZXktMzItYnl0ZXMtbG9uZyE=",
-        ALLOWED_HOSTS="campus.example.edu",
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        DJANGO_SETTINGS_MODULE="config.settings",
-    )
-    env.update(overrides)
-    return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
-    )
-
-
 def test_production_loads_with_a_separate_jwt_key():
-    result = load_production_settings()
+    result = run_with_production_settings(PROBE)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
 
 
-def test_production_without_a_jwt_key_refuses_to_start():
-    result = load_production_settings(JWT_SIGNING_KEY="")
+@pytest.mark.parametrize(
+    ("jwt_signing_key", "message"),
+    [
+        ("", "JWT_SIGNING_KEY must be set"),  # empty counts as unset
+        (PRODUCTION["SECRET_KEY"], "JWT_SIGNING_KEY must differ from SECRET_KEY"),
+        ("too-short-key", "at least 32 characters"),
+    ],
+    ids=["missing", "equal-to-secret-key", "short"],
+)
+def test_production_with_a_bad_jwt_key_refuses_to_start(jwt_signing_key, message):
+    result = run_with_production_settings(PROBE, JWT_SIGNING_KEY=jwt_signing_key)
     assert result.returncode != 0
-    assert "JWT_SIGNING_KEY must be set" in result.stderr
-
-
-def test_production_with_the_jwt_key_equal_to_secret_key_refuses_to_start():
-    result = load_production_settings(JWT_SIGNING_KEY=SECRET)
-    assert result.returncode != 0
-    assert "JWT_SIGNING_KEY must differ from SECRET_KEY" in result.stderr
-
-
-def test_production_with_a_short_jwt_key_refuses_to_start():
-    result = load_production_settings(JWT_SIGNING_KEY="too-short-key")
-    assert result.returncode != 0
-    assert "at least 32 characters" in result.stderr
+    assert message in result.stderr
 
 
 def test_debug_derives_a_jwt_key_that_differs_from_secret_key():

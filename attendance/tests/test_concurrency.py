@@ -1,5 +1,3 @@
-import threading
-
 import pytest
 from django.db import connection
 
@@ -7,28 +5,14 @@ from attendance import services
 from attendance.choices import MarkOutcome, RecordSource
 from attendance.models import AttendanceRecord
 from attendance.tests.conftest import at
+from config.tests.races import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _race(count, call):
-    barrier = threading.Barrier(count)
-    outcomes, errors = [], []
-
-    def worker(n):
-        try:
-            barrier.wait(timeout=10)
-            outcomes.append(call(n).outcome)
-        except Exception as exc:  # collected and asserted on below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = []
+    errors = run_at_once(*(lambda n=n: outcomes.append(call(n).outcome) for n in range(count)), timeout=10)
     return outcomes, errors
 
 

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from attendance.models import AttendanceRecord
 from cameras.intake import receive_frame
 from cameras.models import FaceSighting
 from cameras.pipeline import process_frame_id
 from cameras.tests.conftest import photo_bytes
+from config.tests.races import run_at_once
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def run_in_threads(*jobs):
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def runner(job):
-        try:
-            barrier.wait(timeout=30)
-            job()
-        except BaseException as exc:  # reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    errors = run_at_once(*jobs, timeout=120)
     assert not errors, errors
 
 

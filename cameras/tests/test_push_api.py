@@ -22,6 +22,12 @@ def push(client, camera, data: bytes, *, name="frame.jpg", captured_at=None, **e
     return client.post(f"/api/v1/cameras/{camera.pk}/frames", payload, format="multipart", **extra)
 
 
+def assert_refused_and_nothing_stored(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.content[:300]
+    assert response.json()["error"]["code"] == code
+    assert not Frame.objects.exists()
+
+
 @pytest.fixture
 def admin_client(admin_user, client_for):
     return client_for(admin_user)
@@ -92,9 +98,7 @@ def test_frame_resent_after_processing_gets_its_id_back(admin_client, enrolled_o
 
 def test_not_an_image_is_400_and_stores_nothing(admin_client, camera):
     response = push(admin_client, camera, b"hello, I am text", name="x.jpg")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "not_an_image"
-    assert not Frame.objects.exists()
+    assert_refused_and_nothing_stored(response, 400, "not_an_image")
 
 
 def test_corrupt_image_is_400(admin_client, camera):
@@ -109,17 +113,13 @@ def test_corrupt_image_is_400(admin_client, camera):
 def test_too_large_body_is_413(admin_client, camera, settings):
     settings.REQUEST_BODY_LIMITS = {**settings.REQUEST_BODY_LIMITS, "/api/v1/cameras/": 50_000}
     response = push(admin_client, camera, photo_bytes("obama2.jpg"))
-    assert response.status_code == 413
-    assert response.json()["error"]["code"] == "payload_too_large"
-    assert not Frame.objects.exists()
+    assert_refused_and_nothing_stored(response, 413, "payload_too_large")
 
 
 def test_image_claiming_huge_dimensions_is_refused_before_decoding(admin_client, camera, settings):
     settings.FACE_MAX_IMAGE_PIXELS = 100_000
     response = push(admin_client, camera, photo_bytes("obama2.jpg"))
-    assert response.status_code == 413
-    assert response.json()["error"]["code"] == "image_too_large"
-    assert not Frame.objects.exists()
+    assert_refused_and_nothing_stored(response, 413, "image_too_large")
 
 
 def test_too_many_frames_per_camera_is_429(admin_client, camera, settings):
@@ -209,6 +209,4 @@ def _png_claiming(width: int, height: int) -> bytes:
 
 def test_a_header_claiming_50000_by_50000_is_413_like_enrolment(admin_client, camera):
     response = push(admin_client, camera, _png_claiming(50_000, 50_000))
-    assert response.status_code == 413, response.content
-    assert response.json()["error"]["code"] == "image_too_large"
-    assert not Frame.objects.exists()
+    assert_refused_and_nothing_stored(response, 413, "image_too_large")

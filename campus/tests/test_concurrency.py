@@ -1,16 +1,15 @@
 """Two writers racing for one room at one time: exactly one wins."""
 
 import datetime
-import threading
 import time
 
 import pytest
-from django.db import connection
 
 from campus import services
 from campus.models import TimetableSlot
 from campus.tests.factories import RoomFactory, SectionFactory
 from config.exceptions import Conflict
+from config.tests.races import run_at_once
 
 
 @pytest.mark.django_db(transaction=True)
@@ -27,12 +26,10 @@ def test_concurrent_overlapping_slots_cannot_both_be_saved(monkeypatch):
     monkeypatch.setattr(services, "overlapping_slots", slow_check)
     room = RoomFactory()
     sections = [SectionFactory(), SectionFactory()]
-    barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
     def book(section):
         try:
-            barrier.wait(timeout=10)
             services.save_timetable_slot(
                 slot=TimetableSlot(
                     section=section,
@@ -46,13 +43,7 @@ def test_concurrent_overlapping_slots_cannot_both_be_saved(monkeypatch):
             outcomes.append("saved")
         except Conflict:
             outcomes.append("conflict")
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=book, args=(section,)) for section in sections]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_at_once(*(lambda section=section: book(section) for section in sections))
     assert sorted(outcomes) == ["conflict", "saved"]
     assert TimetableSlot.objects.filter(room=room).count() == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import selectors
 import shutil
 import signal
@@ -367,6 +368,58 @@ class CeleryWorker:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# moto's S3-compatible server stands in for MinIO; any key pair is accepted.
+S3_REGION = "us-east-1"
+S3_ACCESS_KEY = "campus"
+S3_SECRET_KEY = "campus-secret"
+
+
+@contextlib.contextmanager
+def s3_server(bucket: str) -> Iterator[str]:
+    """moto's S3-compatible HTTP server on a loopback port, with an empty `bucket`; yields its endpoint URL."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client(
+            "s3", endpoint_url=endpoint, region_name=S3_REGION,
+            aws_access_key_id=S3_ACCESS_KEY, aws_secret_access_key=S3_SECRET_KEY,
+        ).create_bucket(Bucket=bucket)
+        yield endpoint
+    finally:
+        server.stop()
+
+
+# What production needs to start: real secrets, a host, an email backend (DEBUG=0).
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": secrets.token_urlsafe(60),
+    "JWT_SIGNING_KEY": secrets.token_urlsafe(60),
+    "FACE_ENCRYPTION_KEY": "ZGV2LW9ubHktZmFjZS1rZXktMzItYnl0ZXMtbG9uZyE=",
+    "ALLOWED_HOSTS": "campus.example.edu",
+    "METRICS_TOKEN": "t",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+}
+
+
+def run_with_production_settings(
+    code: str = "import django; django.setup()", **overrides: str | None
+) -> subprocess.CompletedProcess:
+    """Runs `code` in a fresh interpreter with the PRODUCTION environment; an override of None unsets the variable."""
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    env.update(PRODUCTION, DJANGO_SETTINGS_MODULE="config.settings")
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return subprocess.run([PYTHON, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
 
 
 def database_url_for(settings_dict: dict, *, port: int | None = None, host: str | None = None) -> str:

@@ -19,14 +19,17 @@ from django.utils import timezone
 
 from .fault_tools import (
     FACES,
+    S3_ACCESS_KEY,
+    S3_REGION,
+    S3_SECRET_KEY,
     CeleryWorker,
     PrivateRedis,
     ServedApp,
     bearer,
     database_url_for,
     enrol_photo,
-    free_port,
     push_frame,
+    s3_server,
     wait_until,
 )
 from .test_faults import open_session_now
@@ -45,28 +48,18 @@ def redis():
 
 
 @pytest.fixture
-def s3_server():
-    """moto's S3-compatible HTTP server on a loopback port, with an empty bucket."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="campus",
-                 aws_secret_access_key="campus-secret").create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
+def s3_endpoint():
+    with s3_server(BUCKET) as endpoint:
+        yield endpoint
 
 
 def storage_env(backend: str, request) -> dict[str, str]:
     if backend == "database":
         return {"STORAGE_BACKEND": "database"}
-    endpoint = request.getfixturevalue("s3_server")
+    endpoint = request.getfixturevalue("s3_endpoint")
     return {
         "STORAGE_BACKEND": "s3", "AWS_STORAGE_BUCKET_NAME": BUCKET, "AWS_S3_ENDPOINT_URL": endpoint,
-        "AWS_S3_REGION_NAME": "us-east-1", "AWS_ACCESS_KEY_ID": "campus", "AWS_SECRET_ACCESS_KEY": "campus-secret",
+        "AWS_S3_REGION_NAME": S3_REGION, "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
     }
 
 

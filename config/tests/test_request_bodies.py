@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.core.handlers.wsgi import LimitedStream
+from django.http import HttpRequest
 from django.test import RequestFactory
 
 from config.middleware import _drain_unread_body, _known_user_id
@@ -52,26 +54,25 @@ def test_out_of_range_datetime_filter_is_400_not_503(client_for, admin_user, val
     assert _error_code(response) == "invalid"
 
 
+def _post_with_unread_body(path: str, size: int) -> tuple[HttpRequest, io.BytesIO]:
+    """A POST whose `size`-byte body nothing has read yet, and the stream behind it (its position shows the reads)."""
+    body = io.BytesIO(b"x" * size)
+    request = RequestFactory().post(path, data=b"", content_type="image/jpeg")
+    request.META["CONTENT_LENGTH"] = str(size)
+    request._stream = LimitedStream(body, size)
+    return request, body
+
+
 def test_an_unread_body_is_drained_so_the_connection_stays_usable(settings):
     settings.REQUEST_DRAIN_MAX_BYTES = 1024 * 1024
-    body = io.BytesIO(b"x" * 200_000)
-    request = RequestFactory().post("/api/v1/cameras/1/frames", data=b"", content_type="image/jpeg")
-    request.META["CONTENT_LENGTH"] = "200000"
-    from django.core.handlers.wsgi import LimitedStream
-
-    request._stream = LimitedStream(body, 200_000)
+    request, body = _post_with_unread_body("/api/v1/cameras/1/frames", 200_000)
     _drain_unread_body(request)
     assert body.tell() == 200_000
 
 
 def test_a_body_over_the_drain_bound_is_left_alone(settings):
     settings.REQUEST_DRAIN_MAX_BYTES = 1000
-    body = io.BytesIO(b"x" * 5000)
-    request = RequestFactory().post("/x", data=b"", content_type="image/jpeg")
-    request.META["CONTENT_LENGTH"] = "5000"
-    from django.core.handlers.wsgi import LimitedStream
-
-    request._stream = LimitedStream(body, 5000)
+    request, body = _post_with_unread_body("/x", 5000)
     _drain_unread_body(request)
     assert body.tell() == 0
 

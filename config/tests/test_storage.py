@@ -18,7 +18,7 @@ from config import storage as db_storage
 from config.models import StoredFile, StoredFileChunk
 from config.storage import DatabaseStorage, stored_names
 
-from .fault_tools import free_port
+from .fault_tools import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, s3_server
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 BUCKET = "campus-test"
@@ -27,19 +27,10 @@ BUCKET = "campus-test"
 @pytest.fixture
 def s3_options():
     """The S3Storage options settings build for STORAGE_BACKEND=s3, on moto's server over loopback."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    keys = {"aws_access_key_id": "campus", "aws_secret_access_key": "campus-secret"}
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys).create_bucket(Bucket=BUCKET)
-    yield {"bucket_name": BUCKET, "endpoint_url": endpoint, "region_name": "us-east-1", "access_key": "campus",
-           "secret_key": "campus-secret", "default_acl": None, "querystring_auth": True, "file_overwrite": False,
-           "addressing_style": "path"}
-    server.stop()
+    with s3_server(BUCKET) as endpoint:
+        yield {"bucket_name": BUCKET, "endpoint_url": endpoint, "region_name": S3_REGION, "access_key": S3_ACCESS_KEY,
+               "secret_key": S3_SECRET_KEY, "default_acl": None, "querystring_auth": True, "file_overwrite": False,
+               "addressing_style": "path"}
 
 
 @pytest.fixture

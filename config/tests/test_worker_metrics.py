@@ -26,6 +26,22 @@ def scrape(port: int) -> dict[str, float]:
     return samples
 
 
+def metrics_worker(redis: PrivateRedis, *, port: int, metrics_dir: Path, name: str, **env: str) -> CeleryWorker:
+    """A frames worker on the test database and `redis`, exporting its metrics from `metrics_dir` on `port`."""
+    return CeleryWorker(
+        {
+            "DATABASE_URL": database_url_for(connection.settings_dict),
+            "CELERY_BROKER_URL": redis.url(2),
+            "REDIS_URL": redis.url(3),
+            **env,
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "CELERY_METRICS_PORT": str(port),
+        },
+        queues="frames",
+        name=name,
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_worker_exports_the_frame_metrics_its_children_count(settings, tmp_path):
     from attendance.models import AttendanceRecord
@@ -52,19 +68,9 @@ def test_worker_exports_the_frame_metrics_its_children_count(settings, tmp_path)
     port = free_port()
     (tmp_path / "prom").mkdir()
     (tmp_path / "prom" / "counter_99999.db").write_bytes(b"stale file of an earlier run")
-    worker = CeleryWorker(
-        {
-            "DATABASE_URL": database_url_for(connection.settings_dict),
-            "CELERY_BROKER_URL": redis.url(2),
-            "REDIS_URL": redis.url(3),
-            "CACHE_KEY_PREFIX": "worker-metrics",
-            "FACE_CONSENSUS_SIGHTINGS": "1",
-            "MEDIA_ROOT": str(media),
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-            "CELERY_METRICS_PORT": str(port),
-        },
-        queues="frames",
-        name="metrics",
+    worker = metrics_worker(
+        redis, port=port, metrics_dir=tmp_path / "prom", name="metrics",
+        CACHE_KEY_PREFIX="worker-metrics", FACE_CONSENSUS_SIGHTINGS="1", MEDIA_ROOT=str(media),
     )
     try:
         worker.start()
@@ -97,17 +103,7 @@ def test_a_worker_whose_metrics_folder_is_missing_makes_it_and_serves(tmp_path):
     redis = PrivateRedis()
     redis.start()
     port = free_port()
-    worker = CeleryWorker(
-        {
-            "DATABASE_URL": database_url_for(connection.settings_dict),
-            "CELERY_BROKER_URL": redis.url(2),
-            "REDIS_URL": redis.url(3),
-            "PROMETHEUS_MULTIPROC_DIR": str(folder),
-            "CELERY_METRICS_PORT": str(port),
-        },
-        queues="frames",
-        name="missing-folder",
-    )
+    worker = metrics_worker(redis, port=port, metrics_dir=folder, name="missing-folder")
     try:
         worker.start()
         worker.wait_ready()

@@ -87,6 +87,15 @@ def finish(client, target_id: int, *, ok: bool = True):
     return report(client, target_id, "failed", "disk full")
 
 
+def start_rollout(devices, *, bundle: Bundle | None = None, **options) -> Deployment:
+    """A started deployment of `bundle` (a new one by default) to exactly `devices`."""
+    deployment = services.create_deployment(
+        bundle=bundle or BundleFactory(), selector="list", device_ids=[d.pk for d in devices], **options
+    )
+    services.start_deployment(deployment=deployment)
+    return deployment
+
+
 def test_deployment_rolls_out_in_batches_to_completion(staff_api, settings):
     devices, clients = make_fleet(4)
     bundle = BundleFactory()
@@ -120,15 +129,7 @@ def test_deployment_rolls_out_in_batches_to_completion(staff_api, settings):
 
 def test_batch_failures_over_threshold_pause_then_retry_resumes(staff_api):
     devices, clients = make_fleet(4)
-    deployment = services.create_deployment(
-        bundle=BundleFactory(),
-        selector="list",
-        device_ids=[d.pk for d in devices],
-        batch_size=2,
-        failure_threshold_percent=25,
-        max_attempts=1,
-    )
-    services.start_deployment(deployment=deployment)
+    deployment = start_rollout(devices, batch_size=2, failure_threshold_percent=25, max_attempts=1)
     a, b = devices[:2]
     finish(clients[a.pk], offered(clients[a.pk])["target_id"])
     failed = finish(clients[b.pk], offered(clients[b.pk])["target_id"], ok=False)
@@ -155,10 +156,7 @@ def test_batch_failures_over_threshold_pause_then_retry_resumes(staff_api):
 
 def test_failure_under_max_attempts_is_offered_again(staff_api):
     devices, clients = make_fleet(1)
-    deployment = services.create_deployment(
-        bundle=BundleFactory(), selector="list", device_ids=[devices[0].pk], max_attempts=2, failure_threshold_percent=0
-    )
-    services.start_deployment(deployment=deployment)
+    deployment = start_rollout(devices[:1], max_attempts=2, failure_threshold_percent=0)
     client = clients[devices[0].pk]
 
     first = finish(client, offered(client)["target_id"], ok=False)
@@ -177,15 +175,7 @@ def test_failure_under_max_attempts_is_offered_again(staff_api):
 
 def test_all_batches_done_with_tolerated_failures_ends_failed(staff_api):
     devices, clients = make_fleet(3)
-    deployment = services.create_deployment(
-        bundle=BundleFactory(),
-        selector="list",
-        device_ids=[d.pk for d in devices],
-        batch_size=3,
-        failure_threshold_percent=50,
-        max_attempts=1,
-    )
-    services.start_deployment(deployment=deployment)
+    deployment = start_rollout(devices, batch_size=3, failure_threshold_percent=50, max_attempts=1)
     for index, device in enumerate(devices):
         finish(clients[device.pk], offered(clients[device.pk])["target_id"], ok=index != 0)
 
@@ -274,10 +264,7 @@ def test_deployment_with_bad_input_is_400_and_creates_nothing(staff_api):
 
 def test_device_cannot_report_or_download_another_devices_target(staff_api):
     devices, clients = make_fleet(2)
-    deployment = services.create_deployment(
-        bundle=BundleFactory(), selector="list", device_ids=[devices[0].pk], batch_size=1
-    )
-    services.start_deployment(deployment=deployment)
+    deployment = start_rollout(devices[:1], batch_size=1)
     target = deployment.targets.get()
     intruder = clients[devices[1].pk]
 
@@ -296,10 +283,7 @@ def test_bundle_download_streams_file_with_sha256(staff_api):
     content = b"agent-release-" * 1000
     bundle_id = upload(staff_api, content).json()["id"]
     devices, clients = make_fleet(1)
-    deployment = services.create_deployment(
-        bundle=Bundle.objects.get(pk=bundle_id), selector="list", device_ids=[devices[0].pk]
-    )
-    services.start_deployment(deployment=deployment)
+    start_rollout(devices[:1], bundle=Bundle.objects.get(pk=bundle_id))
     client = clients[devices[0].pk]
     offer = offered(client)
 

@@ -24,6 +24,12 @@ def register(api_client, token: str, serial: str = "SN-NEW-1", **extra):
     return api_client.post(REGISTER, {"token": token, "serial": serial, **extra}, format="json")
 
 
+def assert_refused(response, code: str) -> None:
+    """403 in the error format, with `code`."""
+    assert response.status_code == 403, response.content
+    assert response.json()["error"]["code"] == code
+
+
 def test_register_creates_active_device_and_returns_credential_once(api_client):
     group = DeviceGroupFactory()
     token, plaintext = make_token(group=group)
@@ -66,8 +72,7 @@ def test_expired_token_is_refused_and_changes_nothing(api_client):
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
         response = register(api_client, plaintext)
 
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "registration_token_expired"
+    assert_refused(response, "registration_token_expired")
     assert not Device.objects.exists()
     token.refresh_from_db()
     assert token.uses == 0
@@ -80,8 +85,7 @@ def test_token_is_refused_once_its_uses_are_spent(api_client):
 
     response = register(api_client, plaintext, serial="A3")
 
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "registration_token_used_up"
+    assert_refused(response, "registration_token_used_up")
     assert sorted(Device.objects.values_list("serial", flat=True)) == ["A1", "A2"]
     token.refresh_from_db()
     assert token.uses == 2
@@ -94,8 +98,7 @@ def test_revoked_or_wrong_token_is_refused(api_client, staff_api):
 
     response = register(api_client, plaintext)
 
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "registration_token_revoked"
+    assert_refused(response, "registration_token_revoked")
     assert not Device.objects.exists()
 
 
@@ -105,8 +108,7 @@ def test_disabled_device_cannot_reregister(api_client):
 
     response = register(api_client, plaintext, serial="SN-OFF")
 
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "device_disabled"
+    assert_refused(response, "device_disabled")
     assert not DeviceCredential.objects.exists()
     token.refresh_from_db()
     assert token.uses == 0
@@ -162,8 +164,7 @@ def test_disabled_device_is_403(staff_api, device, device_api):
 
     response = device_api.post(HEARTBEAT, {}, format="json")
 
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "permission_denied"
+    assert_refused(response, "permission_denied")
     device.refresh_from_db()
     assert device.last_heartbeat_at is None
 
@@ -213,8 +214,7 @@ def test_a_token_alone_cannot_take_over_a_registered_serial(api_client):
 
     response = register(api_client, plaintext, current_credential="dev_x.not-the-credential")
 
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "device_already_registered"
+    assert_refused(response, "device_already_registered")
     assert device_client(real).post(HEARTBEAT, {}, format="json").status_code == 200
     assert DeviceCredential.objects.filter(revoked_at__isnull=True).count() == 1
 

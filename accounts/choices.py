@@ -4,10 +4,10 @@ from django.db import models
 class Role(models.TextChoices):
     """Four roles in a hierarchy: each holds every permission of the roles below it."""
 
-    ADMIN = "admin", "Admin"
-    STAFF = "staff", "Staff"
-    STUDENT = "student", "Student"
-    GUEST = "guest", "Guest"
+    ADMIN = "admin"
+    STAFF = "staff"
+    STUDENT = "student"
+    GUEST = "guest"
 
 
 # Lowest first: a role's permissions are its own plus those of every role before it.
@@ -23,7 +23,7 @@ class AuditAction(models.TextChoices):
 
     LOGIN_SUCCEEDED = "auth.login_succeeded", "Login succeeded"
     LOGIN_FAILED = "auth.login_failed", "Login failed"
-    LOGOUT = "auth.logout", "Logout"
+    LOGOUT = "auth.logout"
     REFRESH_REUSED = "auth.refresh_reused", "Rotated refresh token reused"
     REGISTERED = "user.registered", "Self-registration"
     USER_CREATED = "user.created", "User created by an admin"
@@ -42,7 +42,7 @@ class AuditAction(models.TextChoices):
 class RevokeReason(models.TextChoices):
     """Why a refresh token stopped being usable."""
 
-    ROTATED = "rotated", "Rotated"
+    ROTATED = "rotated"
     LOGOUT = "logout", "Logged out"
     REVOKED = "revoked", "Revoked by the user"
     PASSWORD = "password", "Password changed or reset"

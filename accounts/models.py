@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+from config.fields import choice_check
+
 from .choices import RevokeReason, Role, role_rank
 from .roles import PERMISSIONS, apply_role
 
@@ -39,7 +41,7 @@ class User(AbstractUser):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
             models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
-            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="accounts_user_role_valid"),
+            choice_check("role", Role, name="accounts_user_role_valid"),
         ]
 
     def __str__(self) -> str:

@@ -4,10 +4,10 @@ from django.db import models
 
 
 class SessionStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    OPEN = "open", "Open"
-    CLOSED = "closed", "Closed"
-    CANCELLED = "cancelled", "Cancelled"
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
 
 
 # The only moves a session may make; `services.transition_session` refuses the rest.
@@ -20,12 +20,12 @@ SESSION_TRANSITIONS: dict[str, set[str]] = {
 
 
 class RecordStatus(models.TextChoices):
-    PRESENT = "present", "Present"
-    LATE = "late", "Late"
-    ABSENT = "absent", "Absent"
-    EXCUSED = "excused", "Excused"
+    PRESENT = "present"
+    LATE = "late"
+    ABSENT = "absent"
+    EXCUSED = "excused"
     # Not seen while the room's cameras were down: never counted as absent.
-    UNVERIFIED = "unverified", "Unverified"
+    UNVERIFIED = "unverified"
 
 
 # Statuses a person may set by hand; `unverified` is only ever the system's verdict.
@@ -39,25 +39,25 @@ COUNTED_STATUSES = [RecordStatus.PRESENT, RecordStatus.LATE, RecordStatus.ABSENT
 class RecordSource(models.TextChoices):
     FACE = "face", "Face recognition"
     DEVICE = "device", "Edge device"
-    MANUAL = "manual", "Manual"
-    IMPORT = "import", "Import"
+    MANUAL = "manual"
+    IMPORT = "import"
     # Written by the system when a session closes (absent or unverified).
-    SYSTEM = "system", "System"
+    SYSTEM = "system"
 
 
 SIGHTING_SOURCES = [RecordSource.FACE, RecordSource.DEVICE, RecordSource.IMPORT]
 
 
 class ExcuseStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    REFUSED = "refused", "Refused"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
 
 
 class MarkOutcome(models.TextChoices):
-    MARKED = "marked", "Marked"
-    UPDATED = "updated", "Updated"
+    MARKED = "marked"
+    UPDATED = "updated"
     NO_SESSION = "no_session", "No session"
     NOT_ENROLLED = "not_enrolled", "Not enrolled"
-    UNCHANGED = "unchanged", "Unchanged"
+    UNCHANGED = "unchanged"
     HELD = "held", "Held for review"

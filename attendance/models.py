@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 
 from campus.models import Enrolment, sees_whole_campus, taught_section_ids
+from config.fields import acting_user, choice_check
 from config.models import TimeStampedModel
 
 from .choices import ExcuseStatus, RecordSource, RecordStatus, SessionStatus
@@ -109,9 +109,7 @@ class ClassSession(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(scheduled_end__gt=models.F("scheduled_start")), name="attendance_session_end_after_start"
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=SessionStatus.values), name="attendance_session_status_valid"
-            ),
+            choice_check("status", SessionStatus, name="attendance_session_status_valid"),
             models.CheckConstraint(
                 condition=Q(camera_coverage__isnull=True) | Q(camera_coverage__gte=0, camera_coverage__lte=1),
                 name="attendance_session_coverage_fraction",
@@ -159,9 +157,7 @@ class AttendanceRecord(TimeStampedModel):
     sightings_count = models.PositiveIntegerField(default=0)
     confidence = models.FloatField(null=True, blank=True)
     # The person who last set the status by hand; NULL when the system did.
-    marked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="attendance_marked"
-    )
+    marked_by = acting_user("attendance_marked")
     note = models.TextField(blank=True)
     early_leave = models.BooleanField(default=False)
     # Set when the evidence contradicts itself (the same face in two rooms at once): the
@@ -174,8 +170,8 @@ class AttendanceRecord(TimeStampedModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["session", "student"], name="attendance_record_unique_session_student"),
-            models.CheckConstraint(condition=Q(status__in=RecordStatus.values), name="attendance_record_status_valid"),
-            models.CheckConstraint(condition=Q(source__in=RecordSource.values), name="attendance_record_source_valid"),
+            choice_check("status", RecordStatus, name="attendance_record_status_valid"),
+            choice_check("source", RecordSource, name="attendance_record_source_valid"),
             models.CheckConstraint(
                 condition=Q(first_seen_at__isnull=True)
                 | Q(last_seen_at__isnull=True)
@@ -199,9 +195,7 @@ class AttendanceChange(models.Model):
     """A person's change of a record: who, from what, to what, when and why. Never edited."""
 
     record = models.ForeignKey(AttendanceRecord, on_delete=models.CASCADE, related_name="changes")
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="attendance_changes"
-    )
+    changed_by = acting_user("attendance_changes", blank=False)
     # Empty when the person created the record.
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
@@ -222,12 +216,8 @@ class ExcuseRequest(TimeStampedModel):
     session = models.ForeignKey(ClassSession, on_delete=models.CASCADE, related_name="excuse_requests")
     reason = models.TextField()
     status = models.CharField(max_length=16, choices=ExcuseStatus.choices, default=ExcuseStatus.PENDING)
-    filed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="excuses_filed"
-    )
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="excuses_decided"
-    )
+    filed_by = acting_user("excuses_filed", blank=False)
+    decided_by = acting_user("excuses_decided")
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
 
@@ -241,7 +231,7 @@ class ExcuseRequest(TimeStampedModel):
                 condition=Q(status=ExcuseStatus.PENDING),
                 name="attendance_excuse_one_pending",
             ),
-            models.CheckConstraint(condition=Q(status__in=ExcuseStatus.values), name="attendance_excuse_status_valid"),
+            choice_check("status", ExcuseStatus, name="attendance_excuse_status_valid"),
         ]
 
     def __str__(self) -> str:

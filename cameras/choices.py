@@ -16,17 +16,17 @@ PULL_KINDS = [SourceKind.RTSP, SourceKind.HTTP_SNAPSHOT, SourceKind.MJPEG, Sourc
 
 
 class CameraStatus(models.TextChoices):
-    ONLINE = "online", "Online"
-    OFFLINE = "offline", "Offline"
-    ERROR = "error", "Error"
+    ONLINE = "online"
+    OFFLINE = "offline"
+    ERROR = "error"
 
 
 class FrameState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROCESSING = "processing", "Processing"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 # The only moves a frame may make; `frames.transition` refuses the rest. A frame
@@ -64,4 +64,4 @@ class SightingOutcome(models.TextChoices):
 class UnknownFaceStatus(models.TextChoices):
     PENDING = "pending", "Waiting for review"
     ASSIGNED = "assigned", "Assigned to a student"
-    DISMISSED = "dismissed", "Dismissed"
+    DISMISSED = "dismissed"

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from campus.models import sees_whole_campus, taught_section_ids
+from config.fields import acting_user, choice_check
 from config.models import TimeStampedModel
 
 from .choices import (
@@ -67,8 +68,8 @@ class Camera(TimeStampedModel):
         ordering = ["room_id", "name"]
         constraints = [
             models.UniqueConstraint(fields=["room", "name"], name="cameras_camera_unique_name_in_room"),
-            models.CheckConstraint(condition=Q(source_kind__in=SourceKind.values), name="cameras_camera_kind_valid"),
-            models.CheckConstraint(condition=Q(status__in=CameraStatus.values), name="cameras_camera_status_valid"),
+            choice_check("source_kind", SourceKind, name="cameras_camera_kind_valid"),
+            choice_check("status", CameraStatus, name="cameras_camera_status_valid"),
             models.CheckConstraint(condition=Q(sample_interval_seconds__gte=0.2), name="cameras_camera_interval_min"),
             models.CheckConstraint(
                 condition=Q(detect_max_side__isnull=True) | Q(detect_max_side__lte=DETECT_MAX_SIDE_LIMIT),
@@ -119,9 +120,7 @@ class FaceEnrolment(TimeStampedModel):
     face_box = models.JSONField(default=list)
     face_size_px = models.PositiveIntegerField(default=0)
     sharpness = models.FloatField(default=0.0)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = acting_user()
 
     class Meta:
         ordering = ["student_id", "created_at"]
@@ -160,7 +159,7 @@ class Frame(TimeStampedModel):
         constraints = [
             # The same bytes from the same camera are one frame, processed once.
             models.UniqueConstraint(fields=["camera", "sha256"], name="cameras_frame_unique_bytes"),
-            models.CheckConstraint(condition=Q(state__in=FrameState.values), name="cameras_frame_state_valid"),
+            choice_check("state", FrameState, name="cameras_frame_state_valid"),
         ]
         indexes = [
             models.Index(
@@ -205,7 +204,7 @@ class FaceSighting(TimeStampedModel):
     class Meta:
         ordering = ["seen_at", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(outcome__in=SightingOutcome.values), name="cameras_sighting_outcome"),
+            choice_check("outcome", SightingOutcome, name="cameras_sighting_outcome"),
         ]
         indexes = [
             models.Index(fields=["student", "seen_at"], name="cameras_sighting_student_time"),
@@ -262,9 +261,7 @@ class UnknownFace(TimeStampedModel):
     assigned_student = models.ForeignKey(
         "campus.Student", null=True, blank=True, on_delete=models.CASCADE, related_name="assigned_unknown_faces"
     )
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    resolved_by = acting_user()
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     objects = UnknownFaceQuerySet.as_manager()
@@ -272,7 +269,7 @@ class UnknownFace(TimeStampedModel):
     class Meta:
         ordering = ["-seen_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=UnknownFaceStatus.values), name="cameras_unknown_status"),
+            choice_check("status", UnknownFaceStatus, name="cameras_unknown_status"),
         ]
         indexes = [models.Index(fields=["status", "seen_at"], name="cameras_unknown_status_time")]
 

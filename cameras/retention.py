@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from config.storage import stored_names
 
@@ -36,6 +36,14 @@ def _delete_files(names: list[str]) -> None:
             logger.warning("could not delete file", extra={"file": name})
 
 
+def _delete_in_batches(rows: QuerySet, file_path: str) -> None:
+    """Deletes `rows` BATCH at a time, each batch after the files `file_path` names
+    (a file field of the row, or one across a relation)."""
+    while batch := list(rows.values_list("pk", file_path)[:BATCH]):
+        _delete_files([name for _, name in batch])
+        rows.model.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+
+
 def purge_frames(*, now: datetime, dry_run: bool) -> int:
     """Frame rows past FRAME_ROW_RETENTION_DAYS, and frame images of finished frames (unless kept by setting)."""
     cutoff = now - timedelta(days=settings.FRAME_ROW_RETENTION_DAYS)
@@ -51,12 +59,7 @@ def purge_frames(*, now: datetime, dry_run: bool) -> int:
     for frame_id, image in finished_with_image.values_list("pk", "image").iterator():
         _delete_files([image])
         Frame.objects.filter(pk=frame_id).update(image="")
-    while True:
-        batch = list(old.values_list("pk", "image")[:BATCH])
-        if not batch:
-            break
-        _delete_files([image for _, image in batch])
-        Frame.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+    _delete_in_batches(old, "image")
     return count
 
 
@@ -65,16 +68,9 @@ def purge_sightings(*, now: datetime, dry_run: bool) -> int:
     cutoff = now - timedelta(days=settings.SIGHTING_RETENTION_DAYS)
     old = FaceSighting.objects.filter(seen_at__lt=cutoff)
     count = old.count()
-    if dry_run:
-        return count
-    while True:
-        batch = list(old.values_list("pk", flat=True)[:BATCH])
-        if not batch:
-            break
-        # Crops of unknown faces hang off their sighting; their files go first.
-        crops = UnknownFace.objects.filter(sighting_id__in=batch).exclude(crop="").values_list("crop", flat=True)
-        _delete_files(list(crops))
-        FaceSighting.objects.filter(pk__in=batch).delete()
+    if not dry_run:
+        # An unknown face hangs off its sighting (and goes with it): its crop file goes first.
+        _delete_in_batches(old, "unknown_face__crop")
     return count
 
 
@@ -85,12 +81,7 @@ def purge_unknown_faces(*, now: datetime, dry_run: bool) -> int:
     count = old.count()
     if dry_run:
         return count
-    while True:
-        batch = list(old.values_list("pk", "crop")[:BATCH])
-        if not batch:
-            break
-        _delete_files([crop for _, crop in batch])
-        UnknownFace.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+    _delete_in_batches(old, "crop")
     UnknownFaceGroup.objects.filter(faces__isnull=True, last_seen_at__lt=cutoff).delete()
     return count
 

@@ -2,26 +2,26 @@ from django.db import models
 
 
 class StudentStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    INACTIVE = "inactive", "Inactive"
-    GRADUATED = "graduated", "Graduated"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    GRADUATED = "graduated"
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    MONDAY = 0
+    TUESDAY = 1
+    WEDNESDAY = 2
+    THURSDAY = 3
+    FRIDAY = 4
+    SATURDAY = 5
+    SUNDAY = 6
 
 
 class ComplaintStatus(models.TextChoices):
-    OPEN = "open", "Open"
+    OPEN = "open"
     IN_PROGRESS = "in_progress", "In progress"
-    RESOLVED = "resolved", "Resolved"
-    REJECTED = "rejected", "Rejected"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
 
 
 # The only moves a complaint may make; resolved and rejected are final.
@@ -36,16 +36,16 @@ COMPLAINT_FINAL_STATUSES = frozenset({ComplaintStatus.RESOLVED, ComplaintStatus.
 
 
 class ComplaintCategory(models.TextChoices):
-    FACILITIES = "facilities", "Facilities"
+    FACILITIES = "facilities"
     EQUIPMENT = "equipment", "Equipment and IT"
     ATTENDANCE = "attendance", "Attendance record"
-    TEACHING = "teaching", "Teaching"
-    SAFETY = "safety", "Safety"
-    OTHER = "other", "Other"
+    TEACHING = "teaching"
+    SAFETY = "safety"
+    OTHER = "other"
 
 
 class ComplaintPriority(models.TextChoices):
-    LOW = "low", "Low"
-    NORMAL = "normal", "Normal"
-    HIGH = "high", "High"
-    URGENT = "urgent", "Urgent"
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.permissions import user_has
+from config.fields import acting_user, choice_check
 from config.models import TimeStampedModel
 
 from .choices import ComplaintCategory, ComplaintPriority, ComplaintStatus, StudentStatus, Weekday
@@ -167,20 +168,14 @@ class Student(TimeStampedModel):
     )
     status = models.CharField(max_length=16, choices=StudentStatus.choices, default=StudentStatus.ACTIVE, db_index=True)
     face_consent_at = models.DateTimeField(null=True, blank=True)
-    face_consent_recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="face_consents_recorded",
-    )
+    face_consent_recorded_by = acting_user("face_consents_recorded")
 
     objects = StudentQuerySet.as_manager()
 
     class Meta:
         ordering = ["last_name", "first_name", "student_number"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=StudentStatus.values), name="campus_student_status_valid"),
+            choice_check("status", StudentStatus, name="campus_student_status_valid"),
         ]
 
     def __str__(self) -> str:
@@ -316,13 +311,7 @@ class Complaint(TimeStampedModel):
     status = models.CharField(
         max_length=16, choices=ComplaintStatus.choices, default=ComplaintStatus.OPEN, db_index=True
     )
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="assigned_complaints",
-    )
+    assignee = acting_user("assigned_complaints")
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     objects = ComplaintQuerySet.as_manager()
@@ -330,9 +319,7 @@ class Complaint(TimeStampedModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=ComplaintStatus.values), name="campus_complaint_status_valid"
-            ),
+            choice_check("status", ComplaintStatus, name="campus_complaint_status_valid"),
         ]
 
     def __str__(self) -> str:
@@ -346,9 +333,7 @@ class ComplaintCommentQuerySet(models.QuerySet["ComplaintComment"]):
 
 class ComplaintComment(TimeStampedModel):
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="comments")
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="complaint_comments"
-    )
+    author = acting_user("complaint_comments", blank=False)
     body = models.TextField()
 
     objects = ComplaintCommentQuerySet.as_manager()

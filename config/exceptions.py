@@ -24,31 +24,40 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    status_code = 400
-    code = "invalid"
+    """The request's values break a rule: DomainError's own 400 "invalid", under a name that says so."""
 
 
 class NotAllowed(DomainError):
+    """The caller's role or scope does not allow this operation."""
+
     status_code = 403
     code = "permission_denied"
 
 
 class NotFound(DomainError):
+    """The record the request names does not exist (or no longer holds what was asked for)."""
+
     status_code = 404
     code = "not_found"
 
 
 class Conflict(DomainError):
+    """The record's current state refuses the change: already done, cancelled, taken."""
+
     status_code = 409
     code = "conflict"
 
 
 class PayloadTooLarge(DomainError):
+    """An upload (a frame, a photo, a bundle) over its size limit."""
+
     status_code = 413
     code = "payload_too_large"
 
 
 class RateLimited(DomainError):
+    """Too many attempts; the next is allowed after `retry_after` seconds."""
+
     status_code = 429
     code = "rate_limited"
 
@@ -58,6 +67,8 @@ class RateLimited(DomainError):
 
 
 class ServiceUnavailable(DomainError):
+    """A backing service (the cache or the broker) is down; worth retrying in a few seconds."""
+
     status_code = 503
     code = "service_unavailable"
     retry_after = 5

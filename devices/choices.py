@@ -6,43 +6,43 @@ from django.db import models
 class DeviceKind(models.TextChoices):
     EDGE = "edge", "Edge box"
     GATEWAY = "gateway", "Camera gateway"
-    KIOSK = "kiosk", "Kiosk"
-    SENSOR = "sensor", "Sensor"
+    KIOSK = "kiosk"
+    SENSOR = "sensor"
 
 
 class DeviceState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    ACTIVE = "active", "Active"
-    DISABLED = "disabled", "Disabled"
+    PENDING = "pending"
+    ACTIVE = "active"
+    DISABLED = "disabled"
 
 
 class BundleChannel(models.TextChoices):
-    STABLE = "stable", "Stable"
-    BETA = "beta", "Beta"
+    STABLE = "stable"
+    BETA = "beta"
     DEV = "dev", "Development"
 
 
 class TargetSelector(models.TextChoices):
     LIST = "list", "Listed devices"
     GROUP = "group", "Device group"
-    LABEL = "label", "Label"
+    LABEL = "label"
 
 
 class DeploymentState(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    RUNNING = "running", "Running"
-    PAUSED = "paused", "Paused"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class TargetState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DOWNLOADING = "downloading", "Downloading"
-    INSTALLING = "installing", "Installing"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    PENDING = "pending"
+    DOWNLOADING = "downloading"
+    INSTALLING = "installing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 TARGET_FINISHED = (TargetState.SUCCEEDED, TargetState.FAILED)

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.fields import acting_user
 from config.models import TimeStampedModel
 
 from .choices import BundleChannel, DeploymentState, DeviceKind, DeviceState, TargetSelector, TargetState
@@ -139,9 +140,7 @@ class RegistrationToken(TimeStampedModel):
     uses = models.PositiveIntegerField(default=0)
     room = models.ForeignKey("campus.Room", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     group = models.ForeignKey(DeviceGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = acting_user()
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -191,9 +190,7 @@ class Bundle(TimeStampedModel):
     channel = models.CharField(max_length=10, choices=BundleChannel.choices, default=BundleChannel.STABLE)
     notes = models.TextField(blank=True)
     min_agent_version = models.CharField(max_length=40, blank=True)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    uploaded_by = acting_user()
 
     class Meta:
         ordering = ["-created_at"]
@@ -222,9 +219,7 @@ class Deployment(TimeStampedModel):
     state_reason = models.CharField(max_length=300, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = acting_user()
 
     class Meta:
         ordering = ["-created_at"]

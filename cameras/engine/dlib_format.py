@@ -174,15 +174,12 @@ def _details(r: _Reader) -> Layer:
 
 def _input(r: _Reader) -> Layer:
     kind = r.string()
-    layer = Layer(kind)
-    if kind == "input_rgb_image_sized":
-        layer.fields["mean_rgb"] = (r.float(), r.float(), r.float())
-        layer.fields["size"] = (r.int(), r.int())
-    elif kind == "input_rgb_image_pyramid":
-        # The face detector's file predates the pyramid padding fields: only the means.
-        layer.fields["mean_rgb"] = (r.float(), r.float(), r.float())
-    else:
+    if kind not in ("input_rgb_image_sized", "input_rgb_image_pyramid"):
         raise DlibFormatError(f"Input layer {kind!r} is not known to this converter.")
+    layer = Layer(kind, {"mean_rgb": (r.float(), r.float(), r.float())})
+    # The face detector's file predates the pyramid padding fields: a pyramid has only the means.
+    if kind == "input_rgb_image_sized":
+        layer.fields["size"] = (r.int(), r.int())
     return layer
 
 

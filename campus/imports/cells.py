@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -92,36 +92,28 @@ def email(value: str) -> str:
     return value
 
 
+_Row = TypeVar("_Row", bound=models.Model)
+
+
+def _table(model: type[_Row], field: str) -> cached_property[dict[str, _Row]]:
+    """Every row of `model` by its `field`, lowercased (a CSV names records in any case); read once."""
+
+    def read(lookups: Lookups) -> dict[str, _Row]:
+        return {getattr(row, field).lower(): row for row in model._default_manager.all()}
+
+    return cached_property(read)
+
+
 class Lookups:
     """Referenced records, each table read once per import."""
 
-    @cached_property
-    def buildings(self) -> dict[str, Building]:
-        return {b.code.lower(): b for b in Building.objects.all()}
-
-    @cached_property
-    def departments(self) -> dict[str, Department]:
-        return {d.code.lower(): d for d in Department.objects.all()}
-
-    @cached_property
-    def courses(self) -> dict[str, Course]:
-        return {c.code.lower(): c for c in Course.objects.all()}
-
-    @cached_property
-    def terms(self) -> dict[str, Term]:
-        return {t.name.lower(): t for t in Term.objects.all()}
-
-    @cached_property
-    def rooms(self) -> dict[str, Room]:
-        return {r.code.lower(): r for r in Room.objects.all()}
-
-    @cached_property
-    def users(self) -> dict[str, Any]:
-        return {u.username.lower(): u for u in User.objects.all()}
-
-    @cached_property
-    def students(self) -> dict[str, Student]:
-        return {s.student_number.lower(): s for s in Student.objects.all()}
+    buildings = _table(Building, "code")
+    departments = _table(Department, "code")
+    courses = _table(Course, "code")
+    terms = _table(Term, "name")
+    rooms = _table(Room, "code")
+    users = _table(User, "username")
+    students = _table(Student, "student_number")
 
     @cached_property
     def sections(self) -> dict[tuple[str, str, str], Section]:
@@ -169,3 +161,9 @@ def require_cells(row: dict[str, str], names: Iterable[str]) -> None:
     missing = {name: "is required" for name in names if not row.get(name)}
     if missing:
         raise RowInvalid(missing)
+
+
+def require_not_before(values: dict[str, Any], later: str, earlier: str) -> None:
+    """RowInvalid when the `later` date (where given) comes before the `earlier` one."""
+    if values.get(later) is not None and values[later] < values[earlier]:
+        raise RowInvalid({later: f"is before {earlier}"})

@@ -16,6 +16,7 @@ from .cells import (
     email,
     parse_cells,
     require_cells,
+    require_not_before,
     text,
     time_of_day,
     weekday,
@@ -74,8 +75,7 @@ class TermSpec(SimpleSpec):
 
     def parse(self, row, lookups):
         values = super().parse(row, lookups)
-        if values["end_date"] < values["start_date"]:
-            raise RowInvalid({"end_date": "is before start_date"})
+        require_not_before(values, "end_date", "start_date")
         return values
 
 
@@ -246,57 +246,56 @@ class SectionSpec(ImportSpec):
         return "teachers" in values and {u.pk for u in values["teachers"]} != {u.pk for u in obj.teachers.all()}
 
 
-class EnrolmentSpec(ImportSpec):
-    bulk = True
+class EnrolmentSpec(SimpleSpec):
     kind, model = "enrolments", models.Enrolment
     required = ("student_number", "course", "term", "section", "enrolled_on")
     optional = ("left_on",)
     key_fields = ("section", "student")
+    nullable = ("left_on",)
     permission = "manage_students"
 
+    def parsers(self, lookups):
+        return {
+            "student_number": lambda v: lookups.get("students", v, "student"),
+            "enrolled_on": date,
+            "left_on": date,
+        }
+
     def parse(self, row, lookups):
-        require_cells(row, self.required)
-        values = parse_cells(
-            row,
-            {
-                "student_number": lambda v: lookups.get("students", v, "student"),
-                "enrolled_on": date,
-                "left_on": date,
-            },
-        )
+        values = super().parse(row, lookups)
         values["student"] = values.pop("student_number")
         values["section"] = _section_ref(row, lookups)
-        if values.get("left_on") and values["left_on"] < values["enrolled_on"]:
-            raise RowInvalid({"left_on": "is before enrolled_on"})
+        require_not_before(values, "left_on", "enrolled_on")
         return values
 
 
-class TimetableSpec(ImportSpec):
+class TimetableSpec(SimpleSpec):
     """One weekly slot per row; identified by section, weekday, start time and first date."""
 
     kind, model = "timetable", models.TimetableSlot
     required = ("course", "term", "section", "room", "weekday", "start_time", "end_time", "valid_from")
     optional = ("valid_until",)
     key_fields = ("section", "weekday", "start_time", "valid_from")
+    nullable = ("valid_until",)
+    # Row by row: each slot goes through `save_timetable_slot`, which refuses overlaps.
+    bulk = False
+
+    def parsers(self, lookups):
+        return {
+            "room": lambda v: lookups.get("rooms", v, "room"),
+            "weekday": weekday,
+            "start_time": time_of_day,
+            "end_time": time_of_day,
+            "valid_from": date,
+            "valid_until": date,
+        }
 
     def parse(self, row, lookups):
-        require_cells(row, self.required)
-        values = parse_cells(
-            row,
-            {
-                "room": lambda v: lookups.get("rooms", v, "room"),
-                "weekday": weekday,
-                "start_time": time_of_day,
-                "end_time": time_of_day,
-                "valid_from": date,
-                "valid_until": date,
-            },
-        )
+        values = super().parse(row, lookups)
         values["section"] = _section_ref(row, lookups)
         if values["end_time"] <= values["start_time"]:
             raise RowInvalid({"end_time": "is not after start_time"})
-        if values.get("valid_until") and values["valid_until"] < values["valid_from"]:
-            raise RowInvalid({"valid_until": "is before valid_from"})
+        require_not_before(values, "valid_until", "valid_from")
         return values
 
     def save(self, obj, *, actor):

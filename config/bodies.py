@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.serializers import BaseSerializer
 
 
-def validated_body(serializer_class: type[BaseSerializer], request: Request, **kwargs: Any) -> Any:
-    """The body's validated data; an invalid body is a 400 in the one error format."""
+def validated_body(serializer_class: type[BaseSerializer], request: Request, **kwargs: Any) -> dict[str, Any]:
+    """A copy of the body's validated data; an invalid body is a 400 in the one error format."""
     body = serializer_class(data=request.data, **kwargs)
     body.is_valid(raise_exception=True)
-    return body.validated_data
+    return dict(body.validated_data)

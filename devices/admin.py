@@ -117,19 +117,19 @@ class DeviceAdmin(DevicesAdmin):
             return False
         return True
 
-    @admin.action(description="Disable selected devices")
-    def disable_devices(self, request, queryset):
+    def _each(self, request, queryset, service, verb: str) -> None:
         if self._allowed(request):
             for device in queryset:
-                services.disable_device(device=device, actor=request.user, request=request)
-            self.message_user(request, f"Disabled {queryset.count()} devices.")
+                service(device=device, actor=request.user, request=request)
+            self.message_user(request, f"{verb} {queryset.count()} devices.")
+
+    @admin.action(description="Disable selected devices")
+    def disable_devices(self, request, queryset):
+        self._each(request, queryset, services.disable_device, "Disabled")
 
     @admin.action(description="Enable selected devices")
     def enable_devices(self, request, queryset):
-        if self._allowed(request):
-            for device in queryset:
-                services.enable_device(device=device, actor=request.user, request=request)
-            self.message_user(request, f"Enabled {queryset.count()} devices.")
+        self._each(request, queryset, services.enable_device, "Enabled")
 
     @admin.action(description="Rotate credential (shown once)")
     def rotate_credentials(self, request, queryset):
@@ -302,6 +302,17 @@ class DeploymentForm(forms.ModelForm):
         }
 
 
+def _deployment_action(service, verb: str, description: str):
+    """An admin action moving each selected deployment through `service`, as the API's POST does."""
+
+    # "view", not "change": a deployment row is never changed, and viewing already needs manage_devices.
+    @admin.action(description=description, permissions=["view"])
+    def apply(modeladmin, request, queryset):
+        modeladmin._each(request, queryset, service, verb)
+
+    return apply
+
+
 @admin.register(Deployment)
 class DeploymentAdmin(DevicesAdmin):
     form = DeploymentForm
@@ -385,25 +396,11 @@ class DeploymentAdmin(DevicesAdmin):
         if done:
             self.message_user(request, f"{verb} {done} deployment(s).", messages.SUCCESS)
 
-    @admin.action(description="Start the rollout (first batch)", permissions=["view"])
-    def start(self, request, queryset):
-        self._each(request, queryset, services.start_deployment, "Started")
-
-    @admin.action(description="Pause", permissions=["view"])
-    def pause(self, request, queryset):
-        self._each(request, queryset, services.pause_deployment, "Paused")
-
-    @admin.action(description="Resume", permissions=["view"])
-    def resume(self, request, queryset):
-        self._each(request, queryset, services.resume_deployment, "Resumed")
-
-    @admin.action(description="Cancel", permissions=["view"])
-    def cancel(self, request, queryset):
-        self._each(request, queryset, services.cancel_deployment, "Cancelled")
-
-    @admin.action(description="Retry failed devices", permissions=["view"])
-    def retry_failed(self, request, queryset):
-        self._each(request, queryset, services.retry_failed_targets, "Retried")
+    start = _deployment_action(services.start_deployment, "Started", "Start the rollout (first batch)")
+    pause = _deployment_action(services.pause_deployment, "Paused", "Pause")
+    resume = _deployment_action(services.resume_deployment, "Resumed", "Resume")
+    cancel = _deployment_action(services.cancel_deployment, "Cancelled", "Cancel")
+    retry_failed = _deployment_action(services.retry_failed_targets, "Retried", "Retry failed devices")
 
 
 def _count_column(state: str):

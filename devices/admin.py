@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from accounts.admin_permissions import RolePermissionsMixin, WrittenBySystemMixin
 from accounts.permissions import user_has
+from config.admin_lists import YesNoFilter, count_column
 from config.exceptions import DomainError
 
 from . import services
@@ -32,20 +33,13 @@ from .models import (
 )
 
 
-class OnlineFilter(admin.SimpleListFilter):
+class OnlineFilter(YesNoFilter):
     title = "online"
     parameter_name = "online"
+    yes_label, no_label = "Online", "Offline"
 
-    def lookups(self, request, model_admin):
-        return [("yes", "Online"), ("no", "Offline")]
-
-    def queryset(self, request, queryset):
-        since = online_since()
-        if self.value() == "yes":
-            return queryset.filter(last_heartbeat_at__gte=since)
-        if self.value() == "no":
-            return queryset.exclude(last_heartbeat_at__gte=since)
-        return queryset
+    def condition(self) -> Q:
+        return Q(last_heartbeat_at__gte=online_since())
 
 
 class AgentVersionFilter(admin.SimpleListFilter):
@@ -150,12 +144,10 @@ class DeviceGroupAdmin(DevicesAdmin):
     list_display = ["name", "device_count", "updated_at"]
     search_fields = ["name"]
 
+    device_count = count_column("device_count")
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(device_count=Count("devices"))
-
-    @admin.display(ordering="device_count")
-    def device_count(self, group) -> int:
-        return group.device_count
 
 
 def _tomorrow():
@@ -323,6 +315,7 @@ class DeploymentAdmin(DevicesAdmin):
     autocomplete_fields = ["bundle", "group"]
     inlines = [TargetInline]
     actions = ["start", "pause", "resume", "cancel", "retry_failed"]
+    targets_total = count_column("targets_total", "targets")
 
     def get_queryset(self, request):
         counts = {
@@ -403,17 +396,7 @@ class DeploymentAdmin(DevicesAdmin):
     retry_failed = _deployment_action(services.retry_failed_targets, "Retried", "Retry failed devices")
 
 
-def _count_column(state: str):
-    def column(self, deployment) -> int:
-        return getattr(deployment, f"targets_{state}")
 
-    column.short_description = state
-    column.admin_order_field = f"targets_{state}"
-    return column
-
-
+# A column per target state (targets_pending, targets_succeeded...), from the annotation in get_queryset.
 for _state in TargetState:
-    setattr(DeploymentAdmin, f"targets_{_state.value}", _count_column(_state.value))
-DeploymentAdmin.targets_total = admin.display(description="targets", ordering="targets_total")(
-    lambda self, deployment: deployment.targets_total
-)
+    setattr(DeploymentAdmin, f"targets_{_state.value}", count_column(f"targets_{_state.value}", _state.value))

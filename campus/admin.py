@@ -9,13 +9,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.urls import reverse
 
 from accounts.admin_permissions import RolePermissionsMixin, admin_page, render_admin_page
 from accounts.choices import Role
 from accounts.models import User
 from accounts.permissions import user_has
+from config.admin_lists import YesNoFilter, count_column
 from config.exceptions import DomainError
 
 from . import models, services
@@ -82,12 +83,10 @@ class BuildingAdmin(ImportableAdmin):
     list_display = ["code", "name", "room_count", "updated_at"]
     search_fields = ["code", "name"]
 
+    room_count = count_column("room_count", "rooms")
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(room_count=Count("rooms"))
-
-    @admin.display(ordering="room_count", description="rooms")
-    def room_count(self, obj):
-        return obj.room_count
 
 
 @admin.register(models.Room)
@@ -106,12 +105,10 @@ class DepartmentAdmin(ImportableAdmin):
     list_display = ["code", "name", "course_count"]
     search_fields = ["code", "name"]
 
+    course_count = count_column("course_count", "courses")
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(course_count=Count("courses"))
-
-    @admin.display(ordering="course_count", description="courses")
-    def course_count(self, obj):
-        return obj.course_count
 
 
 @admin.register(models.Course)
@@ -192,6 +189,7 @@ class SectionAdmin(ImportableAdmin):
     search_fields = ["code", "course__code", "course__title", "term__name"]
     autocomplete_fields = ["course", "term", "teachers"]
     inlines = [EnrolmentInline, TimetableSlotInline]
+    student_count = count_column("student_count", "students")
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(student_count=Count("enrolments"))
@@ -201,24 +199,14 @@ class SectionAdmin(ImportableAdmin):
             kwargs["queryset"] = User.objects.filter(role__in=[Role.STAFF, Role.ADMIN], is_active=True)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-    @admin.display(ordering="student_count", description="students")
-    def student_count(self, obj):
-        return obj.student_count
 
-
-class FaceConsentFilter(admin.SimpleListFilter):
+class FaceConsentFilter(YesNoFilter):
     title = "face-recognition consent"
     parameter_name = "consent"
+    yes_label, no_label = "Consent recorded", "No consent"
 
-    def lookups(self, request, model_admin):
-        return [("yes", "Consent recorded"), ("no", "No consent")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(face_consent_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(face_consent_at__isnull=True)
-        return queryset
+    def condition(self) -> Q:
+        return Q(face_consent_at__isnull=False)
 
 
 @admin.register(models.Student)

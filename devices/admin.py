@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from accounts.admin_permissions import RolePermissionsMixin, WrittenBySystemMixin
 from accounts.permissions import user_has
+from config.admin_lists import YesNoFilter, count_column
 from config.exceptions import DomainError
 
 from . import services
@@ -32,20 +33,13 @@ from .models import (
 )
 
 
-class OnlineFilter(admin.SimpleListFilter):
+class OnlineFilter(YesNoFilter):
     title = "online"
     parameter_name = "online"
+    yes_label, no_label = "Online", "Offline"
 
-    def lookups(self, request, model_admin):
-        return [("yes", "Online"), ("no", "Offline")]
-
-    def queryset(self, request, queryset):
-        since = online_since()
-        if self.value() == "yes":
-            return queryset.filter(last_heartbeat_at__gte=since)
-        if self.value() == "no":
-            return queryset.exclude(last_heartbeat_at__gte=since)
-        return queryset
+    def condition(self) -> Q:
+        return Q(last_heartbeat_at__gte=online_since())
 
 
 class AgentVersionFilter(admin.SimpleListFilter):
@@ -117,19 +111,19 @@ class DeviceAdmin(DevicesAdmin):
             return False
         return True
 
-    @admin.action(description="Disable selected devices")
-    def disable_devices(self, request, queryset):
+    def _each(self, request, queryset, service, verb: str) -> None:
         if self._allowed(request):
             for device in queryset:
-                services.disable_device(device=device, actor=request.user, request=request)
-            self.message_user(request, f"Disabled {queryset.count()} devices.")
+                service(device=device, actor=request.user, request=request)
+            self.message_user(request, f"{verb} {queryset.count()} devices.")
+
+    @admin.action(description="Disable selected devices")
+    def disable_devices(self, request, queryset):
+        self._each(request, queryset, services.disable_device, "Disabled")
 
     @admin.action(description="Enable selected devices")
     def enable_devices(self, request, queryset):
-        if self._allowed(request):
-            for device in queryset:
-                services.enable_device(device=device, actor=request.user, request=request)
-            self.message_user(request, f"Enabled {queryset.count()} devices.")
+        self._each(request, queryset, services.enable_device, "Enabled")
 
     @admin.action(description="Rotate credential (shown once)")
     def rotate_credentials(self, request, queryset):
@@ -150,12 +144,10 @@ class DeviceGroupAdmin(DevicesAdmin):
     list_display = ["name", "device_count", "updated_at"]
     search_fields = ["name"]
 
+    device_count = count_column("device_count")
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(device_count=Count("devices"))
-
-    @admin.display(ordering="device_count")
-    def device_count(self, group) -> int:
-        return group.device_count
 
 
 def _tomorrow():
@@ -302,6 +294,17 @@ class DeploymentForm(forms.ModelForm):
         }
 
 
+def _deployment_action(service, verb: str, description: str):
+    """An admin action moving each selected deployment through `service`, as the API's POST does."""
+
+    # "view", not "change": a deployment row is never changed, and viewing already needs manage_devices.
+    @admin.action(description=description, permissions=["view"])
+    def apply(modeladmin, request, queryset):
+        modeladmin._each(request, queryset, service, verb)
+
+    return apply
+
+
 @admin.register(Deployment)
 class DeploymentAdmin(DevicesAdmin):
     form = DeploymentForm
@@ -312,6 +315,7 @@ class DeploymentAdmin(DevicesAdmin):
     autocomplete_fields = ["bundle", "group"]
     inlines = [TargetInline]
     actions = ["start", "pause", "resume", "cancel", "retry_failed"]
+    targets_total = count_column("targets_total", "targets")
 
     def get_queryset(self, request):
         counts = {
@@ -385,38 +389,14 @@ class DeploymentAdmin(DevicesAdmin):
         if done:
             self.message_user(request, f"{verb} {done} deployment(s).", messages.SUCCESS)
 
-    @admin.action(description="Start the rollout (first batch)", permissions=["view"])
-    def start(self, request, queryset):
-        self._each(request, queryset, services.start_deployment, "Started")
-
-    @admin.action(description="Pause", permissions=["view"])
-    def pause(self, request, queryset):
-        self._each(request, queryset, services.pause_deployment, "Paused")
-
-    @admin.action(description="Resume", permissions=["view"])
-    def resume(self, request, queryset):
-        self._each(request, queryset, services.resume_deployment, "Resumed")
-
-    @admin.action(description="Cancel", permissions=["view"])
-    def cancel(self, request, queryset):
-        self._each(request, queryset, services.cancel_deployment, "Cancelled")
-
-    @admin.action(description="Retry failed devices", permissions=["view"])
-    def retry_failed(self, request, queryset):
-        self._each(request, queryset, services.retry_failed_targets, "Retried")
+    start = _deployment_action(services.start_deployment, "Started", "Start the rollout (first batch)")
+    pause = _deployment_action(services.pause_deployment, "Paused", "Pause")
+    resume = _deployment_action(services.resume_deployment, "Resumed", "Resume")
+    cancel = _deployment_action(services.cancel_deployment, "Cancelled", "Cancel")
+    retry_failed = _deployment_action(services.retry_failed_targets, "Retried", "Retry failed devices")
 
 
-def _count_column(state: str):
-    def column(self, deployment) -> int:
-        return getattr(deployment, f"targets_{state}")
 
-    column.short_description = state
-    column.admin_order_field = f"targets_{state}"
-    return column
-
-
+# A column per target state (targets_pending, targets_succeeded...), from the annotation in get_queryset.
 for _state in TargetState:
-    setattr(DeploymentAdmin, f"targets_{_state.value}", _count_column(_state.value))
-DeploymentAdmin.targets_total = admin.display(description="targets", ordering="targets_total")(
-    lambda self, deployment: deployment.targets_total
-)
+    setattr(DeploymentAdmin, f"targets_{_state.value}", count_column(f"targets_{_state.value}", _state.value))

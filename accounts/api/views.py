@@ -15,15 +15,10 @@ from rest_framework.views import APIView
 from accounts import services, sessions
 from accounts.permissions import RolePermission
 from accounts.selectors import role_groups, users_for_admin
+from config.bodies import validated_body
 
 from . import serializers as s
 from .filters import UserFilter
-
-
-def _validated(serializer_class, request, **kwargs) -> dict:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _current_chain(request) -> str | None:
@@ -52,7 +47,7 @@ class PublicView(APIView):
 class LoginView(PublicView):
     @extend_schema(request=s.LoginSerializer, responses=s.LoginResultSerializer, tags=["auth"])
     def post(self, request):
-        data = _validated(s.LoginSerializer, request)
+        data = validated_body(s.LoginSerializer, request)
         user, pair = services.log_in(login=data["username"], password=data["password"], request=request)
         return Response({**_pair(pair), "user": s.UserSerializer(user).data})
 
@@ -60,14 +55,14 @@ class LoginView(PublicView):
 class RefreshView(PublicView):
     @extend_schema(request=s.RefreshSerializer, responses=s.TokenPairSerializer, tags=["auth"])
     def post(self, request):
-        data = _validated(s.RefreshSerializer, request)
+        data = validated_body(s.RefreshSerializer, request)
         return Response(_pair(sessions.rotate_refresh_token(raw=data["refresh"], request=request)))
 
 
 class LogoutView(PublicView):
     @extend_schema(request=s.RefreshSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
-        data = _validated(s.RefreshSerializer, request)
+        data = validated_body(s.RefreshSerializer, request)
         sessions.end_session(raw=data["refresh"], request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -75,14 +70,14 @@ class LogoutView(PublicView):
 class VerifyView(PublicView):
     @extend_schema(request=s.VerifySerializer, responses=s.VerifyResultSerializer, tags=["auth"])
     def post(self, request):
-        data = _validated(s.VerifySerializer, request)
+        data = validated_body(s.VerifySerializer, request)
         return Response({"valid": True, "token_type": sessions.verify_token(raw=data["token"])})
 
 
 class RegisterView(PublicView):
     @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer}, tags=["auth"])
     def post(self, request):
-        data = _validated(s.RegisterSerializer, request)
+        data = validated_body(s.RegisterSerializer, request)
         user = services.register_user(request=request, **data)
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -96,7 +91,7 @@ class MeView(APIView):
 
     @extend_schema(request=s.ProfileSerializer, responses=s.UserSerializer, tags=["auth"])
     def patch(self, request):
-        changes = _validated(s.ProfileSerializer, request)
+        changes = validated_body(s.ProfileSerializer, request)
         user = services.update_profile(user=request.user, changes=changes, request=request)
         return Response(s.UserSerializer(user).data)
 
@@ -110,7 +105,7 @@ class PasswordChangeView(APIView):
         tags=["auth"],
     )
     def post(self, request):
-        data = _validated(s.PasswordChangeSerializer, request)
+        data = validated_body(s.PasswordChangeSerializer, request)
         chain = _current_chain(request)
         revoked = services.change_password(
             user=request.user,
@@ -127,7 +122,7 @@ class PasswordResetView(PublicView):
         request=s.PasswordResetSerializer, responses={202: _message("PasswordResetRequested")}, tags=["auth"]
     )
     def post(self, request):
-        data = _validated(s.PasswordResetSerializer, request)
+        data = validated_body(s.PasswordResetSerializer, request)
         services.request_password_reset(email=data["email"], request=request)
         return Response(
             {"detail": "If an account has this address, a reset link is on its way."},
@@ -138,7 +133,7 @@ class PasswordResetView(PublicView):
 class PasswordResetConfirmView(PublicView):
     @extend_schema(request=s.PasswordResetConfirmSerializer, responses=_message("PasswordResetDone"), tags=["auth"])
     def post(self, request):
-        data = _validated(s.PasswordResetConfirmSerializer, request)
+        data = validated_body(s.PasswordResetConfirmSerializer, request)
         services.confirm_password_reset(
             uid=data["uid"], token=data["token"], new_password=data["new_password"], request=request
         )
@@ -187,14 +182,14 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
 
     @extend_schema(request=s.AdminUserCreateSerializer, responses={201: s.UserSerializer})
     def create(self, request):
-        data = _validated(s.AdminUserCreateSerializer, request)
+        data = validated_body(s.AdminUserCreateSerializer, request)
         user = services.admin_create_user(actor=request.user, data=data, request=request)
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.AdminUserUpdateSerializer, responses=s.UserSerializer)
     def partial_update(self, request, pk=None):
         user = self.get_object()
-        changes = _validated(s.AdminUserUpdateSerializer, request)
+        changes = validated_body(s.AdminUserUpdateSerializer, request)
         user = services.admin_update_user(actor=request.user, user=user, changes=changes, request=request)
         return Response(s.UserSerializer(user).data)
 
@@ -211,7 +206,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     @action(detail=True, methods=["post"], url_path="password")
     def set_password(self, request, pk=None):
         user = self.get_object()
-        data = _validated(s.SetPasswordSerializer, request)
+        data = validated_body(s.SetPasswordSerializer, request)
         services.admin_set_password(actor=request.user, user=user, new_password=data["new_password"], request=request)
         return Response({"detail": "Password set; the user's sessions were ended."})
 

@@ -9,10 +9,16 @@ from .. import models
 from ..choices import ComplaintCategory, ComplaintPriority, ComplaintStatus, StudentStatus, Weekday
 
 
-class BuildingFilter(FilterSet):
+class CodeFilter(FilterSet):
+    """For catalogue entries known by a code (buildings, departments): ?code= or ?code__icontains=."""
+
     class Meta:
-        model = models.Building
         fields = {"code": ["exact", "icontains"]}
+
+
+class BuildingFilter(CodeFilter):
+    class Meta(CodeFilter.Meta):
+        model = models.Building
 
 
 class RoomFilter(FilterSet):
@@ -24,10 +30,9 @@ class RoomFilter(FilterSet):
         fields = ["building", "building_code", "min_capacity"]
 
 
-class DepartmentFilter(FilterSet):
-    class Meta:
+class DepartmentFilter(CodeFilter):
+    class Meta(CodeFilter.Meta):
         model = models.Department
-        fields = {"code": ["exact", "icontains"]}
 
 
 class CourseFilter(FilterSet):

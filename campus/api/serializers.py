@@ -43,11 +43,17 @@ class UserBriefSerializer(StrictModelSerializer):
         fields = ["id", "username", "full_name"]
 
 
-class BuildingSerializer(StrictModelSerializer):
+class CodeNameSerializer(StrictModelSerializer):
+    """A catalogue entry that is only a code and a name (buildings, departments)."""
+
     class Meta:
-        model = Building
         fields = ["id", "code", "name", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
+
+
+class BuildingSerializer(CodeNameSerializer):
+    class Meta(CodeNameSerializer.Meta):
+        model = Building
 
 
 class RoomSerializer(StrictModelSerializer):
@@ -59,11 +65,9 @@ class RoomSerializer(StrictModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
-class DepartmentSerializer(StrictModelSerializer):
-    class Meta:
+class DepartmentSerializer(CodeNameSerializer):
+    class Meta(CodeNameSerializer.Meta):
         model = Department
-        fields = ["id", "code", "name", "created_at", "updated_at"]
-        read_only_fields = ["created_at", "updated_at"]
 
 
 class CourseSerializer(StrictModelSerializer):

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import RolePermission, user_has
+from config.bodies import validated_body
 from config.exceptions import InvalidInput, NotAllowed, NotFound
 
 from .. import models, selectors, services
@@ -37,7 +38,6 @@ STUDENT_PERMISSIONS = {
     "*": "manage_students",
 }
 
-
 class CampusModelViewSet(viewsets.ModelViewSet):
     """CRUD through `services.save_record` / `delete_record`; reads through `visible_to`."""
 
@@ -45,11 +45,8 @@ class CampusModelViewSet(viewsets.ModelViewSet):
     required_permissions = CATALOGUE_PERMISSIONS
     m2m_fields: tuple[str, ...] = ()
 
-    def base_queryset(self):
-        return self.queryset.all()
-
     def get_queryset(self):
-        queryset = self.base_queryset()
+        queryset = super().get_queryset()
         if hasattr(queryset, "visible_to"):
             queryset = queryset.visible_to(self.request.user)
         return queryset
@@ -59,25 +56,23 @@ class CampusModelViewSet(viewsets.ModelViewSet):
         m2m = {name: data.pop(name) for name in self.m2m_fields if name in data}
         return data, m2m
 
+    def save_instance(self, instance, m2m: dict):
+        """The service that writes; a model with a rule of its own names its own service."""
+        return services.save_record(instance=instance, m2m=m2m, actor=self.request.user, request=self.request)
+
     def perform_create(self, serializer):
         data, m2m = self._split(serializer.validated_data)
-        instance = self.queryset.model(**data)
-        serializer.instance = services.save_record(
-            instance=instance, m2m=m2m, actor=self.request.user, request=self.request
-        )
+        serializer.instance = self.save_instance(self.queryset.model(**data), m2m)
 
     def perform_update(self, serializer):
         data, m2m = self._split(serializer.validated_data)
         instance = serializer.instance
         for name, value in data.items():
             setattr(instance, name, value)
-        serializer.instance = services.save_record(
-            instance=instance, m2m=m2m, actor=self.request.user, request=self.request
-        )
+        serializer.instance = self.save_instance(instance, m2m)
 
     def perform_destroy(self, instance):
         services.delete_record(instance=instance, actor=self.request.user, request=self.request)
-
 
 class BuildingViewSet(CampusModelViewSet):
     queryset = models.Building.objects.all()
@@ -87,18 +82,13 @@ class BuildingViewSet(CampusModelViewSet):
     ordering_fields = ["code", "name", "created_at"]
     ordering = ["code"]
 
-
 class RoomViewSet(CampusModelViewSet):
-    queryset = models.Room.objects.all()
+    queryset = selectors.room_list()
     serializer_class = serializers.RoomSerializer
     filterset_class = filters.RoomFilter
     search_fields = ["code", "name", "building__code", "building__name"]
     ordering_fields = ["code", "name", "capacity", "created_at"]
     ordering = ["code"]
-
-    def base_queryset(self):
-        return selectors.room_list()
-
 
 class DepartmentViewSet(CampusModelViewSet):
     queryset = models.Department.objects.all()
@@ -108,18 +98,13 @@ class DepartmentViewSet(CampusModelViewSet):
     ordering_fields = ["code", "name"]
     ordering = ["code"]
 
-
 class CourseViewSet(CampusModelViewSet):
-    queryset = models.Course.objects.all()
+    queryset = selectors.course_list()
     serializer_class = serializers.CourseSerializer
     filterset_class = filters.CourseFilter
     search_fields = ["code", "title", "department__code"]
     ordering_fields = ["code", "title"]
     ordering = ["code"]
-
-    def base_queryset(self):
-        return selectors.course_list()
-
 
 class TermViewSet(CampusModelViewSet):
     queryset = models.Term.objects.all()
@@ -129,9 +114,8 @@ class TermViewSet(CampusModelViewSet):
     ordering_fields = ["name", "start_date", "end_date"]
     ordering = ["-start_date"]
 
-
 class SectionViewSet(CampusModelViewSet):
-    queryset = models.Section.objects.all()
+    queryset = selectors.section_list()
     serializer_class = serializers.SectionSerializer
     filterset_class = filters.SectionFilter
     search_fields = ["code", "course__code", "course__title", "term__name"]
@@ -139,9 +123,6 @@ class SectionViewSet(CampusModelViewSet):
     ordering = ["course__code", "code"]
     m2m_fields = ("teachers",)
     required_permissions = {**CATALOGUE_PERMISSIONS, "roster": "view_campus"}
-
-    def base_queryset(self):
-        return selectors.section_list()
 
     @extend_schema(
         parameters=[OpenApiParameter("date", OpenApiTypes.DATE, description="default: today")],
@@ -158,7 +139,6 @@ class SectionViewSet(CampusModelViewSet):
         page = self.paginate_queryset(selectors.students_enrolled_on(section, day))
         return self.get_paginated_response(serializers.StudentSerializer(page, many=True).data)
 
-
 class StudentViewSet(CampusModelViewSet):
     queryset = models.Student.objects.all()
     serializer_class = serializers.StudentSerializer
@@ -173,16 +153,14 @@ class StudentViewSet(CampusModelViewSet):
     def face_consent(self, request, pk=None):
         """Record or withdraw consent to face recognition (who and when is kept)."""
         student = self.get_object()
-        body = serializers.FaceConsentSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated_body(serializers.FaceConsentSerializer, request)
         student = services.record_face_consent(
-            student=student, given=body.validated_data["given"], actor=request.user, request=request
+            student=student, given=body["given"], actor=request.user, request=request
         )
         return Response(self.get_serializer(student).data)
 
-
 class EnrolmentViewSet(CampusModelViewSet):
-    queryset = models.Enrolment.objects.all()
+    queryset = selectors.enrolment_list()
     serializer_class = serializers.EnrolmentSerializer
     filterset_class = filters.EnrolmentFilter
     search_fields = ["student__student_number", "student__last_name", "section__course__code"]
@@ -190,43 +168,25 @@ class EnrolmentViewSet(CampusModelViewSet):
     ordering = ["section_id", "student__last_name"]
     required_permissions = STUDENT_PERMISSIONS
 
-    def base_queryset(self):
-        return selectors.enrolment_list()
-
-
 class TeacherViewSet(CampusModelViewSet):
-    queryset = models.Teacher.objects.all()
+    queryset = selectors.teacher_list()
     serializer_class = serializers.TeacherSerializer
     filterset_class = filters.TeacherFilter
     search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
     ordering_fields = ["staff_number", "user__last_name"]
     ordering = ["staff_number"]
 
-    def base_queryset(self):
-        return selectors.teacher_list()
-
-
 class TimetableSlotViewSet(CampusModelViewSet):
-    queryset = models.TimetableSlot.objects.all()
+    queryset = selectors.timetable_slot_list()
     serializer_class = serializers.TimetableSlotSerializer
     filterset_class = filters.TimetableSlotFilter
     search_fields = ["room__code", "section__course__code", "section__course__title"]
     ordering_fields = ["weekday", "start_time", "valid_from", "room__code"]
     ordering = ["weekday", "start_time", "room__code"]
 
-    def base_queryset(self):
-        return selectors.timetable_slot_list()
-
-    def perform_create(self, serializer):
-        slot = models.TimetableSlot(**serializer.validated_data)
-        serializer.instance = services.save_timetable_slot(slot=slot, actor=self.request.user, request=self.request)
-
-    def perform_update(self, serializer):
-        slot = serializer.instance
-        for name, value in serializer.validated_data.items():
-            setattr(slot, name, value)
-        serializer.instance = services.save_timetable_slot(slot=slot, actor=self.request.user, request=self.request)
-
+    def save_instance(self, instance, m2m: dict):
+        # Its own service: a slot must not overlap another in its room or section.
+        return services.save_timetable_slot(slot=instance, actor=self.request.user, request=self.request)
 
 class ComplaintViewSet(
     mixins.ListModelMixin,
@@ -284,12 +244,11 @@ class ComplaintViewSet(
     def transition(self, request, pk=None):
         """Move the complaint: {"status": "in_progress" | "resolved" | "rejected", "note": "..."}."""
         complaint = self.get_object()
-        body = serializers.ComplaintTransitionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated_body(serializers.ComplaintTransitionSerializer, request)
         complaint = services.change_complaint_status(
             complaint=complaint,
-            to_status=body.validated_data["status"],
-            note=body.validated_data["note"],
+            to_status=body["status"],
+            note=body["note"],
             actor=request.user,
             request=request,
         )
@@ -299,10 +258,9 @@ class ComplaintViewSet(
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         complaint = self.get_object()
-        body = serializers.ComplaintAssignSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated_body(serializers.ComplaintAssignSerializer, request)
         complaint = services.assign_complaint(
-            complaint=complaint, assignee=body.validated_data["assignee"], actor=request.user, request=request
+            complaint=complaint, assignee=body["assignee"], actor=request.user, request=request
         )
         return self._fresh(complaint)
 
@@ -317,15 +275,13 @@ class ComplaintViewSet(
         """The complaint's comments (GET) or a new one by its author or a handler (POST)."""
         complaint = self.get_object()
         if request.method == "POST":
-            body = serializers.ComplaintCommentCreateSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
+            body = validated_body(serializers.ComplaintCommentCreateSerializer, request)
             comment = services.add_complaint_comment(
-                complaint=complaint, author=request.user, body=body.validated_data["body"], request=request
+                complaint=complaint, author=request.user, body=body["body"], request=request
             )
             return Response(serializers.ComplaintCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(selectors.comments_on(complaint))
         return self.get_paginated_response(serializers.ComplaintCommentSerializer(page, many=True).data)
-
 
 class ComplaintCommentViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
@@ -349,7 +305,6 @@ class ComplaintCommentViewSet(
             complaint=complaint, author=self.request.user, body=serializer.validated_data["body"], request=self.request
         )
 
-
 class ImportView(APIView):
     """POST multipart `file` (+ skip_invalid, dry_run) to /imports/<kind>; same service as the command."""
 
@@ -363,13 +318,12 @@ class ImportView(APIView):
             raise NotFound("Unknown import kind.", details={"kinds": sorted(IMPORT_SPECS)})
         if not user_has(request.user, IMPORT_SPECS[kind].permission):
             raise NotAllowed(f"Importing {kind} needs the {IMPORT_SPECS[kind].permission} permission.")
-        body = serializers.ImportUploadSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated_body(serializers.ImportUploadSerializer, request)
         result = run_import(
             kind=kind,
-            source=body.validated_data["file"],
-            skip_invalid=body.validated_data["skip_invalid"],
-            dry_run=body.validated_data["dry_run"],
+            source=body["file"],
+            skip_invalid=body["skip_invalid"],
+            dry_run=body["dry_run"],
             actor=request.user,
         )
         if not result.ok:
@@ -379,7 +333,6 @@ class ImportView(APIView):
                 details=result.as_dict(),
             )
         return Response(result.as_dict())
-
 
 def _parse_date(value: str | None, name: str) -> datetime.date | None:
     if not value:

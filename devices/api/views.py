@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import RolePermission
+from config.bodies import validated_body
 from config.exceptions import Conflict
 from config.http import client_ip
 
@@ -68,9 +70,8 @@ class RegisterView(APIView):
     def post(self, request):
         ip = client_ip(request)
         services.check_registration_rate(ip=ip)
-        data = s.RegisterInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        registration = services.register_device(**data.validated_data, ip=ip if ip != "unknown" else None)
+        data = validated_body(s.RegisterInput, request)
+        registration = services.register_device(**data, ip=ip if ip != "unknown" else None)
         device = registration.device
         _, version = services.device_config(device)
         return Response(
@@ -101,12 +102,9 @@ class HeartbeatView(DeviceEndpoint):
         ),
     )
     def post(self, request):
-        data = s.HeartbeatInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated_body(s.HeartbeatInput, request)
         ip = client_ip(request)
-        result = services.record_heartbeat(
-            device=self.device, ip=ip if ip != "unknown" else None, data=data.validated_data
-        )
+        result = services.record_heartbeat(device=self.device, ip=ip if ip != "unknown" else None, data=data)
         return Response(
             {
                 "received_at": result.heartbeat.received_at,
@@ -162,9 +160,8 @@ class TargetBundleView(DeviceEndpoint):
 class TargetStatusView(DeviceEndpoint):
     @extend_schema(request=s.TargetStatusInput, tags=["device-api"], responses=OpenApiTypes.OBJECT)
     def post(self, request, target_id: int):
-        data = s.TargetStatusInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        target = services.report_target_status(device=self.device, target_id=target_id, **data.validated_data)
+        data = validated_body(s.TargetStatusInput, request)
+        target = services.report_target_status(device=self.device, target_id=target_id, **data)
         return Response(
             {
                 "target_id": target.pk,
@@ -297,10 +294,9 @@ class RegistrationTokenViewSet(
     filterset_fields = ["room", "group"]
 
     def create(self, request, *args, **kwargs):
-        data = s.RegistrationTokenSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated_body(s.RegistrationTokenSerializer, request)
         token, plaintext = services.create_registration_token(
-            actor=request.user, request=request, **data.validated_data
+            actor=request.user, request=request, **data
         )
         body = s.RegistrationTokenSerializer(token).data
         body["token"] = plaintext  # shown once
@@ -328,15 +324,26 @@ class BundleViewSet(
 
     @extend_schema(request={"multipart/form-data": s.BundleUploadInput}, responses=s.BundleSerializer)
     def create(self, request, *args, **kwargs):
-        data = s.BundleUploadInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated_body(s.BundleUploadInput, request)
         bundle = services.create_bundle(
-            upload=data.validated_data.pop("file"), actor=request.user, request=request, **data.validated_data
+            upload=data.pop("file"), actor=request.user, request=request, **data
         )
         return Response(s.BundleSerializer(bundle).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
         services.delete_bundle(bundle=instance, actor=self.request.user, request=self.request)
+
+
+def _deployment_move(name: str, service: Callable[..., object]):
+    """A POST action on one deployment: call `service`, answer with the deployment as it now is."""
+
+    def move(self, request, pk=None):
+        deployment = self.get_object()
+        service(deployment=deployment, actor=request.user, request=request)
+        return self._respond(deployment)
+
+    move.__name__ = name  # the router names the route after it (device-deployment-<name>)
+    return extend_schema(request=None, responses=s.DeploymentSerializer)(action(detail=True, methods=["post"])(move))
 
 
 class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
@@ -352,45 +359,16 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
 
     @extend_schema(request=s.DeploymentCreateInput, responses=s.DeploymentSerializer)
     def create(self, request):
-        data = s.DeploymentCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        deployment = services.create_deployment(actor=request.user, request=request, **data.validated_data)
+        data = validated_body(s.DeploymentCreateInput, request)
+        deployment = services.create_deployment(actor=request.user, request=request, **data)
         return self._respond(deployment, status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=s.DeploymentSerializer)
-    @action(detail=True, methods=["post"])
-    def start(self, request, pk=None):
-        return self._respond(
-            services.start_deployment(deployment=self.get_object(), actor=request.user, request=request)
-        )
-
-    @extend_schema(request=None, responses=s.DeploymentSerializer)
-    @action(detail=True, methods=["post"])
-    def pause(self, request, pk=None):
-        return self._respond(
-            services.pause_deployment(deployment=self.get_object(), actor=request.user, request=request)
-        )
-
-    @extend_schema(request=None, responses=s.DeploymentSerializer)
-    @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
-        return self._respond(
-            services.resume_deployment(deployment=self.get_object(), actor=request.user, request=request)
-        )
-
-    @extend_schema(request=None, responses=s.DeploymentSerializer)
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        return self._respond(
-            services.cancel_deployment(deployment=self.get_object(), actor=request.user, request=request)
-        )
-
-    @extend_schema(request=None, responses=s.DeploymentSerializer)
-    @action(detail=True, methods=["post"])
-    def retry(self, request, pk=None):
-        deployment = self.get_object()
-        services.retry_failed_targets(deployment=deployment, actor=request.user, request=request)
-        return self._respond(deployment)
+    # Each move of the rollout is a POST to /devices/deployments/<id>/<move> through its service.
+    start = _deployment_move("start", services.start_deployment)
+    pause = _deployment_move("pause", services.pause_deployment)
+    resume = _deployment_move("resume", services.resume_deployment)
+    cancel = _deployment_move("cancel", services.cancel_deployment)
+    retry = _deployment_move("retry", services.retry_failed_targets)
 
     @extend_schema(responses=s.DeploymentTargetSerializer(many=True))
     @action(detail=True, methods=["get"], serializer_class=s.DeploymentTargetSerializer, filterset_class=None)

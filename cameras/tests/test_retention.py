@@ -96,3 +96,13 @@ def test_sightings_go_after_their_retention_days_and_dry_run_keeps_them(enrolled
     assert retention.purge_sightings(now=now + dt.timedelta(days=31), dry_run=False) == 1
     assert not FaceSighting.objects.exists()
     assert "face_sightings" in registered_purgers()
+
+
+def test_a_purged_sighting_takes_its_unknown_face_and_crop_file_with_it(enrolled_obama, camera, settings):
+    settings.SIGHTING_RETENTION_DAYS = 30
+    frame = ingest(camera, photo_bytes("biden.jpg"))
+    crop = UnknownFace.objects.get(sighting__frame=frame).crop.name
+    assert default_storage.exists(crop)
+    assert retention.purge_sightings(now=timezone.now() + dt.timedelta(days=31), dry_run=False) == 1
+    assert not UnknownFace.objects.exists()
+    assert not default_storage.exists(crop)

@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, admin_page, render_admin_page
 from accounts.permissions import user_has
 from campus.models import Enrolment, Student
+from config.admin_lists import YesNoFilter
 from config.admin_pagination import HonestCountPaginator
 from config.exceptions import DomainError
 
@@ -308,30 +309,25 @@ class ClassSessionAdmin(RoleModelAdmin):
         )
 
 
-class NeedsReviewFilter(admin.SimpleListFilter):
+class NeedsReviewFilter(YesNoFilter):
     title = "held for review"
+    # Django's own name for a boolean field's filter: the dashboard and "today" link to it.
     parameter_name = "needs_review__exact"
+    yes_value, no_value = "1", "0"
+    yes_label, no_label = "Held for review", "Not held"
 
-    def lookups(self, request, model_admin):
-        return [("1", "Held for review"), ("0", "Not held")]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("0", "1"):
-            return queryset.filter(needs_review=self.value() == "1")
-        return queryset
+    def condition(self) -> Q:
+        return Q(needs_review=True)
 
 
-class LeftEarlyFilter(admin.SimpleListFilter):
+class LeftEarlyFilter(YesNoFilter):
     title = "early leave"
     parameter_name = "early_leave__exact"
+    yes_value, no_value = "1", "0"
+    yes_label, no_label = "Left early", "Stayed"
 
-    def lookups(self, request, model_admin):
-        return [("1", "Left early"), ("0", "Stayed")]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("0", "1"):
-            return queryset.filter(early_leave=self.value() == "1")
-        return queryset
+    def condition(self) -> Q:
+        return Q(early_leave=True)
 
 
 @admin.register(AttendanceRecord)

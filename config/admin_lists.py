@@ -11,17 +11,20 @@ class YesNoFilter(admin.SimpleListFilter):
 
     yes_label = "Yes"
     no_label = "No"
+    # The query-string values; a filter standing in for Django's own boolean one keeps its "1"/"0".
+    yes_value = "yes"
+    no_value = "no"
 
     def condition(self) -> Q:
         raise NotImplementedError
 
     def lookups(self, request, model_admin):
-        return [("yes", self.yes_label), ("no", self.no_label)]
+        return [(self.yes_value, self.yes_label), (self.no_value, self.no_label)]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
+        if self.value() == self.yes_value:
             return queryset.filter(self.condition())
-        if self.value() == "no":
+        if self.value() == self.no_value:
             return queryset.exclude(self.condition())
         return queryset
 

@@ -87,3 +87,16 @@ def test_export_action_streams_csv(admin_client_for, admin_user, session, studen
 def test_changelist_links_to_the_dashboard(admin_client_for, admin_user, session):
     response = admin_client_for(admin_user).get(reverse("admin:attendance_classsession_changelist"))
     assert reverse("admin:attendance_dashboard") in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "parameter, field", [("needs_review__exact", "needs_review"), ("early_leave__exact", "early_leave")]
+)
+def test_the_records_list_filters_both_ways_on_the_yes_no_flags(admin_client_for, admin_user, session, students,
+                                                               parameter, field):
+    flagged = AttendanceRecordFactory(session=session, student=students[0], **{field: True})
+    plain = AttendanceRecordFactory(session=session, student=students[1])
+    url = reverse("admin:attendance_attendancerecord_changelist")
+    for value, expected in (("1", flagged), ("0", plain)):
+        response = admin_client_for(admin_user).get(url, {parameter: value})
+        assert [record.pk for record in response.context["cl"].result_list] == [expected.pk]

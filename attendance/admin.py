@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, admin_page, render_admin_page
 from accounts.permissions import user_has
 from campus.models import Enrolment, Student
-from config.admin_lists import YesNoFilter
+from config.admin_lists import flag_filter
 from config.admin_pagination import HonestCountPaginator
 from config.exceptions import DomainError
 
@@ -309,25 +309,11 @@ class ClassSessionAdmin(RoleModelAdmin):
         )
 
 
-class NeedsReviewFilter(YesNoFilter):
-    title = "held for review"
-    # Django's own name for a boolean field's filter: the dashboard and "today" link to it.
-    parameter_name = "needs_review__exact"
-    yes_value, no_value = "1", "0"
-    yes_label, no_label = "Held for review", "Not held"
-
-    def condition(self) -> Q:
-        return Q(needs_review=True)
-
-
-class LeftEarlyFilter(YesNoFilter):
-    title = "early leave"
-    parameter_name = "early_leave__exact"
-    yes_value, no_value = "1", "0"
-    yes_label, no_label = "Left early", "Stayed"
-
-    def condition(self) -> Q:
-        return Q(early_leave=True)
+# The dashboard and "today" link to Django's own parameter, needs_review__exact=1.
+NeedsReviewFilter = flag_filter(
+    "needs_review", title="held for review", yes_label="Held for review", no_label="Not held"
+)
+LeftEarlyFilter = flag_filter("early_leave", title="early leave", yes_label="Left early", no_label="Stayed")
 
 
 @admin.register(AttendanceRecord)

@@ -37,3 +37,18 @@ def count_column(annotation: str, description: str | None = None):
         return getattr(obj, annotation)
 
     return column
+
+
+def flag_filter(field: str, *, title: str, yes_label: str, no_label: str) -> type[YesNoFilter]:
+    """A YesNoFilter on a boolean field under Django's own parameter (`<field>__exact`, 1/0), with labels that say
+    what the flag means; links written for Django's filter keep working."""
+    attributes = {
+        "title": title,
+        "parameter_name": f"{field}__exact",
+        "yes_value": "1",
+        "no_value": "0",
+        "yes_label": yes_label,
+        "no_label": no_label,
+        "condition": lambda self: Q(**{field: True}),
+    }
+    return type(f"{field.title().replace('_', '')}Filter", (YesNoFilter,), attributes)

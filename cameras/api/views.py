@@ -19,6 +19,7 @@ from accounts.permissions import RolePermission, require
 from attendance import selectors as attendance_selectors
 from campus import selectors as campus_selectors
 from campus.models import Student
+from config.bodies import validated_body
 from config.exceptions import NotFound
 from config.pagination import SeenCursorPagination
 from devices.authentication import DeviceCredentialAuthentication
@@ -200,6 +201,17 @@ class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.sighting_list()
 
 
+def _assign(request, faces: list) -> Response:
+    """Enrols `faces` as the body's student: one face or a look-alike group answer alike."""
+    student = validated_body(serializers.AssignSerializer, request)["student"]
+    enrolment = services.assign_unknown_faces(faces=faces, student=student, actor=request.user, request=request)
+    return Response({"enrolment": serializers.FaceEnrolmentSerializer(enrolment).data})
+
+
+def _dismiss(request, faces: list) -> Response:
+    return Response({"dismissed": services.dismiss_unknown_faces(faces=faces, actor=request.user, request=request)})
+
+
 class UnknownFaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Faces nobody matched, for review: view the crop, assign to a student (enrols it) or dismiss."""
 
@@ -220,20 +232,11 @@ class UnknownFaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
-        face = self.get_object()
-        payload = serializers.AssignSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        enrolment = services.assign_unknown_faces(
-            faces=[face], student=payload.validated_data["student"], actor=request.user, request=request
-        )
-        return Response({"enrolment": serializers.FaceEnrolmentSerializer(enrolment).data})
+        return _assign(request, [self.get_object()])
 
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
-        face = self.get_object()
-        return Response(
-            {"dismissed": services.dismiss_unknown_faces(faces=[face], actor=request.user, request=request)}
-        )
+        return _dismiss(request, [self.get_object()])
 
 
 class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -252,27 +255,11 @@ class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
-        group = self.get_object()
-        payload = serializers.AssignSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        enrolment = services.assign_unknown_faces(
-            faces=self._pending(group),
-            student=payload.validated_data["student"],
-            actor=request.user,
-            request=request,
-        )
-        return Response({"enrolment": serializers.FaceEnrolmentSerializer(enrolment).data})
+        return _assign(request, self._pending(self.get_object()))
 
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
-        group = self.get_object()
-        return Response(
-            {
-                "dismissed": services.dismiss_unknown_faces(
-                    faces=self._pending(group), actor=request.user, request=request
-                )
-            }
-        )
+        return _dismiss(request, self._pending(self.get_object()))
 
 
 class SessionFacesView(APIView):

@@ -79,3 +79,24 @@ def test_gunicorn_trusts_forwarded_scheme_headers_only_behind_a_proxy(monkeypatc
     assert runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["forwarded_allow_ips"] == ""
     monkeypatch.setenv("TRUSTED_PROXY_COUNT", "1")
     assert runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["forwarded_allow_ips"] == "*"
+
+
+def _bare_manage(*args: str) -> subprocess.CompletedProcess:
+    """manage.py as a fresh checkout runs it: no DEBUG, no secrets, no .env of ours."""
+    env = {key: value for key, value in os.environ.items() if key not in {*PRODUCTION, "DATABASE_URL", "REDIS_URL"}}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args", [["makemigrations", "--check", "--dry-run"], ["check"]])
+def test_code_only_commands_run_in_a_fresh_checkout_without_secrets(args):
+    result = _bare_manage(*args)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("args", [["migrate", "--plan"], ["check", "--deploy"]])
+def test_other_commands_refuse_without_secrets_in_one_clear_line(args):
+    result = _bare_manage(*args)
+    assert result.returncode == 1
+    assert f"manage.py {args[0]}: SECRET_KEY must be set when DEBUG is off." in result.stderr
+    assert "Traceback" not in result.stderr

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from accounts.permissions import RolePermission, require
 from campus import selectors as campus_selectors
 from campus.models import Course, Student
+from config.bodies import validated_body
 from config.exceptions import NotFound
 from config.pagination import CreatedCursorPagination, ScheduledCursorPagination
 
@@ -81,10 +82,9 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=serializers.DecisionSerializer, responses=serializers.SessionSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        body = serializers.DecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated_body(serializers.DecisionSerializer, request)
         session = services.cancel_session(
-            session=self.get_object(), by=request.user, reason=body.validated_data["note"]
+            session=self.get_object(), by=request.user, reason=data["note"]
         )
         return self._refreshed(session)
 
@@ -92,9 +92,7 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def marks(self, request, pk=None):
         session = self.get_object()
-        body = serializers.MarkSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(serializers.MarkSerializer, request)
         record = services.mark_manually(
             session=session,
             student=data["student"],
@@ -110,10 +108,9 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="bulk-marks")
     def bulk_marks(self, request, pk=None):
         session = self.get_object()
-        body = serializers.BulkMarkSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated_body(serializers.BulkMarkSerializer, request)
         records = services.mark_bulk(
-            session=session, marks=body.validated_data["marks"], by=request.user, reason=body.validated_data["reason"]
+            session=session, marks=data["marks"], by=request.user, reason=data["reason"]
         )
         fresh = selectors.record_list().filter(pk__in=[r.pk for r in records]).order_by("student__student_number")
         return Response({"count": len(records), "records": serializers.RecordSerializer(fresh, many=True).data})
@@ -179,9 +176,7 @@ class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
 
     @extend_schema(request=serializers.ExcuseCreateSerializer, responses={201: serializers.ExcuseSerializer})
     def create(self, request, *args, **kwargs):
-        body = serializers.ExcuseCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(serializers.ExcuseCreateSerializer, request)
         student = data.get("student") or _student_of(request.user)
         if not selectors.session_is_visible_to(request.user, data["session"]):
             raise NotFound("No such session.")
@@ -189,10 +184,9 @@ class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
         return Response(self.get_serializer(self.get_queryset().get(pk=excuse.pk)).data, status=status.HTTP_201_CREATED)
 
     def _decide(self, request, approve: bool) -> Response:
-        body = serializers.DecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated_body(serializers.DecisionSerializer, request)
         excuse = services.decide_excuse(
-            excuse=self.get_object(), approve=approve, by=request.user, note=body.validated_data["note"]
+            excuse=self.get_object(), approve=approve, by=request.user, note=data["note"]
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=excuse.pk)).data)
 

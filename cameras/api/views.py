@@ -91,11 +91,10 @@ class CameraViewSet(viewsets.ModelViewSet):
             queryset = selectors.frame_list().filter(camera=camera)
             page = self.paginate_queryset(queryset)
             return self.get_paginated_response(serializers.FrameSerializer(page, many=True).data)
-        payload = serializers.FramePushSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data["image"].read()
+        payload = validated_body(serializers.FramePushSerializer, request)
+        data = payload["image"].read()
         receipt = intake.receive_frame(
-            camera=camera, data=data, captured_at=payload.validated_data.get("captured_at"), source=FrameSource.PUSH
+            camera=camera, data=data, captured_at=payload.get("captured_at"), source=FrameSource.PUSH
         )
         return Response(
             serializers.FrameReceiptSerializer(receipt).data,
@@ -151,11 +150,10 @@ class StudentFacesView(APIView):
     )
     def post(self, request, student_id: int):
         student = _student_for(request, student_id)
-        payload = serializers.EnrolmentUploadSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        payload = validated_body(serializers.EnrolmentUploadSerializer, request)
         enrolment = services.enrol_face(
-            student=student, image_bytes=payload.validated_data["image"].read(), actor=request.user, request=request,
-            replace=payload.validated_data["replace"],
+            student=student, image_bytes=payload["image"].read(), actor=request.user, request=request,
+            replace=payload["replace"],
         )
         return Response(serializers.FaceEnrolmentSerializer(enrolment).data, status=status.HTTP_201_CREATED)
 

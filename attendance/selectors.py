@@ -7,7 +7,8 @@ excused and unverified records are left out of both.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
@@ -74,6 +75,47 @@ def record_list() -> QuerySet[AttendanceRecord]:
         Prefetch("session", queryset=ClassSession.objects.select_related("section__course", "room")),
         Prefetch("student", queryset=Student.objects.only("id", "student_number", "first_name", "last_name")),
         Prefetch("marked_by", queryset=User.objects.only("id", "username")),
+    )
+
+
+# A record as the lists read it: its own columns, relations by id.
+RECORD_ROW_FIELDS = (
+    "id", "session_id", "student_id", "marked_by_id", "status", "source", "first_seen_at", "last_seen_at",
+    "sightings_count", "confidence", "early_leave", "needs_review", "note", "created_at", "updated_at",
+)
+
+
+def record_rows(records: QuerySet[AttendanceRecord]) -> ValueRows:
+    """`records` as plain rows: a list page builds no model instances (they cost more than its queries)."""
+    return cast("ValueRows", records.values(*RECORD_ROW_FIELDS))
+
+
+@dataclass(frozen=True)
+class RecordRelations:
+    """What a page of record rows points at, by id: what `record_list` prefetches, as plain rows."""
+
+    sessions: dict[int, Mapping[str, Any]]
+    students: dict[int, Mapping[str, Any]]
+    markers: dict[int, str]
+
+
+def record_relations(rows: list[dict[str, Any]]) -> RecordRelations:
+    """The sessions (with section, course and room), students and markers of `rows`, one query each;
+    none for the markers when no row has one. Separate queries, not a join: see `record_list`."""
+    session_ids = {row["session_id"] for row in rows}
+    student_ids = {row["student_id"] for row in rows}
+    marker_ids = {row["marked_by_id"] for row in rows if row["marked_by_id"] is not None}
+    sessions = ClassSession.objects.filter(pk__in=session_ids).values(
+        "id", "date", "section_id", "section__code", "section__course__code", "room__code", "scheduled_start"
+    ) if session_ids else []
+    students = Student.objects.filter(pk__in=student_ids).values(
+        "id", "student_number", "first_name", "last_name"
+    ) if student_ids else []
+    markers = User.objects.filter(pk__in=marker_ids).values_list("id", "username") if marker_ids else []
+    return RecordRelations(
+        sessions={row["id"]: row for row in sessions},
+        students={row["id"]: row for row in students},
+        markers=dict(markers),
     )
 
 

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
 from campus.models import Course, Section, Student
-from config.serializers import StrictModelSerializer, StrictSerializer
+from config.serializers import StrictModelSerializer, StrictSerializer, iso_datetime
 
 from ..choices import MANUAL_STATUSES
 from ..models import AttendanceChange, AttendanceRecord, ClassSession, ExcuseRequest
-from ..selectors import STATUS_KEYS
+from ..selectors import STATUS_KEYS, RecordRelations
 
 
 class SessionSerializer(StrictModelSerializer):
@@ -66,14 +68,61 @@ class ChangeSerializer(StrictModelSerializer):
         fields = ["id", "changed_by", "from_status", "to_status", "changed_at", "reason"]
 
 
-_DATETIME = serializers.DateTimeField()
+def _session_part(session: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's session as records show it, from a row of `selectors.record_relations`."""
+    return {
+        "id": session["id"],
+        "date": session["date"].isoformat(),
+        "section_id": session["section_id"],
+        "section": f"{session['section__course__code']}-{session['section__code']}",
+        "room": session["room__code"],
+        "scheduled_start": session["scheduled_start"].isoformat(),
+    }
 
 
-def _datetime(value) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
+def _student_part(student: Mapping[str, Any]) -> dict[str, Any]:
+    # The name as Student.full_name gives it.
+    name = f"{student['first_name']} {student['last_name']}".strip()
+    return {"id": student["id"], "student_number": student["student_number"], "name": name}
+
+
+def _record_data(row: Mapping[str, Any], session: dict[str, Any], student: dict[str, Any], marker: str | None) -> dict:
+    """One record's representation from its columns (a `selectors.record_rows` row, or a model's
+    `__dict__`, which holds the same names) and its relations' parts."""
+    return {
+        "id": row["id"],
+        "session": session,
+        "student": student,
+        "status": row["status"],
+        "source": row["source"],
+        "first_seen_at": iso_datetime(row["first_seen_at"]),
+        "last_seen_at": iso_datetime(row["last_seen_at"]),
+        "sightings_count": row["sightings_count"],
+        "confidence": None if row["confidence"] is None else float(row["confidence"]),
+        "early_leave": row["early_leave"],
+        "needs_review": row["needs_review"],
+        "marked_by": marker,
+        "note": row["note"],
+        "created_at": iso_datetime(row["created_at"]),
+        "updated_at": iso_datetime(row["updated_at"]),
+    }
+
+
+def record_rows_data(rows: list[dict[str, Any]], relations: RecordRelations) -> list[dict]:
+    """A page of record rows as `RecordSerializer` shows records; each session and student is built once."""
+    sessions = {pk: _session_part(session) for pk, session in relations.sessions.items()}
+    students = {pk: _student_part(student) for pk, student in relations.students.items()}
+    return [
+        _record_data(row, sessions[row["session_id"]], students[row["student_id"]],
+                     relations.markers.get(row["marked_by_id"]))
+        for row in rows
+    ]
 
 
 class RecordSerializer(StrictModelSerializer):
+    """A record from a model instance (`selectors.record_list` loads its relations); lists use
+    `record_rows_data`, which gives the same representation from plain rows."""
+
     student = serializers.SerializerMethodField()
     session = serializers.SerializerMethodField()
     marked_by = serializers.CharField(source="marked_by.username", default=None, allow_null=True, read_only=True)
@@ -99,40 +148,23 @@ class RecordSerializer(StrictModelSerializer):
         ]
 
     def to_representation(self, instance):
-        # Lists of records read a page at a time of a million: plain attribute reads
-        # (a test keeps this equal to what the declared fields give).
-        return {
-            "id": instance.pk,
-            "session": self.get_session(instance),
-            "student": self.get_student(instance),
-            "status": instance.status,
-            "source": instance.source,
-            "first_seen_at": _datetime(instance.first_seen_at),
-            "last_seen_at": _datetime(instance.last_seen_at),
-            "sightings_count": instance.sightings_count,
-            "confidence": None if instance.confidence is None else float(instance.confidence),
-            "early_leave": instance.early_leave,
-            "needs_review": instance.needs_review,
-            "marked_by": instance.marked_by.username if instance.marked_by_id else None,
-            "note": instance.note,
-            "created_at": _datetime(instance.created_at),
-            "updated_at": _datetime(instance.updated_at),
-        }
+        marker = instance.marked_by.username if instance.marked_by_id else None
+        return _record_data(instance.__dict__, self.get_session(instance), self.get_student(instance), marker)
 
     def get_student(self, obj) -> dict:
         student = obj.student
-        return {"id": student.pk, "student_number": student.student_number, "name": student.full_name}
+        return _student_part(
+            {"id": student.pk, "student_number": student.student_number, "first_name": student.first_name,
+             "last_name": student.last_name}
+        )
 
     def get_session(self, obj) -> dict:
         session = obj.session
-        return {
-            "id": session.pk,
-            "date": session.date.isoformat(),
-            "section_id": session.section_id,
-            "section": f"{session.section.course.code}-{session.section.code}",
-            "room": session.room.code,
-            "scheduled_start": session.scheduled_start.isoformat(),
-        }
+        return _session_part(
+            {"id": session.pk, "date": session.date, "section_id": session.section_id,
+             "section__code": session.section.code, "section__course__code": session.section.course.code,
+             "room__code": session.room.code, "scheduled_start": session.scheduled_start}
+        )
 
 
 class RecordDetailSerializer(RecordSerializer):

@@ -27,7 +27,7 @@ from config.pagination import CreatedCursorPagination, ScheduledCursorPagination
 
 from .. import dashboard, selectors, services
 from ..csv_export import csv_response
-from ..models import ClassSession
+from ..models import AttendanceRecord, ClassSession
 from . import filters, serializers
 
 OWN = "view_own_attendance"
@@ -125,13 +125,16 @@ class AttendanceRecordViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields: list[str] = []
 
     def get_queryset(self):
-        records = selectors.record_list().visible_to(self.request.user)
-        if self.action == "retrieve":
-            records = records.prefetch_related("changes__changed_by")
-        return records
+        if self.action == "list":
+            return selectors.record_rows(AttendanceRecord.objects.visible_to(self.request.user))
+        return selectors.record_list().visible_to(self.request.user).prefetch_related("changes__changed_by")
 
     def get_serializer_class(self):
         return serializers.RecordDetailSerializer if self.action == "retrieve" else serializers.RecordSerializer
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(serializers.record_rows_data(rows, selectors.record_relations(rows)))
 
 
 def _student_of(user) -> Student:
@@ -158,9 +161,9 @@ class MyAttendanceView(APIView):
         date_from, date_to = _range(request)
         records = selectors.records_visible_to(request.user)
         report = selectors.student_report(student=student, records=records, date_from=date_from, date_to=date_to)
-        latest = selectors.records_between(selectors.record_list().filter(student=student), date_from, date_to)
-        latest = latest.order_by("-session__scheduled_start", "-id")[:20]
-        return Response({**report, "latest": serializers.RecordSerializer(latest, many=True).data})
+        latest = selectors.records_between(AttendanceRecord.objects.filter(student=student), date_from, date_to)
+        rows = list(selectors.record_rows(latest.order_by("-session__scheduled_start", "-id")[:20]))
+        return Response({**report, "latest": serializers.record_rows_data(rows, selectors.record_relations(rows))})
 
 
 class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

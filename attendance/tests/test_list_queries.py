@@ -174,3 +174,21 @@ def test_csv_export_reads_in_blocks_and_keeps_session_then_student_order(
     assert [(r["date"], r["student_number"]) for r in rows] == [
         (session.date.isoformat(), student.student_number) for session in sessions for student in by_id
     ]
+
+
+@pytest.mark.parametrize("filled", [True, False])
+def test_a_listed_row_is_shown_as_the_record_itself(section, room, students, teacher, filled):
+    from attendance.api.serializers import RecordSerializer, record_rows_data
+    from attendance.models import AttendanceRecord
+    from attendance.selectors import record_list, record_relations, record_rows
+
+    [session] = add_sessions(1, section, room)
+    record = AttendanceRecordFactory(
+        session=session, student=students[0], marked_by=teacher if filled else None,
+        confidence=0.4123 if filled else None, first_seen_at=at(9, 3) if filled else None,
+        last_seen_at=at(9, 50) if filled else None, note="late bus" if filled else "", early_leave=filled,
+        needs_review=filled,
+    )
+    rows = list(record_rows(AttendanceRecord.objects.filter(pk=record.pk)))
+    [listed] = record_rows_data(rows, record_relations(rows))
+    assert listed == RecordSerializer(record_list().get(pk=record.pk)).data

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from accounts.permissions import user_has
 from campus.models import Room, Student
-from config.serializers import StrictModelSerializer, StrictSerializer
+from config.serializers import StrictModelSerializer, StrictSerializer, iso_datetime
 
 from ..choices import FrameState, SourceKind
 from ..models import Camera, FaceEnrolment, FaceSighting, Frame, UnknownFace, UnknownFaceGroup
@@ -115,19 +115,12 @@ class FaceSightingSerializer(StrictModelSerializer):
         # (a test keeps this equal to what the declared fields give).
         return {
             "id": instance.pk, "frame": instance.frame_id, "camera": instance.camera_id, "room": instance.room_id,
-            "seen_at": _datetime(instance.seen_at), "box": instance.box, "student": instance.student_id,
+            "seen_at": iso_datetime(instance.seen_at), "box": instance.box, "student": instance.student_id,
             "distance": _float(instance.distance), "runner_up_distance": _float(instance.runner_up_distance),
             "match_reason": instance.match_reason, "tracked": instance.tracked, "session": instance.session_id,
             "record": instance.record_id, "outcome": instance.outcome, "visitor": instance.visitor,
             "needs_review": instance.needs_review,
         }
-
-
-_DATETIME = serializers.DateTimeField()
-
-
-def _datetime(value) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
 
 
 def _float(value) -> float | None:

@@ -56,3 +56,20 @@ def test_the_api_answers_through_it(client):
     response = client.get(reverse("attendance-record-list"))
     assert response.status_code == 401
     assert response.json()["error"]["code"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/Sao_Paulo"])
+@pytest.mark.parametrize("value", [
+    dt.datetime(2026, 12, 3, 9, 30, 15, 123456, tzinfo=dt.UTC),
+    dt.datetime(2026, 7, 1, 23, 59, tzinfo=ZoneInfo("Asia/Tokyo")),
+])
+def test_iso_datetime_is_drfs_datetime_field(settings, zone, value):
+    from django.utils import timezone
+    from rest_framework import serializers
+
+    from config.serializers import iso_datetime
+
+    settings.TIME_ZONE = zone
+    with timezone.override(zone):
+        assert iso_datetime(value) == serializers.DateTimeField().to_representation(value)
+    assert iso_datetime(None) is None

@@ -58,6 +58,20 @@ def session_list() -> QuerySet[ClassSession]:
     return ClassSession.objects.select_related("section__course", "section__term", "room")
 
 
+# A session as the sessions list shows it, with its section, course, term and room joined.
+SESSION_ROW_FIELDS = (
+    "id", "slot_id", "section_id", "section__code", "section__course__code", "section__term__name", "room_id",
+    "room__code", "date", "scheduled_start", "scheduled_end", "status", "opened_at", "closed_at",
+    "camera_coverage", "unverified_reason",
+)
+
+
+def session_rows(sessions: QuerySet[ClassSession]) -> QuerySet[ClassSession, dict[str, Any]]:
+    """`sessions` as plain rows of exactly what the list shows (a page of model instances with their
+    joined section, course, term and room loaded every timestamp of five tables)."""
+    return sessions.values(*SESSION_ROW_FIELDS)
+
+
 def sessions_on(day: dt.date) -> QuerySet[ClassSession]:
     """The day's sessions with per-status record counts, in start order."""
     return session_list().filter(date=day).annotate(**count_annotations("records__")).order_by("scheduled_start", "id")

@@ -53,6 +53,28 @@ class SessionSerializer(StrictModelSerializer):
         return {status: getattr(obj, f"n_{status}") for status in STATUS_KEYS}
 
 
+def session_rows_data(rows: list[dict[str, Any]]) -> list[dict]:
+    """A page of `selectors.session_rows` as `ClassSessionListSerializer` shows sessions (a test compares them)."""
+    return [
+        {
+            "id": row["id"],
+            "slot": row["slot_id"],
+            "section": {"id": row["section_id"], "code": row["section__code"], "course": row["section__course__code"],
+                        "term": row["section__term__name"]},
+            "room": {"id": row["room_id"], "code": row["room__code"]},
+            "date": row["date"].isoformat(),
+            "scheduled_start": iso_datetime(row["scheduled_start"]),
+            "scheduled_end": iso_datetime(row["scheduled_end"]),
+            "status": row["status"],
+            "opened_at": iso_datetime(row["opened_at"]),
+            "closed_at": iso_datetime(row["closed_at"]),
+            "camera_coverage": None if row["camera_coverage"] is None else float(row["camera_coverage"]),
+            "unverified_reason": row["unverified_reason"],
+        }
+        for row in rows
+    ]
+
+
 class ClassSessionListSerializer(SessionSerializer):
     """The sessions list: a session without its per-status counts (read them on the session itself)."""
 

@@ -55,14 +55,18 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["scheduled_start", "date"]
 
     def get_queryset(self):
-        sessions = selectors.session_list().visible_to(self.request.user).order_by("-scheduled_start", "-id")
         if self.action == "list":
             # Counting every record of every session on the page costs more than the page: the list leaves it out.
-            return sessions
+            return selectors.session_rows(ClassSession.objects.visible_to(self.request.user))
+        sessions = selectors.session_list().visible_to(self.request.user).order_by("-scheduled_start", "-id")
         return sessions.annotate(**selectors.count_annotations("records__"))
 
     def get_serializer_class(self):
         return serializers.ClassSessionListSerializer if self.action == "list" else serializers.SessionSerializer
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(serializers.session_rows_data(rows))
 
     def _refreshed(self, session: ClassSession) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)

@@ -192,3 +192,20 @@ def test_a_listed_row_is_shown_as_the_record_itself(section, room, students, tea
     rows = list(record_rows(AttendanceRecord.objects.filter(pk=record.pk)))
     [listed] = record_rows_data(rows, record_relations(rows))
     assert listed == RecordSerializer(record_list().get(pk=record.pk)).data
+
+
+@pytest.mark.parametrize("filled", [True, False])
+def test_a_listed_session_is_shown_as_the_list_serializer_shows_it(section, room, filled):
+    from django.utils import timezone
+
+    from attendance.api.serializers import ClassSessionListSerializer, session_rows_data
+    from attendance.models import ClassSession
+    from attendance.selectors import session_list, session_rows
+
+    [session] = add_sessions(1, section, room)
+    if filled:
+        session.opened_at, session.closed_at = at(9, 1), timezone.now()
+        session.camera_coverage, session.unverified_reason = 0.75, "camera offline"
+        session.save()
+    [listed] = session_rows_data(list(session_rows(ClassSession.objects.filter(pk=session.pk))))
+    assert listed == ClassSessionListSerializer(session_list().get(pk=session.pk)).data

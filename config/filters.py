@@ -9,6 +9,7 @@ from django_filters.fields import MultipleChoiceField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.settings import api_settings
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -76,3 +77,13 @@ class FilterBackend(DjangoFilterBackend):
     """The same rules for a view's `filterset_fields`."""
 
     filterset_base = FilterSet
+    # Parameters that are never filters. A request with no other one needs no filterset: none of
+    # ours filters when not given, and building its form cost as much as a list's page query.
+    NOT_FILTERS = frozenset(
+        {"cursor", "page", "page_size", "format", api_settings.ORDERING_PARAM, api_settings.SEARCH_PARAM}
+    )
+
+    def filter_queryset(self, request, queryset, view):
+        if self.NOT_FILTERS.issuperset(request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

@@ -55,6 +55,7 @@ class SessionSerializer(StrictModelSerializer):
 
 def session_rows_data(rows: list[dict[str, Any]]) -> list[dict]:
     """A page of `selectors.session_rows` as `ClassSessionListSerializer` shows sessions (a test compares them)."""
+    zone = timezone.get_current_timezone()
     return [
         {
             "id": row["id"],
@@ -63,11 +64,11 @@ def session_rows_data(rows: list[dict[str, Any]]) -> list[dict]:
                         "term": row["section__term__name"]},
             "room": {"id": row["room_id"], "code": row["room__code"]},
             "date": row["date"].isoformat(),
-            "scheduled_start": iso_datetime(row["scheduled_start"]),
-            "scheduled_end": iso_datetime(row["scheduled_end"]),
+            "scheduled_start": iso_datetime(row["scheduled_start"], zone),
+            "scheduled_end": iso_datetime(row["scheduled_end"], zone),
             "status": row["status"],
-            "opened_at": iso_datetime(row["opened_at"]),
-            "closed_at": iso_datetime(row["closed_at"]),
+            "opened_at": iso_datetime(row["opened_at"], zone),
+            "closed_at": iso_datetime(row["closed_at"], zone),
             "camera_coverage": None if row["camera_coverage"] is None else float(row["camera_coverage"]),
             "unverified_reason": row["unverified_reason"],
         }
@@ -102,13 +103,16 @@ def _session_part(session: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _student_part(student: Mapping[str, Any]) -> dict[str, Any]:
+def _student_part(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's student from the record's row (`selectors.record_rows` joins it)."""
     # The name as Student.full_name gives it.
-    name = f"{student['first_name']} {student['last_name']}".strip()
-    return {"id": student["id"], "student_number": student["student_number"], "name": name}
+    name = f"{row['student__first_name']} {row['student__last_name']}".strip()
+    return {"id": row["student_id"], "student_number": row["student__student_number"], "name": name}
 
 
-def _record_data(row: Mapping[str, Any], session: dict[str, Any], student: dict[str, Any], marker: str | None) -> dict:
+def _record_data(
+    row: Mapping[str, Any], session: dict[str, Any], student: dict[str, Any], marker: str | None, zone: dt.tzinfo
+) -> dict:
     """One record's representation from its columns (a `selectors.record_rows` row, or a model's
     `__dict__`, which holds the same names) and its relations' parts."""
     return {
@@ -117,26 +121,26 @@ def _record_data(row: Mapping[str, Any], session: dict[str, Any], student: dict[
         "student": student,
         "status": row["status"],
         "source": row["source"],
-        "first_seen_at": iso_datetime(row["first_seen_at"]),
-        "last_seen_at": iso_datetime(row["last_seen_at"]),
+        "first_seen_at": iso_datetime(row["first_seen_at"], zone),
+        "last_seen_at": iso_datetime(row["last_seen_at"], zone),
         "sightings_count": row["sightings_count"],
         "confidence": None if row["confidence"] is None else float(row["confidence"]),
         "early_leave": row["early_leave"],
         "needs_review": row["needs_review"],
         "marked_by": marker,
         "note": row["note"],
-        "created_at": iso_datetime(row["created_at"]),
-        "updated_at": iso_datetime(row["updated_at"]),
+        "created_at": iso_datetime(row["created_at"], zone),
+        "updated_at": iso_datetime(row["updated_at"], zone),
     }
 
 
 def record_rows_data(rows: list[dict[str, Any]], relations: RecordRelations) -> list[dict]:
-    """A page of record rows as `RecordSerializer` shows records; each session and student is built once."""
+    """A page of record rows as `RecordSerializer` shows records; each session is built once."""
     sessions = {pk: _session_part(session) for pk, session in relations.sessions.items()}
-    students = {pk: _student_part(student) for pk, student in relations.students.items()}
+    zone = timezone.get_current_timezone()
     return [
-        _record_data(row, sessions[row["session_id"]], students[row["student_id"]],
-                     relations.markers.get(row["marked_by_id"]))
+        _record_data(row, sessions[row["session_id"]], _student_part(row), relations.markers.get(row["marked_by_id"]),
+                     zone)
         for row in rows
     ]
 
@@ -171,13 +175,14 @@ class RecordSerializer(StrictModelSerializer):
 
     def to_representation(self, instance):
         marker = instance.marked_by.username if instance.marked_by_id else None
-        return _record_data(instance.__dict__, self.get_session(instance), self.get_student(instance), marker)
+        return _record_data(instance.__dict__, self.get_session(instance), self.get_student(instance), marker,
+                            timezone.get_current_timezone())
 
     def get_student(self, obj) -> dict:
         student = obj.student
         return _student_part(
-            {"id": student.pk, "student_number": student.student_number, "first_name": student.first_name,
-             "last_name": student.last_name}
+            {"student_id": student.pk, "student__student_number": student.student_number,
+             "student__first_name": student.first_name, "student__last_name": student.last_name}
         )
 
     def get_session(self, obj) -> dict:

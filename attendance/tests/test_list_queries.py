@@ -62,12 +62,12 @@ def test_record_list_reads_the_page_then_its_relations_by_id(
 ):
     client = client_for(teacher)
     add_records(add_sessions(1, section, room), students[:1], teacher)
-    # 1 the token's user with its permissions; 2 one page of records (the records table alone);
-    # 3 their sessions with section, course and room; 4 their students; 5 the users who marked them
-    with django_assert_num_queries(5):
+    # 1 the token's user with its permissions; 2 one page of records joined with their students;
+    # 3 their sessions with section, course and room; 4 the users who marked them
+    with django_assert_num_queries(4):
         small = client.get(RECORDS)
     add_records(add_sessions(5, section, room, start=1), students, teacher)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         big = client.get(RECORDS)
     assert (len(small.json()["results"]), len(big.json()["results"])) == (1, 16)
     row = big.json()["results"][0]
@@ -80,8 +80,8 @@ def test_record_list_without_markers_skips_their_query(
 ):
     client = client_for(teacher)
     add_records(add_sessions(3, section, room), students, None)
-    # 1 the token's user with its permissions; 2 the page; 3 sessions; 4 students (no marker to read)
-    with django_assert_num_queries(4):
+    # 1 the token's user with its permissions; 2 the page with its students; 3 sessions (no marker to read)
+    with django_assert_num_queries(3):
         response = client.get(RECORDS, {"section": section.pk})
     assert len(response.json()["results"]) == 9
 
@@ -91,12 +91,12 @@ def test_own_records_for_a_student_cost_the_same(
 ):
     client = client_for(enrolled_student_user)
     add_records(add_sessions(2, section, room), students, None)
-    # 1 the token's user with its permissions; 2 the page of that student's records (visible_to
-    # finds the student linked to the user in a subquery); 3 sessions; 4 the student
-    with django_assert_num_queries(4):
+    # 1 the token's user with its permissions; 2 the page of that student's records with the student
+    # (visible_to finds the student linked to the user in a subquery); 3 sessions
+    with django_assert_num_queries(3):
         small = client.get(RECORDS)
     add_records(add_sessions(6, section, room, start=2), students, None)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         big = client.get(RECORDS)
     assert (len(small.json()["results"]), len(big.json()["results"])) == (2, 8)
 
@@ -125,12 +125,12 @@ def test_own_attendance_query_count_does_not_grow(
     client = client_for(enrolled_student_user)
     add_records(add_sessions(2, section, room), students[:1], None)
     # 1 the token's user with its permissions; 2 the linked student; 3 counts per section
-    # (the overall counts are their sum); 4 the latest records; 5 their sessions; 6 the student
-    with django_assert_num_queries(6):
+    # (the overall counts are their sum); 4 the latest records with the student; 5 their sessions
+    with django_assert_num_queries(5):
         client.get(ME)
     other = EnrolmentFactory(student=students[0]).section
     add_records(add_sessions(5, other, room, start=2), students[:1], None)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         body = client.get(ME).json()
     assert (body["overall"]["total"], len(body["sections"]), len(body["latest"])) == (7, 2, 7)
 

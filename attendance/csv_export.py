@@ -16,14 +16,21 @@ class _Echo:
 
 
 def _csv_chunks(rows: Iterable[list[str]], rows_per_chunk: int = 500) -> Iterator[str]:
-    """CSV text: the header alone at once (the first byte goes out before any query), then blocks of rows."""
+    """CSV text: the header alone at once (the first byte goes out before any query), then blocks
+    of rows that grow from 50 to `rows_per_chunk`: the first rows go out soon, and a long export
+    is not written a row at a time."""
     writer = csv.writer(_Echo())
+    iterator = iter(rows)
+    for header in iterator:
+        yield writer.writerow(header)
+        break
     block: list[str] = []
-    for row in rows:
+    size = min(50, rows_per_chunk)
+    for row in iterator:
         block.append(writer.writerow(row))
-        if len(block) == 1 or len(block) >= rows_per_chunk:
+        if len(block) >= size:
             yield "".join(block)
-            block = []
+            block, size = [], min(size * 2, rows_per_chunk)
     if block:
         yield "".join(block)
 

@@ -398,8 +398,17 @@ def export_range_rows(
     if student is not None:
         records = records.filter(student=student)
         sessions = sessions.filter(pk__in=records.values("session_id"))
-    session_ids = list(sessions.order_by("date", "scheduled_start", "id").values_list("pk", flat=True))
-    rows = records.values_list(*EXPORT_FIELDS, "student_id")
+    # Each session's columns are read once, here; the blocks read the records' own (and their
+    # student's and marker's): joining the session, section, course and room into every block
+    # took 5 ms to plan, per block.
+    described = {
+        pk: tuple(columns)
+        for pk, *columns in sessions.order_by("date", "scheduled_start", "id").values_list(
+            "pk", *(name.removeprefix("session__") for name in EXPORT_SESSION_FIELDS)
+        )
+    }
+    session_ids = list(described)
+    rows = records.values_list(*EXPORT_RECORD_FIELDS, "session_id", "student_id")
     sessions_read, rows_read, position = 0, 0, 0
     while position < len(session_ids):
         per_session = rows_read / sessions_read if sessions_read else EXPORT_BLOCK_ROWS
@@ -413,7 +422,7 @@ def export_range_rows(
                 ])
                 rows_read += len(block)
                 for row in block:
-                    yield _export_row(row)
+                    yield _export_row((*described[session_id], *row))
                 if len(block) < EXPORT_BLOCK_ROWS:
                     break
                 last_student = block[-1][-1]
@@ -423,21 +432,25 @@ def export_range_rows(
             take = max(1, min(500, int(EXPORT_BLOCK_ROWS / max(per_session, 1))))
             chunk = session_ids[position : position + take]
             position += len(chunk)
-            chunk_rows = rows.filter(session_id__in=chunk).order_by(
-                "session__date", "session__scheduled_start", "session_id", "student_id"
-            )
-            for row in chunk_rows:
-                rows_read += 1
-                yield _export_row(row)
+            # Students in id order within a session; the sessions in `session_ids`' order (a block is small).
+            by_session: dict[int, list[tuple[Any, ...]]] = {}
+            for row in rows.filter(session_id__in=chunk).order_by("session_id", "student_id"):
+                by_session.setdefault(row[-2], []).append(row)
+            for session_id in chunk:
+                for row in by_session.get(session_id, ()):
+                    rows_read += 1
+                    yield _export_row((*described[session_id], *row))
             sessions_read += len(chunk)
 
 
-EXPORT_FIELDS = (
+EXPORT_SESSION_FIELDS = (
     "session__date",
     "session__section__course__code",
     "session__section__code",
     "session__room__code",
     "session__scheduled_start",
+)
+EXPORT_RECORD_FIELDS = (
     "student__student_number",
     "student__first_name",
     "student__last_name",
@@ -450,6 +463,7 @@ EXPORT_FIELDS = (
     "marked_by__username",
     "note",
 )
+EXPORT_FIELDS = EXPORT_SESSION_FIELDS + EXPORT_RECORD_FIELDS
 
 
 def _export_row(row: tuple[Any, ...]) -> list[str]:

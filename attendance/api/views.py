@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -277,7 +278,7 @@ class DashboardSummaryView(APIView):
 
     @extend_schema(responses=OpenApiResponse(OpenApiTypes.OBJECT, description="Today's attendance summary."))
     def get(self, request):
-        return Response(dashboard.summary(user=request.user))
+        return HttpResponse(dashboard.summary_json(user=request.user), content_type="application/json")
 
 
 class TrendsView(APIView):

@@ -264,11 +264,11 @@ def sees_whole_section(user: User, section: Section) -> bool:
     )
 
 
-def section_report_for(
+def section_report_json_for(
     *, user: User, section: Section, date_from: dt.date | None, date_to: dt.date | None
-) -> dict[str, Any]:
-    """`section_report` over what `user` may see. Those who see the whole section share one
-    report, cached under the section's data version (attendance.report_cache)."""
+) -> bytes:
+    """`section_report` over what `user` may see, as the API's JSON. Those who see the whole
+    section share one report, cached encoded under the section's data version (attendance.report_cache)."""
     if sees_whole_section(user, section):
         return report_cache.cached_section_report(
             section.pk, date_from, date_to,
@@ -276,7 +276,7 @@ def section_report_for(
                                    date_to=date_to),
         )
     records = AttendanceRecord.objects.visible_to(user)
-    return section_report(section=section, records=records, date_from=date_from, date_to=date_to)
+    return report_cache.encode(section_report(section=section, records=records, date_from=date_from, date_to=date_to))
 
 
 def course_report(

@@ -97,3 +97,16 @@ def test_with_redis_down_the_report_is_computed(client_for, teacher, section, re
     response = client_for(teacher).get(report_url(section))
     assert response.status_code == 200
     assert response.json()["overall"]["present"] == 6
+
+
+def test_the_report_is_cached_as_the_json_sent_and_an_older_entry_is_a_miss(client_for, teacher, section, records):
+    from django.core.cache import cache
+
+    client = client_for(teacher)
+    first = client.get(report_url(section))
+    assert first["Content-Type"] == "application/json"
+    [key] = [k for k in cache.keys("attendance:report:section:*")]
+    assert cache.get(key) == first.content
+    cache.set(key, {"overall": "a dict an older release cached"}, 60)
+    assert client.get(report_url(section)).json() == first.json()
+    assert cache.get(key) == first.content

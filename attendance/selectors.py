@@ -361,6 +361,7 @@ def _iso(value: dt.date | dt.time | None) -> str:
 
 
 EXPORT_BLOCK_ROWS = 500
+EXPORT_FIRST_BLOCK_ROWS = 50
 
 
 def export_rows(records: QuerySet[AttendanceRecord]) -> Iterator[list[str]]:
@@ -398,40 +399,37 @@ def export_range_rows(
     if student is not None:
         records = records.filter(student=student)
         sessions = sessions.filter(pk__in=records.values("session_id"))
-    # Each session's columns are read once, here; the blocks read the records' own (and their
-    # student's and marker's): joining the session, section, course and room into every block
-    # took 5 ms to plan, per block.
-    described = {
-        pk: tuple(columns)
-        for pk, *columns in sessions.order_by("date", "scheduled_start", "id").values_list(
-            "pk", *(name.removeprefix("session__") for name in EXPORT_SESSION_FIELDS)
-        )
-    }
-    session_ids = list(described)
+    session_ids = list(sessions.order_by("date", "scheduled_start", "id").values_list("pk", flat=True))
     rows = records.values_list(*EXPORT_RECORD_FIELDS, "session_id", "student_id")
     sessions_read, rows_read, position = 0, 0, 0
+    # The first block is small and the blocks double up to EXPORT_BLOCK_ROWS: the first rows go
+    # out after a short read, and a client that hangs up at once costs little.
+    block_rows = min(EXPORT_FIRST_BLOCK_ROWS, EXPORT_BLOCK_ROWS)
     while position < len(session_ids):
         per_session = rows_read / sessions_read if sessions_read else EXPORT_BLOCK_ROWS
         if per_session >= EXPORT_BLOCK_ROWS / 2:
             # A large session (or the first): keyset blocks over (session, student).
             session_id, last_student = session_ids[position], 0
             position += 1
+            described = _describe_sessions([session_id])
             while True:
-                block = list(rows.filter(session_id=session_id, student_id__gt=last_student).order_by("student_id")[
-                    :EXPORT_BLOCK_ROWS
-                ])
+                block = list(
+                    rows.filter(session_id=session_id, student_id__gt=last_student).order_by("student_id")[:block_rows]
+                )
                 rows_read += len(block)
                 for row in block:
                     yield _export_row((*described[session_id], *row))
-                if len(block) < EXPORT_BLOCK_ROWS:
+                if len(block) < block_rows:
                     break
                 last_student = block[-1][-1]
+                block_rows = min(block_rows * 2, EXPORT_BLOCK_ROWS)
             sessions_read += 1
         else:
             # Small sessions: as many per query as should make one block.
             take = max(1, min(500, int(EXPORT_BLOCK_ROWS / max(per_session, 1))))
             chunk = session_ids[position : position + take]
             position += len(chunk)
+            described = _describe_sessions(chunk)
             # Students in id order within a session; the sessions in `session_ids`' order (a block is small).
             by_session: dict[int, list[tuple[Any, ...]]] = {}
             for row in rows.filter(session_id__in=chunk).order_by("session_id", "student_id"):
@@ -441,6 +439,15 @@ def export_range_rows(
                     rows_read += 1
                     yield _export_row((*described[session_id], *row))
             sessions_read += len(chunk)
+
+
+def _describe_sessions(session_ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    """The export's session columns of `session_ids`, read once for the records of a block: the
+    blocks read the records' own columns (and their student's and marker's), as joining the
+    session, section, course and room into every block took 5 ms to plan, per block."""
+    columns = (name.removeprefix("session__") for name in EXPORT_SESSION_FIELDS)
+    described = ClassSession.objects.filter(pk__in=session_ids).values_list("pk", *columns)
+    return {pk: tuple(rest) for pk, *rest in described}
 
 
 EXPORT_SESSION_FIELDS = (

@@ -105,7 +105,7 @@ def test_the_report_is_cached_as_the_json_sent_and_an_older_entry_is_a_miss(clie
     client = client_for(teacher)
     first = client.get(report_url(section))
     assert first["Content-Type"] == "application/json"
-    [key] = [k for k in cache.keys("attendance:report:section:*")]
+    [key] = list(cache.keys("attendance:report:section:*"))
     assert cache.get(key) == first.content
     cache.set(key, {"overall": "a dict an older release cached"}, 60)
     assert client.get(report_url(section)).json() == first.json()

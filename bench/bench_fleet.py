@@ -65,9 +65,9 @@ from bench.bench_api import (
     Gunicorn,
     check_loopback,
     manage,
-    percentile,
     scratch_database,
 )
+from config.percentiles import percentile
 
 FACES = BASE_DIR / "cameras/tests/fixtures/faces"
 OUT = BASE_DIR / "bench" / "out" / "fleet.json"

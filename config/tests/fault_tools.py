@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from config.processes import stop_process
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 FACES = BASE_DIR / "cameras" / "tests" / "fixtures" / "faces"
 PYTHON = sys.executable
@@ -89,13 +91,7 @@ class PrivateRedis:
     def stop(self, timeout: float = 10) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
+        stop_process(self.process, timeout=timeout)
         self.process = None
         wait_until(lambda: not port_open(self.port), timeout=timeout, what=f"redis-server on {self.port} to stop")
 
@@ -275,15 +271,7 @@ class ServedApp:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_process(self.process, timeout=10, group=True)
         self.process = None
 
     def __enter__(self) -> ServedApp:
@@ -354,14 +342,8 @@ class CeleryWorker:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.process is not None:
+            stop_process(self.process, timeout=15, group=True)
 
     def __enter__(self) -> CeleryWorker:
         return self.start()

@@ -296,6 +296,24 @@ def push_frame(web: ServedApp, *, camera_id: int, auth: dict[str, str], data: by
     return response.json()["frame"]
 
 
+FRAME_FINISHED = {"done", "skipped", "failed"}
+
+
+def wait_for_frame(frame_id: int, *, timeout: float, what: str):
+    """The frame, read again once a worker has finished with it (done, skipped or failed)."""
+    from cameras.models import Frame
+
+    wait_until(lambda: Frame.objects.get(pk=frame_id).state in FRAME_FINISHED, timeout=timeout, interval=0.2,
+               what=what)
+    return Frame.objects.get(pk=frame_id)
+
+
+def push_photo_and_wait(web: ServedApp, *, camera_id: int, auth: dict[str, str], photo: str, timeout: float = 90):
+    """Pushes a fixture photo to a push camera of the served app; the frame once a worker has finished it."""
+    frame_id = push_frame(web, camera_id=camera_id, auth=auth, data=(FACES / photo).read_bytes(), name=photo)
+    return wait_for_frame(frame_id, timeout=timeout, what=f"the worker to process {photo}")
+
+
 def enrol_photo(web: ServedApp, *, student_id: int, auth: dict[str, str], photo: str = "obama.jpg") -> None:
     """Enrols a fixture photo on a consented student through the served app (201)."""
     response = httpx.post(f"{web.base_url}/api/v1/students/{student_id}/faces", headers=auth,

@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from accounts.admin_permissions import RoleModelAdmin, RolePermissionsMixin, admin_page, render_admin_page
 from accounts.permissions import user_has
 from campus.models import Enrolment, Student
-from config.admin_lists import flag_filter
+from config.admin_lists import flag_filter, service_action
 from config.admin_pagination import HonestCountPaginator
 from config.exceptions import DomainError
 
@@ -192,26 +192,16 @@ class ClassSessionAdmin(RoleModelAdmin):
     def records_count(self, obj) -> int:
         return obj.records_total
 
-    def _run(self, request, queryset, fn, verb: str) -> None:
-        done, failed = 0, []
-        for session in queryset:
-            try:
-                fn(session=session, by=request.user)
-                done += 1
-            except DomainError as exc:
-                failed.append(f"{session}: {exc.message}")
-        if done:
-            self.message_user(request, f"{verb} {done} session(s).", messages.SUCCESS)
-        for message in failed[:10]:
-            self.message_user(request, message, messages.ERROR)
-
-    @admin.action(description="Open the selected sessions")
-    def open_sessions(self, request, queryset):
-        self._run(request, queryset, services.open_session, "Opened")
-
-    @admin.action(description="Close the selected sessions (marks absentees)")
-    def close_sessions(self, request, queryset):
-        self._run(request, queryset, services.close_session, "Closed")
+    open_sessions = service_action(
+        lambda session, request: services.open_session(session=session, by=request.user),
+        description="Open the selected sessions",
+        done="Opened {count} session(s).",
+    )
+    close_sessions = service_action(
+        lambda session, request: services.close_session(session=session, by=request.user),
+        description="Close the selected sessions (marks absentees)",
+        done="Closed {count} session(s).",
+    )
 
     @admin.action(description="Export the selected sessions' records as CSV")
     def export_csv(self, request, queryset):

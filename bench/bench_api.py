@@ -43,6 +43,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# The project's root, for config.percentiles here and the apps later (also in the load generator's process).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config.percentiles import percentile
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = BASE_DIR / "bench" / "out"
 VENV_BIN = Path(sys.executable).parent
@@ -97,13 +102,6 @@ class Result:
 
 class NotAvailable(Exception):
     """The endpoint or the data it needs does not exist (yet)."""
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    index = max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 def check_loopback(url: str) -> None:

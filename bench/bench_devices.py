@@ -35,6 +35,10 @@ import urllib.request
 from base64 import urlsafe_b64encode
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config.processes import stop_process
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = BASE_DIR / "bench" / "out"
 PYTHON = sys.executable
@@ -85,7 +89,6 @@ def prepare(env: dict[str, str], devices: int, credentials_path: Path) -> None:
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    sys.path.insert(0, str(BASE_DIR))
     import django
 
     django.setup()
@@ -208,11 +211,7 @@ def main() -> None:
         cpu_used = server_cpu_seconds(server.pid) - cpu_before
     finally:
         credentials_path.unlink(missing_ok=True)
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, timeout=20)
     if not report_path.exists():
         sys.exit("the simulation wrote no report")
     summary = json.loads(report_path.read_text())

@@ -40,13 +40,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import io
 import json
 import os
 import platform
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -65,9 +63,10 @@ from bench.bench_api import (
     Gunicorn,
     check_loopback,
     manage,
-    percentile,
     scratch_database,
 )
+from config.percentiles import percentile
+from config.processes import stop_process
 
 FACES = BASE_DIR / "cameras/tests/fixtures/faces"
 OUT = BASE_DIR / "bench" / "out" / "fleet.json"
@@ -275,13 +274,8 @@ class FrameWorkers:
         return self.process is not None and self.process.poll() is None
 
     def __exit__(self, *exc) -> None:
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process is not None:
+            stop_process(self.process, timeout=30, group=True)
 
 
 # --- One step: N cameras for a while ----------------------------------------------------------

@@ -33,7 +33,6 @@ import datetime as dt
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from config.processes import stop_process  # noqa: E402 - after the environment and path set above
 
 SHARED = ROOT.parent / "shared" / "faces"
 FIXTURES = ROOT / "cameras" / "tests" / "fixtures" / "faces"
@@ -146,12 +147,7 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+    stop_process(worker, timeout=20, group=True)
 
 
 # --- The run --------------------------------------------------------------------------------

@@ -45,6 +45,10 @@ from base64 import urlsafe_b64encode
 from datetime import UTC, datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config.processes import stop_process
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
 REPORT = ARTIFACTS / "fuzz-contract.md"
@@ -232,11 +236,7 @@ def main() -> int:
             write_report(results, examples, options, roles, tracebacks=server_log_path.read_text().count("Traceback"))
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_process(server, timeout=30)
         server_log.close()
         server_errors = server_log_path.read_text()
         admin_sql(env, f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')

@@ -44,6 +44,14 @@ def _delete_in_batches(rows: QuerySet, file_path: str) -> None:
         rows.model.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
 
 
+def _purge_rows(rows: QuerySet, file_path: str, *, dry_run: bool) -> int:
+    """How many `rows` there are; unless a dry run, they are deleted (in batches, files first)."""
+    count = rows.count()
+    if not dry_run:
+        _delete_in_batches(rows, file_path)
+    return count
+
+
 def purge_frames(*, now: datetime, dry_run: bool) -> int:
     """Frame rows past FRAME_ROW_RETENTION_DAYS, and frame images of finished frames (unless kept by setting)."""
     cutoff = now - timedelta(days=settings.FRAME_ROW_RETENTION_DAYS)
@@ -66,23 +74,16 @@ def purge_frames(*, now: datetime, dry_run: bool) -> int:
 def purge_sightings(*, now: datetime, dry_run: bool) -> int:
     """Face sightings older than SIGHTING_RETENTION_DAYS (the evidence behind old attendance records)."""
     cutoff = now - timedelta(days=settings.SIGHTING_RETENTION_DAYS)
-    old = FaceSighting.objects.filter(seen_at__lt=cutoff)
-    count = old.count()
-    if not dry_run:
-        # An unknown face hangs off its sighting (and goes with it): its crop file goes first.
-        _delete_in_batches(old, "unknown_face__crop")
-    return count
+    # An unknown face hangs off its sighting (and goes with it): its crop file goes first.
+    return _purge_rows(FaceSighting.objects.filter(seen_at__lt=cutoff), "unknown_face__crop", dry_run=dry_run)
 
 
 def purge_unknown_faces(*, now: datetime, dry_run: bool) -> int:
     """Unknown-face crops and embeddings older than UNKNOWN_FACE_RETENTION_HOURS (72 by default)."""
     cutoff = now - timedelta(hours=settings.UNKNOWN_FACE_RETENTION_HOURS)
-    old = UnknownFace.objects.filter(created_at__lt=cutoff)
-    count = old.count()
-    if dry_run:
-        return count
-    _delete_in_batches(old, "crop")
-    UnknownFaceGroup.objects.filter(faces__isnull=True, last_seen_at__lt=cutoff).delete()
+    count = _purge_rows(UnknownFace.objects.filter(created_at__lt=cutoff), "crop", dry_run=dry_run)
+    if not dry_run:
+        UnknownFaceGroup.objects.filter(faces__isnull=True, last_seen_at__lt=cutoff).delete()
     return count
 
 

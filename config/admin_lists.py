@@ -1,9 +1,15 @@
-"""What the admin's change lists share: yes/no filters and count columns read from an annotation."""
+"""What the admin's change lists share: yes/no filters, count columns read from an annotation, and actions
+that run a service on each selected row."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
 from django.db.models import Q
+
+from config.exceptions import DomainError
 
 
 class YesNoFilter(admin.SimpleListFilter):
@@ -52,3 +58,34 @@ def flag_filter(field: str, *, title: str, yes_label: str, no_label: str) -> typ
         "condition": lambda self: Q(**{field: True}),
     }
     return type(f"{field.title().replace('_', '')}Filter", (YesNoFilter,), attributes)
+
+
+def service_action(
+    call: Callable[[Any, Any], object],
+    *,
+    description: str,
+    done: str,
+    allowed: Callable[[Any, Any], bool] | None = None,
+):
+    """An admin action that runs `call(obj, request)` (a service) on each selected row, then says how many it
+    did (`done`, with `{count}`) and, for up to ten others, why the service refused them (their DomainError).
+    `allowed(modeladmin, request)`, when given, may refuse the whole action first (it tells the user why)."""
+
+    @admin.action(description=description)
+    def action(modeladmin, request, queryset) -> None:
+        if allowed is not None and not allowed(modeladmin, request):
+            return
+        count, refused = 0, []
+        for obj in queryset:
+            try:
+                call(obj, request)
+            except DomainError as exc:
+                refused.append(f"{obj}: {exc.message}")
+            else:
+                count += 1
+        if count:
+            modeladmin.message_user(request, done.format(count=count), messages.SUCCESS)
+        for message in refused[:10]:
+            modeladmin.message_user(request, message, messages.ERROR)
+
+    return action

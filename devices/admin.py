@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from accounts.admin_permissions import RolePermissionsMixin, WrittenBySystemMixin
 from accounts.permissions import user_has
-from config.admin_lists import YesNoFilter, count_column
+from config.admin_lists import YesNoFilter, count_column, service_action
 from config.exceptions import DomainError
 
 from . import services
@@ -111,19 +111,18 @@ class DeviceAdmin(DevicesAdmin):
             return False
         return True
 
-    def _each(self, request, queryset, service, verb: str) -> None:
-        if self._allowed(request):
-            for device in queryset:
-                service(device=device, actor=request.user, request=request)
-            self.message_user(request, f"{verb} {queryset.count()} devices.")
-
-    @admin.action(description="Disable selected devices")
-    def disable_devices(self, request, queryset):
-        self._each(request, queryset, services.disable_device, "Disabled")
-
-    @admin.action(description="Enable selected devices")
-    def enable_devices(self, request, queryset):
-        self._each(request, queryset, services.enable_device, "Enabled")
+    disable_devices = service_action(
+        lambda device, request: services.disable_device(device=device, actor=request.user, request=request),
+        description="Disable selected devices",
+        done="Disabled {count} devices.",
+        allowed=_allowed,
+    )
+    enable_devices = service_action(
+        lambda device, request: services.enable_device(device=device, actor=request.user, request=request),
+        description="Enable selected devices",
+        done="Enabled {count} devices.",
+        allowed=_allowed,
+    )
 
     @admin.action(description="Rotate credential (shown once)")
     def rotate_credentials(self, request, queryset):

@@ -54,6 +54,15 @@ def _revoke_own_session(ctx: Context):
     return ctx.client.delete(f"/api/v1/auth/sessions/{token_id}")
 
 
+def _on_target(method: str, suffix: str = "", data: dict | None = None):
+    """A `method` request to the target user's own URL, /api/v1/users/<id><suffix>."""
+
+    def call(ctx: Context):
+        return getattr(ctx.client, method)(f"/api/v1/users/{ctx.target.pk}{suffix}", data)
+
+    return call
+
+
 # endpoint: (call, expected status for anonymous, guest, student, staff, admin)
 MATRIX = {
     "POST auth/login": (
@@ -102,33 +111,21 @@ MATRIX = {
     "DELETE auth/sessions": (lambda c: c.client.delete("/api/v1/auth/sessions"), (401, 200, 200, 200, 200)),
     "DELETE auth/sessions/<id>": (_revoke_own_session, (401, 204, 204, 204, 204)),
     "GET users": (lambda c: c.client.get("/api/v1/users"), (401, 403, 403, 200, 200)),
-    "GET users/<id>": (lambda c: c.client.get(f"/api/v1/users/{c.target.pk}"), (401, 403, 403, 200, 200)),
+    "GET users/<id>": (_on_target("get"), (401, 403, 403, 200, 200)),
     "POST users": (
         lambda c: c.client.post(
             "/api/v1/users", {"username": (n := c.new_name()), "email": f"{n}@campus.test", "role": "student"}
         ),
         (401, 403, 403, 403, 201),
     ),
-    "PATCH users/<id>": (
-        lambda c: c.client.patch(f"/api/v1/users/{c.target.pk}", {"role": "staff"}),
-        (401, 403, 403, 403, 200),
-    ),
-    "PUT users/<id>": (
-        lambda c: c.client.put(f"/api/v1/users/{c.target.pk}", {"last_name": "Put"}),
-        (401, 403, 403, 403, 200),
-    ),
-    "DELETE users/<id>": (
-        lambda c: c.client.delete(f"/api/v1/users/{c.target.pk}"),
-        (401, 403, 403, 403, 204),
-    ),
+    "PATCH users/<id>": (_on_target("patch", data={"role": "staff"}), (401, 403, 403, 403, 200)),
+    "PUT users/<id>": (_on_target("put", data={"last_name": "Put"}), (401, 403, 403, 403, 200)),
+    "DELETE users/<id>": (_on_target("delete"), (401, 403, 403, 403, 204)),
     "POST users/<id>/password": (
-        lambda c: c.client.post(f"/api/v1/users/{c.target.pk}/password", {"new_password": "Admin-Set-Pass-9!"}),
+        _on_target("post", "/password", data={"new_password": "Admin-Set-Pass-9!"}),
         (401, 403, 403, 403, 200),
     ),
-    "DELETE users/<id>/sessions": (
-        lambda c: c.client.delete(f"/api/v1/users/{c.target.pk}/sessions"),
-        (401, 403, 403, 403, 200),
-    ),
+    "DELETE users/<id>/sessions": (_on_target("delete", "/sessions"), (401, 403, 403, 403, 200)),
     "GET roles": (lambda c: c.client.get("/api/v1/roles"), (401, 200, 200, 200, 200)),
 }
 

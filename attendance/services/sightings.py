@@ -27,6 +27,18 @@ class MarkResult:
     session: ClassSession | None = None
 
 
+@dataclass(frozen=True)
+class _Sighting:
+    """One sighting of a student, with the session it counts for and that session's policy."""
+
+    session: ClassSession
+    policy: EffectivePolicy
+    student: Student
+    at: dt.datetime
+    source: str
+    confidence: float | None
+
+
 def _candidate_sessions(*, room: Room, at: dt.datetime) -> list[tuple[ClassSession, EffectivePolicy]]:
     """Open sessions in `room` whose attendance window holds `at`, the one already started first."""
     sessions = (
@@ -81,7 +93,7 @@ def mark_seen(
     if found is None:
         return _not_found(candidates)
     return _record_sighting(
-        session=found[0], policy=found[1], student=student, at=at, source=source, confidence=confidence
+        _Sighting(session=found[0], policy=found[1], student=student, at=at, source=source, confidence=confidence)
     )
 
 
@@ -136,15 +148,8 @@ def hold_for_review(*, student: Student, at: dt.datetime, room: Room, reason: st
     return MarkResult(MarkOutcome.HELD, record, session)
 
 
-def _record_sighting(
-    *,
-    session: ClassSession,
-    policy: EffectivePolicy,
-    student: Student,
-    at: dt.datetime,
-    source: str,
-    confidence: float | None,
-) -> MarkResult:
+def _record_sighting(sighting: _Sighting) -> MarkResult:
+    session, policy, student, at = sighting.session, sighting.policy, sighting.student, sighting.at
     with transaction.atomic():
         record = AttendanceRecord.objects.select_for_update().filter(session=session, student=student).first()
         if record is None:
@@ -152,11 +157,11 @@ def _record_sighting(
                 session=session,
                 student=student,
                 status=policy.status_for(session, at),
-                source=source,
+                source=sighting.source,
                 first_seen_at=at,
                 last_seen_at=at,
                 sightings_count=1,
-                confidence=confidence,
+                confidence=sighting.confidence,
                 early_leave=session.status == SessionStatus.CLOSED and policy.left_early(session, at),
             )
             if _insert_record(record):
@@ -165,7 +170,7 @@ def _record_sighting(
             # A lost race falls through to the update below.
             record = AttendanceRecord.objects.select_for_update().get(session=session, student=student)
 
-        changed = _apply_sighting(record, session=session, policy=policy, at=at, source=source, confidence=confidence)
+        changed = _apply_sighting(record, sighting)
         if not changed:
             return MarkResult(MarkOutcome.UNCHANGED, record, session)
         record.save(update_fields=[*changed, "updated_at"])
@@ -173,16 +178,9 @@ def _record_sighting(
         return MarkResult(MarkOutcome.UPDATED, record, session)
 
 
-def _apply_sighting(
-    record: AttendanceRecord,
-    *,
-    session: ClassSession,
-    policy: EffectivePolicy,
-    at: dt.datetime,
-    source: str,
-    confidence: float | None,
-) -> list[str]:
+def _apply_sighting(record: AttendanceRecord, sighting: _Sighting) -> list[str]:
     """Folds one sighting into `record`; returns the changed fields (none for a repeat)."""
+    session, policy, at, confidence = sighting.session, sighting.policy, sighting.at, sighting.confidence
     if at in (record.first_seen_at, record.last_seen_at):
         return []
     changed: list[str] = ["sightings_count"]
@@ -203,7 +201,7 @@ def _apply_sighting(
             record.status = status
             changed.append("status")
         if record.source == RecordSource.SYSTEM:
-            record.source = source
+            record.source = sighting.source
             changed.append("source")
     if session.status == SessionStatus.CLOSED:
         early = policy.left_early(session, record.last_seen_at)

@@ -42,6 +42,16 @@ def add_records(sessions, students, marker):
             AttendanceRecordFactory(session=session, student=student, status=RecordStatus.ABSENT, marked_by=marker)
 
 
+def get_before_and_after(client, path, add_rows, assert_num_queries, queries):
+    """GETs `path`, calls `add_rows`, GETs it again; each GET must cost exactly `queries` queries."""
+    with assert_num_queries(queries):
+        before = client.get(path)
+    add_rows()
+    with assert_num_queries(queries):
+        after = client.get(path)
+    return before, after
+
+
 def test_session_list_is_the_user_then_one_page(
     client_for, teacher, section, room, django_assert_num_queries
 ):
@@ -49,11 +59,9 @@ def test_session_list_is_the_user_then_one_page(
     add_sessions(2, section, room)
     # 1 the token's user with its permissions;
     # 2 one page of sessions joined with section, course, term and room (no COUNT, no record counts)
-    with django_assert_num_queries(2):
-        small = client.get(SESSIONS)
-    add_sessions(30, section, room, start=2)
-    with django_assert_num_queries(2):
-        big = client.get(SESSIONS)
+    small, big = get_before_and_after(
+        client, SESSIONS, lambda: add_sessions(30, section, room, start=2), django_assert_num_queries, queries=2
+    )
     assert (len(small.json()["results"]), len(big.json()["results"])) == (2, 32)
 
 
@@ -64,11 +72,10 @@ def test_record_list_reads_the_page_then_its_relations_by_id(
     add_records(add_sessions(1, section, room), students[:1], teacher)
     # 1 the token's user with its permissions; 2 one page of records joined with their students;
     # 3 their sessions with section, course and room; 4 the users who marked them
-    with django_assert_num_queries(4):
-        small = client.get(RECORDS)
-    add_records(add_sessions(5, section, room, start=1), students, teacher)
-    with django_assert_num_queries(4):
-        big = client.get(RECORDS)
+    small, big = get_before_and_after(
+        client, RECORDS, lambda: add_records(add_sessions(5, section, room, start=1), students, teacher),
+        django_assert_num_queries, queries=4,
+    )
     assert (len(small.json()["results"]), len(big.json()["results"])) == (1, 16)
     row = big.json()["results"][0]
     assert row["marked_by"] == "teacher"
@@ -93,11 +100,10 @@ def test_own_records_for_a_student_cost_the_same(
     add_records(add_sessions(2, section, room), students, None)
     # 1 the token's user with its permissions; 2 the page of that student's records with the student
     # (visible_to finds the student linked to the user in a subquery); 3 sessions
-    with django_assert_num_queries(3):
-        small = client.get(RECORDS)
-    add_records(add_sessions(6, section, room, start=2), students, None)
-    with django_assert_num_queries(3):
-        big = client.get(RECORDS)
+    small, big = get_before_and_after(
+        client, RECORDS, lambda: add_records(add_sessions(6, section, room, start=2), students, None),
+        django_assert_num_queries, queries=3,
+    )
     assert (len(small.json()["results"]), len(big.json()["results"])) == (2, 8)
 
 
@@ -111,11 +117,9 @@ def test_excuse_list_query_count_does_not_grow(client_for, teacher, section, roo
     file(add_sessions(1, section, room))
     # 1 the token's user with its permissions; 2 COUNT (excuses are few); 3 one page with
     # student, session, filer and decider joined
-    with django_assert_num_queries(3):
-        client.get(EXCUSES)
-    file(add_sessions(6, section, room, start=1))
-    with django_assert_num_queries(3):
-        response = client.get(EXCUSES)
+    _, response = get_before_and_after(
+        client, EXCUSES, lambda: file(add_sessions(6, section, room, start=1)), django_assert_num_queries, queries=3
+    )
     assert response.json()["count"] == 7
 
 
@@ -126,12 +130,13 @@ def test_own_attendance_query_count_does_not_grow(
     add_records(add_sessions(2, section, room), students[:1], None)
     # 1 the token's user with its permissions; 2 the linked student; 3 counts per section
     # (the overall counts are their sum); 4 the latest records with the student; 5 their sessions
-    with django_assert_num_queries(5):
-        client.get(ME)
-    other = EnrolmentFactory(student=students[0]).section
-    add_records(add_sessions(5, other, room, start=2), students[:1], None)
-    with django_assert_num_queries(5):
-        body = client.get(ME).json()
+
+    def add_records_in_another_section():
+        other = EnrolmentFactory(student=students[0]).section
+        add_records(add_sessions(5, other, room, start=2), students[:1], None)
+
+    _, response = get_before_and_after(client, ME, add_records_in_another_section, django_assert_num_queries, queries=5)
+    body = response.json()
     assert (body["overall"]["total"], len(body["sections"]), len(body["latest"])) == (7, 2, 7)
 
 

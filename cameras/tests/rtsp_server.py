@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config.processes import stop_process
+
 
 @dataclass
 class Request:
@@ -194,9 +196,4 @@ def ffmpeg_publishing(video: Path, relay: RTSPRelay, log: Path) -> Iterator[subp
             raise RuntimeError(f"ffmpeg did not publish to the relay: {log.read_text()[-500:]}")
         yield publisher
     finally:
-        publisher.terminate()
-        try:
-            publisher.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            publisher.kill()
-            publisher.wait()
+        stop_process(publisher, timeout=10)

@@ -63,28 +63,35 @@ def test_list_query_count_does_not_grow_with_page_size(
     assert len(body["results"]) == page_size
 
 
-@pytest.mark.parametrize("page_size", [1, ROWS])
-def test_roster_query_count_is_constant(client_for, teacher_user, django_assert_num_queries, page_size):
-    section = f.SectionFactory(teachers=[teacher_user])
-    for _ in range(ROWS):
-        f.EnrolmentFactory(section=section)
-    client = client_for(teacher_user)
-    # user with its permissions, the section (get_object) and its teachers (prefetch),
-    # is it taught by me, COUNT(*), the page
-    with django_assert_num_queries(6):
-        response = client.get(f"/api/v1/sections/{section.pk}/roster?date=2026-10-01&page_size={page_size}")
-    assert response.json()["count"] == ROWS
-    assert len(response.json()["results"]) == page_size
-
-
-@pytest.mark.parametrize("page_size", [1, ROWS])
-def test_complaint_comments_query_count_is_constant(client_for, staff_user, django_assert_num_queries, page_size):
+@pytest.fixture
+def nested_list(request):
+    """A list under one object, holding ROWS rows: (the user who reads it, its path, its other parameters)."""
+    if request.param == "roster":
+        teacher_user = request.getfixturevalue("teacher_user")
+        section = f.SectionFactory(teachers=[teacher_user])
+        f.EnrolmentFactory.create_batch(ROWS, section=section)
+        return teacher_user, f"/api/v1/sections/{section.pk}/roster", {"date": "2026-10-01"}
     complaint = f.ComplaintFactory()
-    for _ in range(ROWS):
-        f.ComplaintCommentFactory(complaint=complaint)
-    client = client_for(staff_user)
-    # user with its permissions, the complaint (get_object), COUNT(*), the page with authors
-    with django_assert_num_queries(4):
-        response = client.get(f"/api/v1/complaints/{complaint.pk}/comments?page_size={page_size}")
+    f.ComplaintCommentFactory.create_batch(ROWS, complaint=complaint)
+    return request.getfixturevalue("staff_user"), f"/api/v1/complaints/{complaint.pk}/comments", {}
+
+
+@pytest.mark.parametrize(
+    ("nested_list", "queries"),
+    [
+        # user with its permissions, the section (get_object) and its teachers (prefetch),
+        # is it taught by me, COUNT(*), the page
+        pytest.param("roster", 6, id="roster"),
+        # user with its permissions, the complaint (get_object), COUNT(*), the page with authors
+        pytest.param("complaint-comments", 4, id="complaint-comments"),
+    ],
+    indirect=["nested_list"],
+)
+@pytest.mark.parametrize("page_size", [1, ROWS])
+def test_nested_list_query_count_is_constant(client_for, nested_list, queries, django_assert_num_queries, page_size):
+    user, path, params = nested_list
+    client = client_for(user)
+    with django_assert_num_queries(queries):
+        response = client.get(path, {**params, "page_size": page_size})
     assert response.json()["count"] == ROWS
     assert len(response.json()["results"]) == page_size

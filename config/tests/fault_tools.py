@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from config.processes import stop_process
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 FACES = BASE_DIR / "cameras" / "tests" / "fixtures" / "faces"
 PYTHON = sys.executable
@@ -89,13 +91,7 @@ class PrivateRedis:
     def stop(self, timeout: float = 10) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
+        stop_process(self.process, timeout=timeout)
         self.process = None
         wait_until(lambda: not port_open(self.port), timeout=timeout, what=f"redis-server on {self.port} to stop")
 
@@ -275,15 +271,7 @@ class ServedApp:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_process(self.process, timeout=10, group=True)
         self.process = None
 
     def __enter__(self) -> ServedApp:
@@ -306,6 +294,24 @@ def push_frame(web: ServedApp, *, camera_id: int, auth: dict[str, str], data: by
                           files={"image": (name, data, "image/jpeg")}, timeout=30)
     assert response.status_code == 202, response.text
     return response.json()["frame"]
+
+
+FRAME_FINISHED = {"done", "skipped", "failed"}
+
+
+def wait_for_frame(frame_id: int, *, timeout: float, what: str):
+    """The frame, read again once a worker has finished with it (done, skipped or failed)."""
+    from cameras.models import Frame
+
+    wait_until(lambda: Frame.objects.get(pk=frame_id).state in FRAME_FINISHED, timeout=timeout, interval=0.2,
+               what=what)
+    return Frame.objects.get(pk=frame_id)
+
+
+def push_photo_and_wait(web: ServedApp, *, camera_id: int, auth: dict[str, str], photo: str, timeout: float = 90):
+    """Pushes a fixture photo to a push camera of the served app; the frame once a worker has finished it."""
+    frame_id = push_frame(web, camera_id=camera_id, auth=auth, data=(FACES / photo).read_bytes(), name=photo)
+    return wait_for_frame(frame_id, timeout=timeout, what=f"the worker to process {photo}")
 
 
 def enrol_photo(web: ServedApp, *, student_id: int, auth: dict[str, str], photo: str = "obama.jpg") -> None:
@@ -354,14 +360,8 @@ class CeleryWorker:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.process is not None:
+            stop_process(self.process, timeout=15, group=True)
 
     def __enter__(self) -> CeleryWorker:
         return self.start()

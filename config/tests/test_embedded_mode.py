@@ -21,13 +21,13 @@ from PIL import Image, ImageOps
 from .fault_tools import (
     FACES,
     CeleryWorker,
-    PrivateRedis,
     ServedApp,
     bearer,
     database_url_for,
     enrol_photo,
     push_frame,
-    wait_until,
+    push_photo_and_wait,
+    wait_for_frame,
 )
 from .fault_tools import app as celery_app
 from .test_faults import open_session_now
@@ -48,11 +48,8 @@ def embedded_env(tmp_path):
 
 
 @pytest.fixture
-def broker():
-    redis = PrivateRedis()
-    redis.start()
-    yield redis.url(0)
-    redis.close()
+def broker(private_redis):
+    return private_redis.url(0)
 
 
 def jpeg(image: Image.Image, quality: int = 90) -> bytes:
@@ -96,10 +93,7 @@ def test_a_running_worker_honours_an_erasure_on_its_very_next_frame(embedded_env
         worker.start()
         try:
             def push(name: str) -> Frame:
-                frame_id = push_frame(web, camera_id=camera.pk, auth=auth, data=(FACES / name).read_bytes(), name=name)
-                wait_until(lambda: Frame.objects.get(pk=frame_id).state == "done", timeout=90, interval=0.2,
-                           what=f"the worker to process {name}")
-                return Frame.objects.get(pk=frame_id)
+                return push_photo_and_wait(web, camera_id=camera.pk, auth=auth, photo=name, timeout=90)
 
             enrol_photo(web, student_id=student.pk, auth=auth)
             worker.wait_ready()
@@ -141,9 +135,7 @@ def test_a_changed_frame_is_not_dropped_because_another_process_saw_another_fram
                 with celery_app.connection_for_write(broker) as conn:
                     celery_app.send_task("cameras.tasks.process_frame", args=[frame_id], queue=queue,
                                          connection=conn)
-                wait_until(lambda: Frame.objects.get(pk=frame_id).state in {"done", "skipped", "failed"},
-                           timeout=90, interval=0.2, what=f"a worker on {queue} to process frame {frame_id}")
-                return Frame.objects.get(pk=frame_id)
+                return wait_for_frame(frame_id, timeout=90, what=f"a worker on {queue} to process frame {frame_id}")
 
             assert process(scene_a, "frames-a").state == "done"
             assert process(scene_b, "frames-b").state == "done"

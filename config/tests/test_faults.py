@@ -61,16 +61,6 @@ def assert_error_format(response: httpx.Response, status: int, code: str | None 
     return error
 
 
-@pytest.fixture
-def private_redis():
-    redis = PrivateRedis()
-    redis.start()
-    try:
-        yield redis
-    finally:
-        redis.close()
-
-
 def app_env(*, database_url: str, redis: PrivateRedis) -> dict[str, str]:
     return {
         "DEBUG": "1",

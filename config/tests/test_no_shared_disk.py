@@ -18,33 +18,22 @@ from django.db import connection
 from django.utils import timezone
 
 from .fault_tools import (
-    FACES,
     S3_ACCESS_KEY,
     S3_REGION,
     S3_SECRET_KEY,
     CeleryWorker,
-    PrivateRedis,
     ServedApp,
     bearer,
     database_url_for,
     enrol_photo,
-    push_frame,
+    push_photo_and_wait,
     s3_server,
-    wait_until,
 )
 from .test_faults import open_session_now
 
 BUCKET = "campus-media"
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -68,8 +57,8 @@ def files_under(folder: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("backend", ["database", "s3"])
-def test_a_frame_pushed_to_web_is_processed_by_a_worker_on_another_disk(backend, request, tmp_path, redis,
-                                                                          admin_user):
+def test_a_frame_pushed_to_web_is_processed_by_a_worker_on_another_disk(backend, request, tmp_path,
+                                                                          private_redis, admin_user):
     from attendance.models import AttendanceRecord
     from cameras.models import FaceEnrolment, Frame, UnknownFace
     from cameras.tests.factories import CameraFactory
@@ -82,7 +71,8 @@ def test_a_frame_pushed_to_web_is_processed_by_a_worker_on_another_disk(backend,
     camera = CameraFactory(room=room, source_kind="push")
     common = {
         "DATABASE_URL": database_url_for(connection.settings_dict),
-        "CELERY_BROKER_URL": redis.url(0), "REDIS_URL": redis.url(1), "CACHE_KEY_PREFIX": f"disk-{backend}",
+        "CELERY_BROKER_URL": private_redis.url(0), "REDIS_URL": private_redis.url(1),
+        "CACHE_KEY_PREFIX": f"disk-{backend}",
         "DEBUG": "1", "FACE_CONSENSUS_SIGHTINGS": "1", "FACE_ENROLMENT_PHOTO_RETENTION_DAYS": "30",
         **storage_env(backend, request),
     }
@@ -96,10 +86,7 @@ def test_a_frame_pushed_to_web_is_processed_by_a_worker_on_another_disk(backend,
     worker.start()
     try:
         def push(name: str) -> Frame:
-            frame_id = push_frame(web, camera_id=camera.pk, auth=auth, data=(FACES / name).read_bytes(), name=name)
-            wait_until(lambda: Frame.objects.get(pk=frame_id).state in {"done", "failed"}, timeout=120,
-                       interval=0.2, what=f"the worker to process {name}")
-            return Frame.objects.get(pk=frame_id)
+            return push_photo_and_wait(web, camera_id=camera.pk, auth=auth, photo=name, timeout=120)
 
         enrol_photo(web, student_id=student.pk, auth=auth)
         assert FaceEnrolment.objects.get(student=student).photo  # kept 30 days, in the storage

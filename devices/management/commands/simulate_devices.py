@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import httpx
 from django.core.management.base import BaseCommand, CommandError
 
+from config.percentiles import percentile
+
 MAX_DEVICES = 5000
 MAX_DURATION = 3600
 FRAME_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -46,14 +48,6 @@ def loopback_url(url: str) -> str:
     if not is_loopback:
         raise CommandError(f"--url must point at a loopback address (127.0.0.1, ::1, localhost), not {host!r}.")
     return url.rstrip("/")
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
-    return ordered[index]
 
 
 @dataclass
@@ -90,8 +84,8 @@ class Stats:
             "heartbeats_per_second": round(self.heartbeats / elapsed, 1) if elapsed else 0.0,
             "sustained_seconds": round(steady_seconds, 2),
             "sustained_heartbeats_per_second": round(steady / steady_seconds, 1) if steady_seconds > 0 else 0.0,
-            "heartbeat_p50_ms": round(percentile(latencies, 0.50) or 0, 2),
-            "heartbeat_p99_ms": round(percentile(latencies, 0.99) or 0, 2),
+            "heartbeat_p50_ms": round(percentile(latencies, 0.50), 2),
+            "heartbeat_p99_ms": round(percentile(latencies, 0.99), 2),
             "heartbeat_mean_ms": round(statistics.fmean(latencies), 2) if latencies else 0.0,
             "rate_limited": self.rate_limited,
             "config_pulls": self.config_pulls,

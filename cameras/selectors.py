@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -39,6 +39,17 @@ def frame_list() -> QuerySet[Frame]:
 def sighting_list() -> QuerySet[FaceSighting]:
     """Face sightings, latest first: the table alone (the serializer shows related ids, never joins)."""
     return FaceSighting.objects.order_by("-seen_at", "-id")
+
+
+SIGHTING_ROW_FIELDS = (
+    "id", "frame_id", "camera_id", "room_id", "seen_at", "box", "student_id", "distance", "runner_up_distance",
+    "match_reason", "tracked", "session_id", "record_id", "outcome", "visitor", "needs_review",
+)
+
+
+def sighting_rows() -> QuerySet[FaceSighting, dict[str, Any]]:
+    """`sighting_list` as plain rows of what the list shows: a page builds no model instances."""
+    return cast("QuerySet[FaceSighting, dict[str, Any]]", sighting_list().values(*SIGHTING_ROW_FIELDS))
 
 
 def unknown_face_list() -> QuerySet[UnknownFace]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.permissions import user_has
@@ -111,16 +116,26 @@ class FaceSightingSerializer(StrictModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance):
-        # The sightings list reads a page at a time of a year of them: plain attribute reads
-        # (a test keeps this equal to what the declared fields give).
-        return {
-            "id": instance.pk, "frame": instance.frame_id, "camera": instance.camera_id, "room": instance.room_id,
-            "seen_at": iso_datetime(instance.seen_at), "box": instance.box, "student": instance.student_id,
-            "distance": _float(instance.distance), "runner_up_distance": _float(instance.runner_up_distance),
-            "match_reason": instance.match_reason, "tracked": instance.tracked, "session": instance.session_id,
-            "record": instance.record_id, "outcome": instance.outcome, "visitor": instance.visitor,
-            "needs_review": instance.needs_review,
-        }
+        # A model's __dict__ holds the same names as a `selectors.sighting_rows` row.
+        return sighting_data(instance.__dict__, timezone.get_current_timezone())
+
+
+def sighting_rows_data(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page of `selectors.sighting_rows` as FaceSightingSerializer shows sightings: the list reads a
+    page at a time of a year of them, with no model instances (a test compares the two)."""
+    zone = timezone.get_current_timezone()
+    return [sighting_data(row, zone) for row in rows]
+
+
+def sighting_data(row: Mapping[str, Any], zone: dt.tzinfo) -> dict[str, Any]:
+    return {
+        "id": row["id"], "frame": row["frame_id"], "camera": row["camera_id"], "room": row["room_id"],
+        "seen_at": iso_datetime(row["seen_at"], zone), "box": row["box"], "student": row["student_id"],
+        "distance": _float(row["distance"]), "runner_up_distance": _float(row["runner_up_distance"]),
+        "match_reason": row["match_reason"], "tracked": row["tracked"], "session": row["session_id"],
+        "record": row["record_id"], "outcome": row["outcome"], "visitor": row["visitor"],
+        "needs_review": row["needs_review"],
+    }
 
 
 def _float(value) -> float | None:

@@ -196,7 +196,11 @@ class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["seen_at"]
 
     def get_queryset(self):
-        return selectors.sighting_list()
+        return selectors.sighting_rows() if self.action == "list" else selectors.sighting_list()
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(serializers.sighting_rows_data(rows))
 
 
 def _assign(request, faces: list) -> Response:

@@ -134,3 +134,9 @@ def test_sighting_representation_is_what_the_declared_fields_give(camera, filled
     fast = FaceSightingSerializer(sighting).data
     generic = drf.ModelSerializer.to_representation(FaceSightingSerializer(), sighting)
     assert list(fast.items()) == list(generic.items())
+    # And a listed row (plain rows, as the list reads them) is shown the same.
+    from cameras.api.serializers import sighting_rows_data
+    from cameras.selectors import sighting_rows
+
+    [listed] = sighting_rows_data(list(sighting_rows().filter(pk=sighting.pk)))
+    assert list(listed.items()) == list(fast.items())

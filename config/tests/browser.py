@@ -55,3 +55,16 @@ def browser_tab(base_url: str, *, width: int, height: int) -> Iterator:
         finally:
             context.close()
             browser.close()
+
+
+def pick_autocomplete(page, field_id: str, text: str) -> None:
+    """Chooses `text` in one of the admin's autocomplete (select2) boxes.
+
+    Opening the box lists every choice at once and the typed search answers 250 ms
+    later, so the wait is for a highlighted option that shows `text`: on a loaded
+    machine Enter would otherwise pick the first of the unfiltered list."""
+    page.click(f"#{field_id} + .select2 .select2-selection")
+    page.fill(".select2-container--open .select2-search__field", text)
+    page.wait_for_selector(f".select2-results__option--highlighted:has-text({text!r})", state="visible")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#{field_id} + .select2 .select2-selection__rendered:has-text({text!r})")

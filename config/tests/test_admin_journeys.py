@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from config.tests.browser import ARTIFACTS, CHROMIUM, browser_tab
+from config.tests.browser import ARTIFACTS, CHROMIUM, browser_tab, pick_autocomplete
 from config.tests.test_browser import PASSWORD
 
 FACES = Path(__file__).resolve().parents[2] / "cameras" / "tests" / "fixtures" / "faces"
@@ -46,14 +46,6 @@ def log_in(page, username: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_load_state()
-
-
-def pick_autocomplete(page, field_id: str, text: str) -> None:
-    """Chooses `text` in one of the admin's autocomplete (select2) boxes."""
-    page.click(f"#{field_id} + .select2 .select2-selection")
-    page.fill(".select2-container--open .select2-search__field", text)
-    page.wait_for_selector(".select2-results__option--highlighted", state="visible")
-    page.keyboard.press("Enter")
 
 
 def with_password(user):
@@ -187,8 +179,9 @@ def test_a_teachers_day_in_the_admin(page, teaching_day):
     shot(page, "teacher-08-review-face")
     page.click("input[name=assign]")
     # Enrolling runs detection and embedding (and, on a fresh machine, the one-time model conversion).
-    page.wait_for_selector("ul.messagelist li.success", timeout=60_000)
+    message = page.wait_for_selector("ul.messagelist li", timeout=60_000)
     shot(page, "teacher-09-face-assigned")
+    assert "success" in (message.get_attribute("class") or ""), message.inner_text()
     assert UnknownFace.objects.get(pk=teaching_day["face"].pk).status == "assigned"
     assert FaceEnrolment.objects.filter(student=students[3]).count() == 1
 

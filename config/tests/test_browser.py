@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from config.tests.browser import ARTIFACTS, CHROMIUM, browser_tab
+from config.tests.browser import ARTIFACTS, CHROMIUM, browser_tab, pick_autocomplete
 
 # The project's own copy of the shared public-domain photo (provenance note beside it).
 FACE_PHOTO = Path(__file__).resolve().parents[2] / "cameras" / "tests" / "fixtures" / "faces" / "obama.jpg"
@@ -99,10 +99,7 @@ def test_admin_adds_a_camera_in_a_real_browser(browser_page, campus_with_history
     page.fill("#id_name", "Front of lab")
     room_input = page.locator("#id_room")
     if "admin-autocomplete" in (room_input.get_attribute("class") or ""):  # type to search, pick the room
-        page.click("#id_room + .select2 .select2-selection")
-        page.fill(".select2-container--open .select2-search__field", room.code)
-        page.wait_for_selector(".select2-results__option--highlighted", state="visible")
-        page.keyboard.press("Enter")
+        pick_autocomplete(page, "id_room", room.code)
     elif room_input.evaluate("el => el.tagName") == "SELECT":
         room_input.select_option(str(room.pk))
     else:  # raw_id_fields / autocomplete: a plain input for the id

@@ -35,6 +35,11 @@ def _test_settings(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
+    # A gallery this process loaded for an earlier test holds students that test's database
+    # had; every app's tests start from the database, not from that memory.
+    from cameras import recognition
+
+    recognition.forget_gallery()
     yield
     # Rate-limit counters and cached summaries must not leak between tests.
     with contextlib.suppress(Exception):  # a test may have pointed the cache at a closed port

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from cameras import recognition
 from config.celery import app as celery_app
 
 
@@ -37,8 +38,6 @@ def _test_settings(settings):
     celery_app.conf.task_eager_propagates = True
     # A gallery this process loaded for an earlier test holds students that test's database
     # had; every app's tests start from the database, not from that memory.
-    from cameras import recognition
-
     recognition.forget_gallery()
     yield
     # Rate-limit counters and cached summaries must not leak between tests.

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from attendance.choices import SessionStatus
 from attendance.tests.factories import ClassSessionFactory
-from cameras import pipeline, recognition
+from cameras import pipeline
 from campus.tests.factories import EnrolmentFactory, RoomFactory, SectionFactory, StudentFactory
 
 from .factories import CameraFactory
@@ -49,11 +49,9 @@ def no_face_photo() -> bytes:
 @pytest.fixture(autouse=True)
 def _isolated_media_and_memory(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    pipeline.reset_memory()
-    recognition.forget_gallery()
+    pipeline.reset_memory()  # the gallery is forgotten for every test in the root conftest
     yield
     pipeline.reset_memory()
-    recognition.forget_gallery()
 
 
 @pytest.fixture

@@ -60,9 +60,8 @@ def browser_tab(base_url: str, *, width: int, height: int) -> Iterator:
 def pick_autocomplete(page, field_id: str, text: str) -> None:
     """Chooses `text` in one of the admin's autocomplete (select2) boxes.
 
-    Opening the box lists every choice at once and the typed search answers 250 ms
-    later, so the wait is for a highlighted option that shows `text`: on a loaded
-    machine Enter would otherwise pick the first of the unfiltered list."""
+    The search answers after select2's delay, so Enter waits for a highlighted option
+    that shows `text`, and the call returns once the box shows the choice."""
     page.click(f"#{field_id} + .select2 .select2-selection")
     page.fill(".select2-container--open .select2-search__field", text)
     page.wait_for_selector(f".select2-results__option--highlighted:has-text({text!r})", state="visible")

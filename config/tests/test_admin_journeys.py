@@ -178,7 +178,7 @@ def test_a_teachers_day_in_the_admin(page, teaching_day):
     pick_autocomplete(page, "id_student", "Biden")
     shot(page, "teacher-08-review-face")
     page.click("input[name=assign]")
-    # Enrolling runs detection and embedding (and, on a fresh machine, the one-time model conversion).
+    # The server's first face-engine call loads the models (on a fresh machine it also converts them).
     message = page.wait_for_selector("ul.messagelist li", timeout=60_000)
     shot(page, "teacher-09-face-assigned")
     assert "success" in (message.get_attribute("class") or ""), message.inner_text()

@@ -7,7 +7,7 @@ excused and unverified records are left out of both.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -17,7 +17,7 @@ from django.db.models.functions import ExtractIsoWeekDay
 
 from accounts.models import User
 from campus.choices import ComplaintStatus
-from campus.models import Complaint, Student, sees_whole_campus
+from campus.models import Complaint, Enrolment, Student, sees_whole_campus
 
 from . import report_cache
 from .choices import ATTENDED_STATUSES, COUNTED_STATUSES, RecordStatus, SessionStatus
@@ -277,6 +277,19 @@ def section_report_json_for(
         )
     records = AttendanceRecord.objects.visible_to(user)
     return report_cache.encode(section_report(section=section, records=records, date_from=date_from, date_to=date_to))
+
+
+def own_report_json(
+    *, user: User, student: Student, date_from: dt.date | None, date_to: dt.date | None,
+    build: Callable[[], dict[str, Any]],
+) -> bytes:
+    """`user`'s own report on `student` as `build()` makes it, as the API's JSON, cached under the
+    versions of every section the student was enrolled in (attendance.report_cache)."""
+    section_ids = list(Enrolment.objects.filter(student=student).values_list("section_id", flat=True))
+    return report_cache.cached_own_report(
+        viewer_id=user.pk, student_id=student.pk, section_ids=section_ids, date_from=date_from, date_to=date_to,
+        build=build,
+    )
 
 
 def course_report(

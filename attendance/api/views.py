@@ -164,11 +164,18 @@ class MyAttendanceView(APIView):
     def get(self, request):
         student = _student_of(request.user)
         date_from, date_to = _range(request)
-        records = selectors.records_visible_to(request.user)
-        report = selectors.student_report(student=student, records=records, date_from=date_from, date_to=date_to)
-        latest = selectors.records_between(AttendanceRecord.objects.filter(student=student), date_from, date_to)
-        rows = list(selectors.record_rows(latest.order_by("-session__scheduled_start", "-id")[:20]))
-        return Response({**report, "latest": serializers.record_rows_data(rows, selectors.record_relations(rows))})
+
+        def build() -> dict:
+            records = selectors.records_visible_to(request.user)
+            report = selectors.student_report(student=student, records=records, date_from=date_from, date_to=date_to)
+            latest = selectors.records_between(AttendanceRecord.objects.filter(student=student), date_from, date_to)
+            rows = list(selectors.record_rows(latest.order_by("-session__scheduled_start", "-id")[:20]))
+            return {**report, "latest": serializers.record_rows_data(rows, selectors.record_relations(rows))}
+
+        # The report comes encoded (cached so until the student's sections change), and goes out as it is.
+        report = selectors.own_report_json(user=request.user, student=student, date_from=date_from, date_to=date_to,
+                                           build=build)
+        return HttpResponse(report, content_type="application/json")
 
 
 class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -273,7 +280,7 @@ class ExportView(ReportView):
             self.records(), date_from=data["from"], date_to=data["to"], section=data.get("section"),
             course=data.get("course"), student=data.get("student"),
         )
-        return csv_response(rows, f"attendance_{data['from']}_{data['to']}.csv")
+        return csv_response(request, rows, f"attendance_{data['from']}_{data['to']}.csv")
 
 
 class DashboardSummaryView(APIView):

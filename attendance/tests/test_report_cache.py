@@ -1,4 +1,4 @@
-"""Section reports come from the cache until the section's attendance changes."""
+"""Section reports, and a student's own report, come from the cache until the sections' attendance changes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from attendance import services
 from attendance.choices import RecordStatus
-from attendance.tests.factories import AttendanceRecordFactory
+from attendance.tests.factories import AttendanceRecordFactory, EnrolmentFactory, student_user
 
 from .test_api import make_sessions
 
@@ -110,3 +110,77 @@ def test_the_report_is_cached_as_the_json_sent_and_an_older_entry_is_a_miss(clie
     cache.set(key, {"overall": "a dict an older release cached"}, 60)
     assert client.get(report_url(section)).json() == first.json()
     assert cache.get(key) == first.content
+
+
+# --- A student's own report ---------------------------------------------------------
+
+ME = "/api/v1/attendance/me"
+
+
+def test_a_repeated_own_report_reads_no_records(client_for, enrolled_student_user, records, django_assert_num_queries):
+    client = client_for(enrolled_student_user)
+    first = client.get(ME)
+    assert first["Content-Type"] == "application/json"
+    # 1 the token's user with its permissions; 2 the linked student; 3 the sections they were
+    # enrolled in (the key); the report and its latest records: from the cache
+    with django_assert_num_queries(3):
+        again = client.get(ME)
+    assert again.content == first.content
+    assert (first.json()["overall"]["present"], len(first.json()["latest"])) == (2, 2)
+
+
+def test_a_mark_through_the_services_is_in_the_next_own_report(
+    client_for, enrolled_student_user, admin_user, students, records, django_capture_on_commit_callbacks
+):
+    client = client_for(enrolled_student_user)
+    assert client.get(ME).json()["overall"]["absent"] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_manually(session=records[0], student=students[0], status=RecordStatus.ABSENT, by=admin_user,
+                               reason="left before the register")
+    body = client.get(ME).json()
+    assert (body["overall"]["present"], body["overall"]["absent"]) == (1, 1)
+    assert sorted(row["status"] for row in body["latest"]) == ["absent", "present"]
+
+
+def test_a_new_enrolment_is_a_new_own_report(client_for, enrolled_student_user, students, room, records):
+    client = client_for(enrolled_student_user)
+    assert len(client.get(ME).json()["sections"]) == 1
+    other = EnrolmentFactory(student=students[0]).section
+    [session] = make_sessions(1, other, room)
+    AttendanceRecordFactory(session=session, student=students[0], status=RecordStatus.LATE)
+    body = client.get(ME).json()
+    assert (len(body["sections"]), body["overall"]["late"]) == (2, 1)
+
+
+def test_another_students_report_is_never_shared(client_for, enrolled_student_user, students, records):
+    mine = client_for(enrolled_student_user).get(ME).json()
+    theirs = client_for(student_user(students[1], username="classmate")).get(ME).json()
+    assert (mine["student"]["id"], theirs["student"]["id"]) == (students[0].pk, students[1].pk)
+
+
+def test_a_lost_version_key_never_brings_back_an_old_own_report(client_for, enrolled_student_user, section, students,
+                                                                records):
+    from django.core.cache import cache
+
+    from attendance.report_cache import VERSION_KEY
+
+    client = client_for(enrolled_student_user)
+    assert client.get(ME).json()["overall"]["absent"] == 0
+    records[0].records.filter(student=students[0]).update(status=RecordStatus.ABSENT)
+    cache.delete(VERSION_KEY.format(section.pk))
+    assert client.get(ME).json()["overall"]["absent"] == 1
+
+
+def test_with_the_cache_off_every_own_report_is_computed(client_for, enrolled_student_user, students, records,
+                                                        settings):
+    settings.ATTENDANCE_REPORT_CACHE_SECONDS = 0
+    client = client_for(enrolled_student_user)
+    assert client.get(ME).json()["overall"]["absent"] == 0
+    records[0].records.filter(student=students[0]).update(status=RecordStatus.ABSENT)
+    assert client.get(ME).json()["overall"]["absent"] == 1
+
+
+def test_with_redis_down_the_own_report_is_computed(client_for, enrolled_student_user, records, redis_down):
+    response = client_for(enrolled_student_user).get(ME)
+    assert response.status_code == 200
+    assert response.json()["overall"]["present"] == 2

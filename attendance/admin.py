@@ -206,7 +206,7 @@ class ClassSessionAdmin(RoleModelAdmin):
     @admin.action(description="Export the selected sessions' records as CSV")
     def export_csv(self, request, queryset):
         records = AttendanceRecord.objects.visible_to(request.user).filter(session__in=queryset.values("pk"))
-        return csv_response(selectors.export_rows(records), f"attendance_{timezone.localdate():%Y%m%d}.csv")
+        return csv_response(request, selectors.export_rows(records), f"attendance_{timezone.localdate():%Y%m%d}.csv")
 
     # --- Dashboard page -----------------------------------------------------
 

@@ -67,5 +67,22 @@ def test_the_stream_sends_the_header_alone_then_growing_blocks():
     assert "".join(chunks) == "".join(f"{a},{b}\r\n" for a, b in rows)
 
 
+def test_once_the_client_has_gone_no_more_rows_are_read():
+    pulled: list[int] = []
+
+    def rows():
+        yield ["h"]
+        for i in range(1000):
+            pulled.append(i)
+            yield [str(i)]
+
+    chunks: list[str] = []
+    # The client hangs up once it has the header and the first block.
+    for chunk in _csv_chunks(rows(), client_gone=lambda: len(chunks) >= 2):
+        chunks.append(chunk)
+    assert [chunk.count("\n") for chunk in chunks] == [1, 50]
+    assert len(pulled) == 50
+
+
 def test_an_empty_export_is_the_header():
     assert list(_csv_chunks([["h"]])) == ["h\r\n"]

@@ -114,3 +114,19 @@ def test_a_token_of_a_deleted_user_is_refused(make_user, client_for):
     client = client_for(staff)
     staff.delete()
     assert assert_error(client.get(USERS), 401)["message"] == "User not found"
+
+
+def test_the_user_query_is_prepared_once_per_connection(make_user):
+    """Planning it cost more than running it: after a few requests PostgreSQL keeps it prepared
+    (DB_PREPARED_STATEMENTS, on by default), and it still answers each user with their own row."""
+    from django.db import connection
+
+    staff, student = make_user(role="staff"), make_user(role="student")
+    for _ in range(6):
+        user, _token = UserJWTAuthentication().authenticate(_request_of(staff))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("ARRAY(SELECT" in statement and "WHERE u." in statement for statement in prepared), prepared
+    user, _token = UserJWTAuthentication().authenticate(_request_of(student))
+    assert (user.pk, user.has_campus_perm("view_users")) == (student.pk, False)

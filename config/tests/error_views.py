@@ -73,6 +73,17 @@ def backing_service_down(request):
     raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
 
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def value_out_of_range(request):
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # PostgreSQL refuses it, however the value is bound
+        cursor.execute("SELECT %s::smallint", [int(request.query_params["value"])])
+    return Response({"ok": True})
+
+
 def plain_crash(request):
     raise RuntimeError("secret internal detail in a plain view")
 
@@ -90,6 +101,7 @@ urlpatterns = [
     path("api/v1/test/crash", crash),
     path("api/v1/test/backing-service-down", backing_service_down),
     path("api/v1/test/plain-crash", plain_crash),
+    path("api/v1/test/value-out-of-range", value_out_of_range),
     path("plain", plain_ok),
 ]
 

@@ -102,6 +102,12 @@ def test_non_api_paths_keep_html_errors():
     assert not response["Content-Type"].startswith("application/json")
 
 
+def test_a_value_the_database_cannot_hold_is_400_not_500(api_client):
+    response = api_client.get("/api/v1/test/value-out-of-range", {"value": 100_000})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+
+
 @pytest.mark.parametrize("what", ["redis", "broker"])
 def test_redis_or_broker_unreachable_is_503_with_retry_after_not_500(api_client, what):
     response = api_client.get("/api/v1/test/backing-service-down", {"what": what})

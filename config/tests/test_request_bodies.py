@@ -48,10 +48,18 @@ def test_chunked_body_is_refused_with_411(client_for, admin_user):
 
 
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+23:00", "9999-12-31T23:59:59-23:00"])
-def test_out_of_range_datetime_filter_is_400_not_503(client_for, admin_user, value):
+def test_a_datetime_filter_at_the_ends_of_the_calendar_is_answered_not_503(client_for, admin_user, value):
+    """Bound by the server (the default), the instant reaches PostgreSQL in UTC and simply matches
+    nothing; as a literal (DB_PREPARED_STATEMENTS=0) its +23:00 offset is refused, a 400."""
+    from django.db import connection
+
     response = client_for(admin_user).get("/api/v1/complaints", {"created_after": value})
-    assert response.status_code == 400, response.content
-    assert _error_code(response) == "invalid"
+    if connection.features.uses_server_side_binding:
+        assert response.status_code == 200, response.content
+        assert response.json()["results"] == []
+    else:
+        assert response.status_code == 400, response.content
+        assert _error_code(response) == "invalid"
 
 
 def _post_with_unread_body(path: str, size: int) -> tuple[HttpRequest, io.BytesIO]:

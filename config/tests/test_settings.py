@@ -100,3 +100,17 @@ def test_other_commands_refuse_without_secrets_in_one_clear_line(args):
     assert result.returncode == 1
     assert f"manage.py {args[0]}: SECRET_KEY must be set when DEBUG is off." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    (None, "True 5"),  # the default: server-side binding, prepared after 5 runs
+    ("0", "None None"),  # behind a PgBouncer that cannot keep prepared statements
+])
+def test_prepared_statements_follow_their_setting(setting, expected):
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "options = settings.DATABASES['default']['OPTIONS']; "
+            "print(options.get('server_side_binding'), options.get('prepare_threshold'))")
+    result = run_with_production_settings(code, DB_PREPARED_STATEMENTS=setting,
+                                          DATABASE_URL="postgres://postgres@127.0.0.1:5432/campus")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -22,10 +23,11 @@ class ConfigConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from . import checks, slow_queries
+        from . import checks, pg_types, slow_queries
         from .backups import register_backup_metrics
 
         post_migrate.connect(sync_schedule_after_migrate, sender=self)
+        connection_created.connect(pg_types.use_compiled_timestamp_loader)
         register_backup_metrics()
         slow_queries.install()
         checks.register()

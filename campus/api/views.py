@@ -21,10 +21,14 @@ from rest_framework.views import APIView
 from accounts.permissions import RolePermission, user_has
 from config.bodies import validated_body
 from config.exceptions import InvalidInput, NotAllowed, NotFound
+from config.routes import ApiRoutes
 
 from .. import models, selectors, services
 from ..imports import IMPORT_SPECS, run_import
 from . import filters, serializers
+
+# The routes the views below declare; urls.py serves them.
+routes = ApiRoutes()
 
 CATALOGUE_PERMISSIONS = {
     "list": "view_campus",
@@ -74,6 +78,7 @@ class CampusModelViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         services.delete_record(instance=instance, actor=self.request.user, request=self.request)
 
+@routes.viewset("buildings", basename="building")
 class BuildingViewSet(CampusModelViewSet):
     queryset = models.Building.objects.all()
     serializer_class = serializers.BuildingSerializer
@@ -82,6 +87,7 @@ class BuildingViewSet(CampusModelViewSet):
     ordering_fields = ["code", "name", "created_at"]
     ordering = ["code"]
 
+@routes.viewset("rooms", basename="room")
 class RoomViewSet(CampusModelViewSet):
     queryset = selectors.room_list()
     serializer_class = serializers.RoomSerializer
@@ -90,6 +96,7 @@ class RoomViewSet(CampusModelViewSet):
     ordering_fields = ["code", "name", "capacity", "created_at"]
     ordering = ["code"]
 
+@routes.viewset("departments", basename="department")
 class DepartmentViewSet(CampusModelViewSet):
     queryset = models.Department.objects.all()
     serializer_class = serializers.DepartmentSerializer
@@ -98,6 +105,7 @@ class DepartmentViewSet(CampusModelViewSet):
     ordering_fields = ["code", "name"]
     ordering = ["code"]
 
+@routes.viewset("courses", basename="course")
 class CourseViewSet(CampusModelViewSet):
     queryset = selectors.course_list()
     serializer_class = serializers.CourseSerializer
@@ -106,6 +114,7 @@ class CourseViewSet(CampusModelViewSet):
     ordering_fields = ["code", "title"]
     ordering = ["code"]
 
+@routes.viewset("terms", basename="term")
 class TermViewSet(CampusModelViewSet):
     queryset = models.Term.objects.all()
     serializer_class = serializers.TermSerializer
@@ -114,6 +123,7 @@ class TermViewSet(CampusModelViewSet):
     ordering_fields = ["name", "start_date", "end_date"]
     ordering = ["-start_date"]
 
+@routes.viewset("sections", basename="section")
 class SectionViewSet(CampusModelViewSet):
     queryset = selectors.section_list()
     serializer_class = serializers.SectionSerializer
@@ -139,6 +149,7 @@ class SectionViewSet(CampusModelViewSet):
         page = self.paginate_queryset(selectors.students_enrolled_on(section, day))
         return self.get_paginated_response(serializers.StudentSerializer(page, many=True).data)
 
+@routes.viewset("students", basename="student")
 class StudentViewSet(CampusModelViewSet):
     queryset = models.Student.objects.all()
     serializer_class = serializers.StudentSerializer
@@ -159,6 +170,7 @@ class StudentViewSet(CampusModelViewSet):
         )
         return Response(self.get_serializer(student).data)
 
+@routes.viewset("enrolments", basename="enrolment")
 class EnrolmentViewSet(CampusModelViewSet):
     queryset = selectors.enrolment_list()
     serializer_class = serializers.EnrolmentSerializer
@@ -168,6 +180,7 @@ class EnrolmentViewSet(CampusModelViewSet):
     ordering = ["section_id", "student__last_name"]
     required_permissions = STUDENT_PERMISSIONS
 
+@routes.viewset("teachers", basename="teacher")
 class TeacherViewSet(CampusModelViewSet):
     queryset = selectors.teacher_list()
     serializer_class = serializers.TeacherSerializer
@@ -176,6 +189,7 @@ class TeacherViewSet(CampusModelViewSet):
     ordering_fields = ["staff_number", "user__last_name"]
     ordering = ["staff_number"]
 
+@routes.viewset("timetable-slots", basename="timetableslot")
 class TimetableSlotViewSet(CampusModelViewSet):
     queryset = selectors.timetable_slot_list()
     serializer_class = serializers.TimetableSlotSerializer
@@ -188,6 +202,7 @@ class TimetableSlotViewSet(CampusModelViewSet):
         # Its own service: a slot must not overlap another in its room or section.
         return services.save_timetable_slot(slot=instance, actor=self.request.user, request=self.request)
 
+@routes.viewset("complaints", basename="complaint")
 class ComplaintViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -283,6 +298,7 @@ class ComplaintViewSet(
         page = self.paginate_queryset(selectors.comments_on(complaint))
         return self.get_paginated_response(serializers.ComplaintCommentSerializer(page, many=True).data)
 
+@routes.viewset("complaint-comments", basename="complaintcomment")
 class ComplaintCommentViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
 ):
@@ -305,6 +321,7 @@ class ComplaintCommentViewSet(
             complaint=complaint, author=self.request.user, body=serializer.validated_data["body"], request=self.request
         )
 
+@routes.view("imports/<slug:kind>", name="campus-import")
 class ImportView(APIView):
     """POST multipart `file` (+ skip_invalid, dry_run) to /imports/<kind>; same service as the command."""
 

@@ -93,9 +93,7 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         data = validated_body(serializers.DecisionSerializer, request)
-        session = services.cancel_session(
-            session=self.get_object(), by=request.user, reason=data["note"]
-        )
+        session = services.cancel_session(session=self.get_object(), by=request.user, reason=data["note"])
         return self._refreshed(session)
 
     @extend_schema(request=serializers.MarkSerializer, responses=serializers.RecordSerializer)

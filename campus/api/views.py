@@ -48,6 +48,8 @@ class CampusModelViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = CATALOGUE_PERMISSIONS
     m2m_fields: tuple[str, ...] = ()
+    # No default `ordering`: a list comes in its model's Meta.ordering unless ?ordering= asks for
+    # another, so the order is written once. A viewset sets one only where its list differs.
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -85,7 +87,6 @@ class BuildingViewSet(CampusModelViewSet):
     filterset_class = filters.BuildingFilter
     search_fields = ["code", "name"]
     ordering_fields = ["code", "name", "created_at"]
-    ordering = ["code"]
 
 @routes.viewset("rooms", basename="room")
 class RoomViewSet(CampusModelViewSet):
@@ -94,7 +95,6 @@ class RoomViewSet(CampusModelViewSet):
     filterset_class = filters.RoomFilter
     search_fields = ["code", "name", "building__code", "building__name"]
     ordering_fields = ["code", "name", "capacity", "created_at"]
-    ordering = ["code"]
 
 @routes.viewset("departments", basename="department")
 class DepartmentViewSet(CampusModelViewSet):
@@ -103,7 +103,6 @@ class DepartmentViewSet(CampusModelViewSet):
     filterset_class = filters.DepartmentFilter
     search_fields = ["code", "name"]
     ordering_fields = ["code", "name"]
-    ordering = ["code"]
 
 @routes.viewset("courses", basename="course")
 class CourseViewSet(CampusModelViewSet):
@@ -112,7 +111,6 @@ class CourseViewSet(CampusModelViewSet):
     filterset_class = filters.CourseFilter
     search_fields = ["code", "title", "department__code"]
     ordering_fields = ["code", "title"]
-    ordering = ["code"]
 
 @routes.viewset("terms", basename="term")
 class TermViewSet(CampusModelViewSet):
@@ -121,7 +119,6 @@ class TermViewSet(CampusModelViewSet):
     filterset_class = filters.TermFilter
     search_fields = ["name"]
     ordering_fields = ["name", "start_date", "end_date"]
-    ordering = ["-start_date"]
 
 @routes.viewset("sections", basename="section")
 class SectionViewSet(CampusModelViewSet):
@@ -130,7 +127,6 @@ class SectionViewSet(CampusModelViewSet):
     filterset_class = filters.SectionFilter
     search_fields = ["code", "course__code", "course__title", "term__name"]
     ordering_fields = ["code", "course__code", "term__start_date", "created_at"]
-    ordering = ["course__code", "code"]
     m2m_fields = ("teachers",)
     required_permissions = {**CATALOGUE_PERMISSIONS, "roster": "view_campus"}
 
@@ -156,7 +152,6 @@ class StudentViewSet(CampusModelViewSet):
     filterset_class = filters.StudentFilter
     search_fields = ["student_number", "first_name", "last_name", "email"]
     ordering_fields = ["student_number", "last_name", "first_name", "created_at"]
-    ordering = ["last_name", "first_name", "student_number"]
     required_permissions = STUDENT_PERMISSIONS
 
     @extend_schema(request=serializers.FaceConsentSerializer, responses=serializers.StudentSerializer)
@@ -187,7 +182,6 @@ class TeacherViewSet(CampusModelViewSet):
     filterset_class = filters.TeacherFilter
     search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
     ordering_fields = ["staff_number", "user__last_name"]
-    ordering = ["staff_number"]
 
 @routes.viewset("timetable-slots", basename="timetableslot")
 class TimetableSlotViewSet(CampusModelViewSet):
@@ -261,11 +255,7 @@ class ComplaintViewSet(
         complaint = self.get_object()
         body = validated_body(serializers.ComplaintTransitionSerializer, request)
         complaint = services.change_complaint_status(
-            complaint=complaint,
-            to_status=body["status"],
-            note=body["note"],
-            actor=request.user,
-            request=request,
+            complaint=complaint, to_status=body["status"], note=body["note"], actor=request.user, request=request
         )
         return self._fresh(complaint)
 

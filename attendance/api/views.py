@@ -93,22 +93,15 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         data = validated_body(serializers.DecisionSerializer, request)
-        session = services.cancel_session(session=self.get_object(), by=request.user, reason=data["note"])
-        return self._refreshed(session)
+        return self._refreshed(services.cancel_session(session=self.get_object(), by=request.user, reason=data["note"]))
 
     @extend_schema(request=serializers.MarkSerializer, responses=serializers.RecordSerializer)
     @action(detail=True, methods=["post"])
     def marks(self, request, pk=None):
         session = self.get_object()
         data = validated_body(serializers.MarkSerializer, request)
-        record = services.mark_manually(
-            session=session,
-            student=data["student"],
-            status=data["status"],
-            by=request.user,
-            reason=data["reason"],
-            note=data.get("note"),
-        )
+        # The body's fields are the service's own arguments (student, status, reason, note).
+        record = services.mark_manually(session=session, by=request.user, **data)
         record = selectors.record_list().get(pk=record.pk)
         return Response(serializers.RecordSerializer(record).data)
 
@@ -117,9 +110,7 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     def bulk_marks(self, request, pk=None):
         session = self.get_object()
         data = validated_body(serializers.BulkMarkSerializer, request)
-        records = services.mark_bulk(
-            session=session, marks=data["marks"], by=request.user, reason=data["reason"]
-        )
+        records = services.mark_bulk(session=session, marks=data["marks"], by=request.user, reason=data["reason"])
         fresh = selectors.record_list().filter(pk__in=[r.pk for r in records]).order_by("student__student_number")
         return Response({"count": len(records), "records": serializers.RecordSerializer(fresh, many=True).data})
 

@@ -13,7 +13,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 
 from campus.models import Enrolment, sees_whole_campus, taught_section_ids
-from config.fields import acting_user, choice_check
+from config.fields import acting_user, choice_check, in_order
 from config.models import TimeStampedModel
 
 from .choices import ExcuseStatus, RecordSource, RecordStatus, SessionStatus
@@ -106,9 +106,7 @@ class ClassSession(TimeStampedModel):
         ordering = ["-scheduled_start", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["slot", "date"], name="attendance_session_unique_slot_date"),
-            models.CheckConstraint(
-                condition=Q(scheduled_end__gt=models.F("scheduled_start")), name="attendance_session_end_after_start"
-            ),
+            in_order("scheduled_start", "scheduled_end", strictly=True, name="attendance_session_end_after_start"),
             choice_check("status", SessionStatus, name="attendance_session_status_valid"),
             models.CheckConstraint(
                 condition=Q(camera_coverage__isnull=True) | Q(camera_coverage__gte=0, camera_coverage__lte=1),
@@ -145,7 +143,18 @@ class StudentOwnedQuerySet(models.QuerySet[_Owned]):
         return _visible_attendance(self, user, section="session__section_id", own=lambda: Q(student__user_id=user.pk))
 
 
-class AttendanceRecord(TimeStampedModel):
+class StudentOwned(TimeStampedModel):
+    """A row of one student's at one session (a record, an excuse request): read through the
+    attendance visibility rule and listed newest first."""
+
+    objects = StudentOwnedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
+class AttendanceRecord(StudentOwned):
     """One student's attendance at one session, with the evidence that produced it."""
 
     session = models.ForeignKey(ClassSession, on_delete=models.CASCADE, related_name="records")
@@ -164,18 +173,15 @@ class AttendanceRecord(TimeStampedModel):
     # status is then held (unverified unless a person set it) and only a person changes it.
     needs_review = models.BooleanField(default=False)
 
-    objects = StudentOwnedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(StudentOwned.Meta):
         constraints = [
             models.UniqueConstraint(fields=["session", "student"], name="attendance_record_unique_session_student"),
             choice_check("status", RecordStatus, name="attendance_record_status_valid"),
             choice_check("source", RecordSource, name="attendance_record_source_valid"),
-            models.CheckConstraint(
-                condition=Q(first_seen_at__isnull=True)
-                | Q(last_seen_at__isnull=True)
-                | Q(last_seen_at__gte=models.F("first_seen_at")),
+            in_order(
+                "first_seen_at",
+                "last_seen_at",
+                unless_null=["first_seen_at", "last_seen_at"],
                 name="attendance_record_seen_order",
             ),
         ]
@@ -209,7 +215,7 @@ class AttendanceChange(models.Model):
         return f"{self.record_id}: {self.from_status or '-'} -> {self.to_status}"
 
 
-class ExcuseRequest(TimeStampedModel):
+class ExcuseRequest(StudentOwned):
     """A student's request to be excused from one session, decided by staff."""
 
     student = models.ForeignKey("campus.Student", on_delete=models.CASCADE, related_name="excuse_requests")
@@ -221,10 +227,7 @@ class ExcuseRequest(TimeStampedModel):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
 
-    objects = StudentOwnedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(StudentOwned.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["student", "session"],

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.permissions import user_has
-from config.fields import acting_user, choice_check
+from config.fields import acting_user, choice_check, in_order
 from config.models import TimeStampedModel
 
 from .choices import ComplaintCategory, ComplaintPriority, ComplaintStatus, StudentStatus, Weekday
@@ -90,7 +90,7 @@ class Term(TimeStampedModel):
     class Meta:
         ordering = ["-start_date"]
         constraints = [
-            models.CheckConstraint(condition=Q(end_date__gte=models.F("start_date")), name="campus_term_dates_ordered"),
+            in_order("start_date", "end_date", name="campus_term_dates_ordered"),
         ]
 
     def __str__(self) -> str:
@@ -219,10 +219,7 @@ class Enrolment(TimeStampedModel):
         ordering = ["section_id", "student_id"]
         constraints = [
             models.UniqueConstraint(fields=["section", "student"], name="campus_enrolment_unique"),
-            models.CheckConstraint(
-                condition=Q(left_on__isnull=True) | Q(left_on__gte=models.F("enrolled_on")),
-                name="campus_enrolment_dates_ordered",
-            ),
+            in_order("enrolled_on", "left_on", unless_null=["left_on"], name="campus_enrolment_dates_ordered"),
         ]
 
     def __str__(self) -> str:
@@ -275,11 +272,8 @@ class TimetableSlot(TimeStampedModel):
             models.Index(fields=["section", "weekday"]),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(end_time__gt=models.F("start_time")), name="campus_slot_times_ordered"),
-            models.CheckConstraint(
-                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
-                name="campus_slot_dates_ordered",
-            ),
+            in_order("start_time", "end_time", strictly=True, name="campus_slot_times_ordered"),
+            in_order("valid_from", "valid_until", unless_null=["valid_until"], name="campus_slot_dates_ordered"),
             models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="campus_slot_weekday_valid"),
         ]
 

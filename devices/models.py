@@ -63,7 +63,20 @@ DEVICE_SYSTEM_FIELDS = (
 )
 
 
-class Device(TimeStampedModel):
+class Readings(models.Model):
+    """What a device measures of itself: each heartbeat carries them, and the device keeps the last."""
+
+    uptime_seconds = models.BigIntegerField(null=True, blank=True)
+    cpu_percent = models.FloatField(null=True, blank=True)
+    memory_percent = models.FloatField(null=True, blank=True)
+    disk_percent = models.FloatField(null=True, blank=True)
+    temperature_c = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Device(Readings, TimeStampedModel):
     serial = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=120, blank=True)
     kind = models.CharField(max_length=20, choices=DeviceKind.choices, default=DeviceKind.EDGE)
@@ -81,11 +94,7 @@ class Device(TimeStampedModel):
     agent_version = models.CharField(max_length=40, blank=True, db_index=True)
     bundle_version = models.CharField(max_length=40, blank=True)
     hardware_info = models.JSONField(default=dict, blank=True)
-    uptime_seconds = models.BigIntegerField(null=True, blank=True)
-    cpu_percent = models.FloatField(null=True, blank=True)
-    memory_percent = models.FloatField(null=True, blank=True)
-    disk_percent = models.FloatField(null=True, blank=True)
-    temperature_c = models.FloatField(null=True, blank=True)
+    # The readings (uptime, cpu, memory, disk, temperature) are the last heartbeat's.
     last_status = models.JSONField(default=dict, blank=True)
     # Whether the fleet last knew it as online: set by heartbeats, cleared by
     # the beat task, so "went offline" is logged once per transition.
@@ -129,7 +138,15 @@ class DeviceCredential(models.Model):
         return f"{self.prefix}… ({'revoked' if self.revoked_at else 'live'})"
 
 
-class RegistrationToken(TimeStampedModel):
+class NewestFirst(TimeStampedModel):
+    """What people make here (registration tokens, bundles, deployments): listed newest first."""
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
+class RegistrationToken(NewestFirst):
     """Made by an admin; lets new devices register themselves. Hashed like credentials."""
 
     label = models.CharField(max_length=120, blank=True)
@@ -143,8 +160,7 @@ class RegistrationToken(TimeStampedModel):
     created_by = acting_user()
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(NewestFirst.Meta):
         constraints = [
             models.CheckConstraint(condition=Q(max_uses__gte=1), name="regtoken_max_uses_positive"),
             models.CheckConstraint(condition=Q(uses__lte=F("max_uses")), name="regtoken_uses_within_max"),
@@ -158,15 +174,10 @@ class RegistrationToken(TimeStampedModel):
         return self.revoked_at is None and self.expires_at > now and self.uses < self.max_uses
 
 
-class Heartbeat(models.Model):
+class Heartbeat(Readings):
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="heartbeats")
     received_at = models.DateTimeField(db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
-    uptime_seconds = models.BigIntegerField(null=True, blank=True)
-    cpu_percent = models.FloatField(null=True, blank=True)
-    memory_percent = models.FloatField(null=True, blank=True)
-    disk_percent = models.FloatField(null=True, blank=True)
-    temperature_c = models.FloatField(null=True, blank=True)
     agent_version = models.CharField(max_length=40, blank=True)
     bundle_version = models.CharField(max_length=40, blank=True)
     status = models.JSONField(default=dict, blank=True)
@@ -179,7 +190,7 @@ class Heartbeat(models.Model):
         return f"{self.device_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"
 
 
-class Bundle(TimeStampedModel):
+class Bundle(NewestFirst):
     """A software release for the devices. `sha256` and `size_bytes` are computed on upload."""
 
     name = models.CharField(max_length=100)
@@ -192,15 +203,14 @@ class Bundle(TimeStampedModel):
     min_agent_version = models.CharField(max_length=40, blank=True)
     uploaded_by = acting_user()
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(NewestFirst.Meta):
         constraints = [models.UniqueConstraint(fields=["name", "version"], name="bundle_name_version_unique")]
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
 
 
-class Deployment(TimeStampedModel):
+class Deployment(NewestFirst):
     """A bundle rolled out to a set of devices in batches."""
 
     name = models.CharField(max_length=120, blank=True)
@@ -221,8 +231,7 @@ class Deployment(TimeStampedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     created_by = acting_user()
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(NewestFirst.Meta):
         constraints = [
             models.CheckConstraint(condition=Q(batch_size__gte=1), name="deployment_batch_size_positive"),
             models.CheckConstraint(

@@ -16,9 +16,13 @@ from accounts import services, sessions
 from accounts.permissions import RolePermission
 from accounts.selectors import role_groups, users_for_admin
 from config.bodies import validated_body
+from config.routes import ApiRoutes
 
 from . import serializers as s
 from .filters import UserFilter
+
+# The routes the views below declare; urls.py serves them.
+routes = ApiRoutes()
 
 
 def _current_chain(request) -> str | None:
@@ -44,6 +48,7 @@ class PublicView(APIView):
     permission_classes = [AllowAny]
 
 
+@routes.view("auth/login", name="auth-login")
 class LoginView(PublicView):
     @extend_schema(request=s.LoginSerializer, responses=s.LoginResultSerializer, tags=["auth"])
     def post(self, request):
@@ -52,6 +57,7 @@ class LoginView(PublicView):
         return Response({**_pair(pair), "user": s.UserSerializer(user).data})
 
 
+@routes.view("auth/refresh", name="auth-refresh")
 class RefreshView(PublicView):
     @extend_schema(request=s.RefreshSerializer, responses=s.TokenPairSerializer, tags=["auth"])
     def post(self, request):
@@ -59,6 +65,7 @@ class RefreshView(PublicView):
         return Response(_pair(sessions.rotate_refresh_token(raw=data["refresh"], request=request)))
 
 
+@routes.view("auth/logout", name="auth-logout")
 class LogoutView(PublicView):
     @extend_schema(request=s.RefreshSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
@@ -67,6 +74,7 @@ class LogoutView(PublicView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@routes.view("auth/verify", name="auth-verify")
 class VerifyView(PublicView):
     @extend_schema(request=s.VerifySerializer, responses=s.VerifyResultSerializer, tags=["auth"])
     def post(self, request):
@@ -74,6 +82,7 @@ class VerifyView(PublicView):
         return Response({"valid": True, "token_type": sessions.verify_token(raw=data["token"])})
 
 
+@routes.view("auth/register", name="auth-register")
 class RegisterView(PublicView):
     @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer}, tags=["auth"])
     def post(self, request):
@@ -82,6 +91,7 @@ class RegisterView(PublicView):
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+@routes.view("auth/me", name="auth-me")
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -96,6 +106,7 @@ class MeView(APIView):
         return Response(s.UserSerializer(user).data)
 
 
+@routes.view("auth/password/change", name="auth-password-change")
 class PasswordChangeView(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -117,6 +128,7 @@ class PasswordChangeView(APIView):
         return Response({"detail": "Password changed.", "sessions_ended": revoked})
 
 
+@routes.view("auth/password/reset", name="auth-password-reset")
 class PasswordResetView(PublicView):
     @extend_schema(
         request=s.PasswordResetSerializer, responses={202: _message("PasswordResetRequested")}, tags=["auth"]
@@ -130,6 +142,7 @@ class PasswordResetView(PublicView):
         )
 
 
+@routes.view("auth/password/reset/confirm", name="auth-password-reset-confirm")
 class PasswordResetConfirmView(PublicView):
     @extend_schema(request=s.PasswordResetConfirmSerializer, responses=_message("PasswordResetDone"), tags=["auth"])
     def post(self, request):
@@ -140,6 +153,7 @@ class PasswordResetConfirmView(PublicView):
         return Response({"detail": "Password reset; log in with the new password."})
 
 
+@routes.view("auth/sessions", name="auth-sessions")
 class SessionListView(APIView):
     """GET: the caller's active sessions. DELETE: end all of them ("log out everywhere")."""
 
@@ -158,6 +172,7 @@ class SessionListView(APIView):
         return Response({"sessions_ended": count})
 
 
+@routes.view("auth/sessions/<int:pk>", name="auth-session-detail")
 class SessionDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -167,6 +182,7 @@ class SessionDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@routes.viewset("users", basename="user")
 class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Admin CRUD of users. DELETE deactivates (users are referenced by records that must stay)."""
 
@@ -220,6 +236,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         return Response({"sessions_ended": count})
 
 
+@routes.viewset("roles", basename="role")
 class RoleViewSet(viewsets.ViewSet):
     """The four roles with the permissions their groups hold now."""
 

@@ -25,11 +25,15 @@ from campus.models import Course, Student
 from config.bodies import validated_body
 from config.exceptions import NotFound
 from config.pagination import CreatedCursorPagination, ScheduledCursorPagination
+from config.routes import ApiRoutes
 
 from .. import dashboard, selectors, services
 from ..csv_export import csv_response
 from ..models import AttendanceRecord, ClassSession
 from . import filters, serializers
+
+# The routes the views below declare; urls.py serves them.
+routes = ApiRoutes()
 
 OWN = "view_own_attendance"
 
@@ -46,6 +50,7 @@ REQUIRED_RANGE_PARAMETERS = [
 REPORT = OpenApiResponse(OpenApiTypes.OBJECT, description="Counts per status, total and rate (attended / counted).")
 
 
+@routes.viewset("attendance/sessions", basename="attendance-session")
 class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {"list": OWN, "retrieve": OWN, "*": "mark_attendance"}
@@ -88,24 +93,15 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         data = validated_body(serializers.DecisionSerializer, request)
-        session = services.cancel_session(
-            session=self.get_object(), by=request.user, reason=data["note"]
-        )
-        return self._refreshed(session)
+        return self._refreshed(services.cancel_session(session=self.get_object(), by=request.user, reason=data["note"]))
 
     @extend_schema(request=serializers.MarkSerializer, responses=serializers.RecordSerializer)
     @action(detail=True, methods=["post"])
     def marks(self, request, pk=None):
         session = self.get_object()
         data = validated_body(serializers.MarkSerializer, request)
-        record = services.mark_manually(
-            session=session,
-            student=data["student"],
-            status=data["status"],
-            by=request.user,
-            reason=data["reason"],
-            note=data.get("note"),
-        )
+        # The body's fields are the service's own arguments (student, status, reason, note).
+        record = services.mark_manually(session=session, by=request.user, **data)
         record = selectors.record_list().get(pk=record.pk)
         return Response(serializers.RecordSerializer(record).data)
 
@@ -114,13 +110,12 @@ class ClassSessionViewSet(viewsets.ReadOnlyModelViewSet):
     def bulk_marks(self, request, pk=None):
         session = self.get_object()
         data = validated_body(serializers.BulkMarkSerializer, request)
-        records = services.mark_bulk(
-            session=session, marks=data["marks"], by=request.user, reason=data["reason"]
-        )
+        records = services.mark_bulk(session=session, marks=data["marks"], by=request.user, reason=data["reason"])
         fresh = selectors.record_list().filter(pk__in=[r.pk for r in records]).order_by("student__student_number")
         return Response({"count": len(records), "records": serializers.RecordSerializer(fresh, many=True).data})
 
 
+@routes.viewset("attendance/records", basename="attendance-record")
 class AttendanceRecordViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {"list": OWN, "retrieve": OWN}
@@ -155,6 +150,7 @@ def _range(request, *, require_range: bool = False) -> tuple[dt.date | None, dt.
     return query.validated_data.get("from"), query.validated_data.get("to")
 
 
+@routes.view("attendance/me", name="attendance-me")
 class MyAttendanceView(APIView):
     """A student's own attendance: counts and rate over a range, and the latest records."""
 
@@ -178,6 +174,7 @@ class MyAttendanceView(APIView):
         return HttpResponse(report, content_type="application/json")
 
 
+@routes.viewset("attendance/excuses", basename="attendance-excuse")
 class ExcuseRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {"list": OWN, "retrieve": OWN, "create": OWN, "*": "edit_attendance"}
@@ -239,18 +236,21 @@ class SubjectReportView(ReportView):
         return Response(self.report(pk))
 
 
+@routes.view("attendance/reports/courses/<int:pk>", name="attendance-report-course")
 class CourseReportView(SubjectReportView):
     def report(self, pk: int) -> dict:
         course = get_object_or_404(Course, pk=pk)
         return selectors.course_report(course=course, records=self.records(), **self.period())
 
 
+@routes.view("attendance/reports/students/<int:pk>", name="attendance-report-student")
 class StudentReportView(SubjectReportView):
     def report(self, pk: int) -> dict:
         student = get_object_or_404(campus_selectors.students_visible_to(self.request.user), pk=pk)
         return selectors.student_report(student=student, records=self.records(), **self.period())
 
 
+@routes.view("attendance/reports/sections/<int:pk>", name="attendance-report-section")
 class SectionReportView(SubjectReportView):
     # The report comes encoded (a section's is cached so), and goes out as it is.
     @extend_schema(parameters=RANGE_PARAMETERS, responses=REPORT)
@@ -260,6 +260,7 @@ class SectionReportView(SubjectReportView):
         return HttpResponse(report, content_type="application/json")
 
 
+@routes.view("attendance/reports/export", name="attendance-export")
 class ExportView(ReportView):
     """CSV of the records in a date range, streamed row by row."""
 
@@ -283,6 +284,7 @@ class ExportView(ReportView):
         return csv_response(request, rows, f"attendance_{data['from']}_{data['to']}.csv")
 
 
+@routes.view("dashboard/summary", name="dashboard-summary")
 class DashboardSummaryView(APIView):
     permission_classes = [IsAuthenticated, require("view_reports")]
 
@@ -291,6 +293,7 @@ class DashboardSummaryView(APIView):
         return HttpResponse(dashboard.summary_json(user=request.user), content_type="application/json")
 
 
+@routes.view("analytics/trends", name="analytics-trends")
 class TrendsView(APIView):
     permission_classes = [IsAuthenticated, require("view_reports")]
 

@@ -22,6 +22,7 @@ from campus.models import Student
 from config.bodies import validated_body
 from config.exceptions import NotFound
 from config.pagination import SeenCursorPagination
+from config.routes import ApiRoutes
 from devices.authentication import DeviceCredentialAuthentication
 
 from .. import intake, selectors, services
@@ -29,10 +30,14 @@ from ..choices import FrameSource, UnknownFaceStatus
 from ..permissions import CanPushFrames
 from . import filters, serializers
 
+# The routes the views below declare; urls.py serves them.
+routes = ApiRoutes()
+
 CAMERA_PERMISSIONS = {"list": "view_cameras", "retrieve": "view_cameras", "*": "manage_cameras"}
 REVIEW_PERMISSIONS = {"*": "review_faces"}
 
 
+@routes.viewset("cameras", basename="camera")
 class CameraViewSet(viewsets.ModelViewSet):
     """Cameras; `POST cameras/{id}/frames` is the push endpoint for staff and the camera's edge device."""
 
@@ -124,6 +129,7 @@ def _student_for(request, student_id: int) -> Student:
     return student
 
 
+@routes.view("students/<int:student_id>/faces", name="student-faces")
 class StudentFacesView(APIView):
     """GET: a student's enrolments (metadata only). POST: enrol one photo (multipart `image`)."""
 
@@ -158,6 +164,7 @@ class StudentFacesView(APIView):
         return Response(serializers.FaceEnrolmentSerializer(enrolment).data, status=status.HTTP_201_CREATED)
 
 
+@routes.view("students/<int:student_id>/faces/<int:enrolment_id>", name="student-face-detail")
 class StudentFaceDetailView(APIView):
     """DELETE one enrolment (the last one erases all of the student's biometric data)."""
 
@@ -172,6 +179,7 @@ class StudentFaceDetailView(APIView):
         return Response({"deleted": counts})
 
 
+@routes.view("students/<int:student_id>/faces/erase", name="student-faces-erase")
 class StudentBiometricsEraseView(APIView):
     """POST: remove every embedding, photo and crop of the student (audited)."""
 
@@ -185,6 +193,7 @@ class StudentBiometricsEraseView(APIView):
         return Response({"deleted": counts})
 
 
+@routes.viewset("face-sightings", basename="facesighting")
 class FaceSightingViewSet(viewsets.ReadOnlyModelViewSet):
     """Sightings are kept a year: keyset pages, latest first, no COUNT(*)."""
 
@@ -214,6 +223,7 @@ def _dismiss(request, faces: list) -> Response:
     return Response({"dismissed": services.dismiss_unknown_faces(faces=faces, actor=request.user, request=request)})
 
 
+@routes.viewset("unknown-faces", basename="unknownface")
 class UnknownFaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Faces nobody matched, for review: view the crop, assign to a student (enrols it) or dismiss."""
 
@@ -241,6 +251,7 @@ class UnknownFaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return _dismiss(request, [self.get_object()])
 
 
+@routes.viewset("unknown-face-groups", basename="unknownfacegroup")
 class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Groups of look-alike unknown faces: label a person once."""
 
@@ -264,6 +275,7 @@ class UnknownFaceGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return _dismiss(request, self._pending(self.get_object()))
 
 
+@routes.view("sessions/<int:session_id>/faces", name="session-faces")
 class SessionFacesView(APIView):
     """ "31 students recognised, 3 faces unrecognised" for one class session."""
 

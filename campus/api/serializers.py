@@ -7,21 +7,8 @@ from rest_framework import serializers
 from accounts.choices import Role
 from config.serializers import RelatedValueField, StrictModelSerializer, StrictSerializer
 
+from .. import models
 from ..choices import ComplaintStatus
-from ..models import (
-    Building,
-    Complaint,
-    ComplaintComment,
-    Course,
-    Department,
-    Enrolment,
-    Room,
-    Section,
-    Student,
-    Teacher,
-    Term,
-    TimetableSlot,
-)
 
 User = get_user_model()
 
@@ -35,6 +22,11 @@ class WallClockTimeField(serializers.TimeField):
         super().__init__(**kwargs)
 
 
+def section_code(section: models.Section) -> str:
+    """A section as people write it: its course's code, then its own ("CS101-A")."""
+    return f"{section.course.code}-{section.code}"
+
+
 class UserBriefSerializer(StrictModelSerializer):
     full_name = serializers.CharField(source="get_full_name", read_only=True)
 
@@ -43,50 +35,53 @@ class UserBriefSerializer(StrictModelSerializer):
         fields = ["id", "username", "full_name"]
 
 
-class CodeNameSerializer(StrictModelSerializer):
+# A record whose created_at and updated_at the database writes, never the client. A comment, not a
+# docstring: drf-spectacular would give a docstring as the description of every schema below it.
+class TimeStampedSerializer(StrictModelSerializer):
+    class Meta:
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class CodeNameSerializer(TimeStampedSerializer):
     """A catalogue entry that is only a code and a name (buildings, departments)."""
 
-    class Meta:
+    class Meta(TimeStampedSerializer.Meta):
         fields = ["id", "code", "name", "created_at", "updated_at"]
-        read_only_fields = ["created_at", "updated_at"]
 
 
 class BuildingSerializer(CodeNameSerializer):
     class Meta(CodeNameSerializer.Meta):
-        model = Building
-
-
-class RoomSerializer(StrictModelSerializer):
-    building_code = serializers.CharField(source="building.code", read_only=True)
-
-    class Meta:
-        model = Room
-        fields = ["id", "building", "building_code", "code", "name", "capacity", "created_at", "updated_at"]
-        read_only_fields = ["created_at", "updated_at"]
+        model = models.Building
 
 
 class DepartmentSerializer(CodeNameSerializer):
     class Meta(CodeNameSerializer.Meta):
-        model = Department
+        model = models.Department
 
 
-class CourseSerializer(StrictModelSerializer):
+class RoomSerializer(TimeStampedSerializer):
+    building_code = serializers.CharField(source="building.code", read_only=True)
+
+    class Meta(TimeStampedSerializer.Meta):
+        model = models.Room
+        fields = ["id", "building", "building_code", "code", "name", "capacity", "created_at", "updated_at"]
+
+
+class CourseSerializer(TimeStampedSerializer):
     department_code = serializers.CharField(source="department.code", read_only=True)
 
-    class Meta:
-        model = Course
+    class Meta(TimeStampedSerializer.Meta):
+        model = models.Course
         fields = ["id", "code", "title", "department", "department_code", "created_at", "updated_at"]
-        read_only_fields = ["created_at", "updated_at"]
 
 
-class TermSerializer(StrictModelSerializer):
-    class Meta:
-        model = Term
+class TermSerializer(TimeStampedSerializer):
+    class Meta(TimeStampedSerializer.Meta):
+        model = models.Term
         fields = ["id", "name", "start_date", "end_date", "created_at", "updated_at"]
-        read_only_fields = ["created_at", "updated_at"]
 
 
-class SectionSerializer(StrictModelSerializer):
+class SectionSerializer(TimeStampedSerializer):
     course_code = serializers.CharField(source="course.code", read_only=True)
     course_title = serializers.CharField(source="course.title", read_only=True)
     term_name = serializers.CharField(source="term.name", read_only=True)
@@ -101,8 +96,8 @@ class SectionSerializer(StrictModelSerializer):
             raise serializers.ValidationError(f"Teachers must be staff: {', '.join(not_staff)}.")
         return users
 
-    class Meta:
-        model = Section
+    class Meta(TimeStampedSerializer.Meta):
+        model = models.Section
         fields = [
             "id",
             "course",
@@ -116,14 +111,13 @@ class SectionSerializer(StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
 
-class StudentSerializer(StrictModelSerializer):
+class StudentSerializer(TimeStampedSerializer):
     has_face_consent = serializers.BooleanField(read_only=True)
 
-    class Meta:
-        model = Student
+    class Meta(TimeStampedSerializer.Meta):
+        model = models.Student
         fields = [
             "id",
             "student_number",
@@ -138,7 +132,7 @@ class StudentSerializer(StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["face_consent_at", "face_consent_recorded_by", "created_at", "updated_at"]
+        read_only_fields = [*TimeStampedSerializer.Meta.read_only_fields, "face_consent_at", "face_consent_recorded_by"]
 
     def validate_user(self, user):
         if user is not None and user.role != Role.STUDENT:
@@ -150,13 +144,13 @@ class FaceConsentSerializer(StrictSerializer):
     given = serializers.BooleanField()
 
 
-class EnrolmentSerializer(StrictModelSerializer):
+class EnrolmentSerializer(TimeStampedSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     student_name = serializers.CharField(source="student.full_name", read_only=True)
     section_label = serializers.SerializerMethodField()
 
-    class Meta:
-        model = Enrolment
+    class Meta(TimeStampedSerializer.Meta):
+        model = models.Enrolment
         fields = [
             "id",
             "section",
@@ -169,10 +163,9 @@ class EnrolmentSerializer(StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
-    def get_section_label(self, obj: Enrolment) -> str:
-        return f"{obj.section.course.code}-{obj.section.code} ({obj.section.term.name})"
+    def get_section_label(self, obj: models.Enrolment) -> str:
+        return f"{section_code(obj.section)} ({obj.section.term.name})"
 
 
 class TeacherSerializer(StrictModelSerializer):
@@ -180,7 +173,7 @@ class TeacherSerializer(StrictModelSerializer):
     department_code = RelatedValueField(source="department.code")
 
     class Meta:
-        model = Teacher
+        model = models.Teacher
         fields = ["id", "user", "user_details", "staff_number", "department", "department_code", "created_at"]
         read_only_fields = ["created_at"]
 
@@ -190,15 +183,15 @@ class TeacherSerializer(StrictModelSerializer):
         return user
 
 
-class TimetableSlotSerializer(StrictModelSerializer):
+class TimetableSlotSerializer(TimeStampedSerializer):
     room_code = serializers.CharField(source="room.code", read_only=True)
     start_time = WallClockTimeField()
     end_time = WallClockTimeField()
     section_label = serializers.SerializerMethodField()
     weekday_name = serializers.CharField(source="get_weekday_display", read_only=True)
 
-    class Meta:
-        model = TimetableSlot
+    class Meta(TimeStampedSerializer.Meta):
+        model = models.TimetableSlot
         fields = [
             "id",
             "section",
@@ -214,10 +207,9 @@ class TimetableSlotSerializer(StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
-    def get_section_label(self, obj: TimetableSlot) -> str:
-        return f"{obj.section.course.code}-{obj.section.code}"
+    def get_section_label(self, obj: models.TimetableSlot) -> str:
+        return section_code(obj.section)
 
     def validate(self, attrs):
         start = attrs.get("start_time", getattr(self.instance, "start_time", None))
@@ -235,7 +227,7 @@ class ComplaintCommentSerializer(StrictModelSerializer):
     author_details = UserBriefSerializer(source="author", read_only=True)
 
     class Meta:
-        model = ComplaintComment
+        model = models.ComplaintComment
         fields = ["id", "complaint", "author", "author_details", "body", "created_at"]
         read_only_fields = ["author", "created_at"]
 
@@ -247,7 +239,7 @@ class ComplaintSerializer(StrictModelSerializer):
     comment_count = serializers.IntegerField(read_only=True)
 
     class Meta:
-        model = Complaint
+        model = models.Complaint
         fields = [
             "id",
             "author",

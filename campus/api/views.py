@@ -21,10 +21,14 @@ from rest_framework.views import APIView
 from accounts.permissions import RolePermission, user_has
 from config.bodies import validated_body
 from config.exceptions import InvalidInput, NotAllowed, NotFound
+from config.routes import ApiRoutes
 
 from .. import models, selectors, services
 from ..imports import IMPORT_SPECS, run_import
 from . import filters, serializers
+
+# The routes the views below declare; urls.py serves them.
+routes = ApiRoutes()
 
 CATALOGUE_PERMISSIONS = {
     "list": "view_campus",
@@ -44,6 +48,8 @@ class CampusModelViewSet(viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = CATALOGUE_PERMISSIONS
     m2m_fields: tuple[str, ...] = ()
+    # No default `ordering`: a list comes in its model's Meta.ordering unless ?ordering= asks for
+    # another, so the order is written once. A viewset sets one only where its list differs.
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -74,53 +80,53 @@ class CampusModelViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         services.delete_record(instance=instance, actor=self.request.user, request=self.request)
 
+@routes.viewset("buildings", basename="building")
 class BuildingViewSet(CampusModelViewSet):
     queryset = models.Building.objects.all()
     serializer_class = serializers.BuildingSerializer
     filterset_class = filters.BuildingFilter
     search_fields = ["code", "name"]
     ordering_fields = ["code", "name", "created_at"]
-    ordering = ["code"]
 
+@routes.viewset("rooms", basename="room")
 class RoomViewSet(CampusModelViewSet):
     queryset = selectors.room_list()
     serializer_class = serializers.RoomSerializer
     filterset_class = filters.RoomFilter
     search_fields = ["code", "name", "building__code", "building__name"]
     ordering_fields = ["code", "name", "capacity", "created_at"]
-    ordering = ["code"]
 
+@routes.viewset("departments", basename="department")
 class DepartmentViewSet(CampusModelViewSet):
     queryset = models.Department.objects.all()
     serializer_class = serializers.DepartmentSerializer
     filterset_class = filters.DepartmentFilter
     search_fields = ["code", "name"]
     ordering_fields = ["code", "name"]
-    ordering = ["code"]
 
+@routes.viewset("courses", basename="course")
 class CourseViewSet(CampusModelViewSet):
     queryset = selectors.course_list()
     serializer_class = serializers.CourseSerializer
     filterset_class = filters.CourseFilter
     search_fields = ["code", "title", "department__code"]
     ordering_fields = ["code", "title"]
-    ordering = ["code"]
 
+@routes.viewset("terms", basename="term")
 class TermViewSet(CampusModelViewSet):
     queryset = models.Term.objects.all()
     serializer_class = serializers.TermSerializer
     filterset_class = filters.TermFilter
     search_fields = ["name"]
     ordering_fields = ["name", "start_date", "end_date"]
-    ordering = ["-start_date"]
 
+@routes.viewset("sections", basename="section")
 class SectionViewSet(CampusModelViewSet):
     queryset = selectors.section_list()
     serializer_class = serializers.SectionSerializer
     filterset_class = filters.SectionFilter
     search_fields = ["code", "course__code", "course__title", "term__name"]
     ordering_fields = ["code", "course__code", "term__start_date", "created_at"]
-    ordering = ["course__code", "code"]
     m2m_fields = ("teachers",)
     required_permissions = {**CATALOGUE_PERMISSIONS, "roster": "view_campus"}
 
@@ -139,13 +145,13 @@ class SectionViewSet(CampusModelViewSet):
         page = self.paginate_queryset(selectors.students_enrolled_on(section, day))
         return self.get_paginated_response(serializers.StudentSerializer(page, many=True).data)
 
+@routes.viewset("students", basename="student")
 class StudentViewSet(CampusModelViewSet):
     queryset = models.Student.objects.all()
     serializer_class = serializers.StudentSerializer
     filterset_class = filters.StudentFilter
     search_fields = ["student_number", "first_name", "last_name", "email"]
     ordering_fields = ["student_number", "last_name", "first_name", "created_at"]
-    ordering = ["last_name", "first_name", "student_number"]
     required_permissions = STUDENT_PERMISSIONS
 
     @extend_schema(request=serializers.FaceConsentSerializer, responses=serializers.StudentSerializer)
@@ -159,6 +165,7 @@ class StudentViewSet(CampusModelViewSet):
         )
         return Response(self.get_serializer(student).data)
 
+@routes.viewset("enrolments", basename="enrolment")
 class EnrolmentViewSet(CampusModelViewSet):
     queryset = selectors.enrolment_list()
     serializer_class = serializers.EnrolmentSerializer
@@ -168,14 +175,15 @@ class EnrolmentViewSet(CampusModelViewSet):
     ordering = ["section_id", "student__last_name"]
     required_permissions = STUDENT_PERMISSIONS
 
+@routes.viewset("teachers", basename="teacher")
 class TeacherViewSet(CampusModelViewSet):
     queryset = selectors.teacher_list()
     serializer_class = serializers.TeacherSerializer
     filterset_class = filters.TeacherFilter
     search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
     ordering_fields = ["staff_number", "user__last_name"]
-    ordering = ["staff_number"]
 
+@routes.viewset("timetable-slots", basename="timetableslot")
 class TimetableSlotViewSet(CampusModelViewSet):
     queryset = selectors.timetable_slot_list()
     serializer_class = serializers.TimetableSlotSerializer
@@ -188,6 +196,7 @@ class TimetableSlotViewSet(CampusModelViewSet):
         # Its own service: a slot must not overlap another in its room or section.
         return services.save_timetable_slot(slot=instance, actor=self.request.user, request=self.request)
 
+@routes.viewset("complaints", basename="complaint")
 class ComplaintViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -246,11 +255,7 @@ class ComplaintViewSet(
         complaint = self.get_object()
         body = validated_body(serializers.ComplaintTransitionSerializer, request)
         complaint = services.change_complaint_status(
-            complaint=complaint,
-            to_status=body["status"],
-            note=body["note"],
-            actor=request.user,
-            request=request,
+            complaint=complaint, to_status=body["status"], note=body["note"], actor=request.user, request=request
         )
         return self._fresh(complaint)
 
@@ -283,6 +288,7 @@ class ComplaintViewSet(
         page = self.paginate_queryset(selectors.comments_on(complaint))
         return self.get_paginated_response(serializers.ComplaintCommentSerializer(page, many=True).data)
 
+@routes.viewset("complaint-comments", basename="complaintcomment")
 class ComplaintCommentViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
 ):
@@ -305,6 +311,7 @@ class ComplaintCommentViewSet(
             complaint=complaint, author=self.request.user, body=serializer.validated_data["body"], request=self.request
         )
 
+@routes.view("imports/<slug:kind>", name="campus-import")
 class ImportView(APIView):
     """POST multipart `file` (+ skip_invalid, dry_run) to /imports/<kind>; same service as the command."""
 

@@ -20,6 +20,7 @@ from accounts.permissions import RolePermission
 from config.bodies import validated_body
 from config.exceptions import Conflict
 from config.http import client_ip
+from config.routes import ApiRoutes
 
 from .. import selectors, services
 from ..authentication import DeviceCredentialAuthentication
@@ -28,6 +29,9 @@ from ..models import Bundle, DeploymentTarget, DeviceGroup, RegistrationToken
 from ..permissions import IsDevice
 from . import serializers as s
 from .filters import DeploymentFilter, DeviceFilter
+
+# The routes the views below declare; urls.py serves them.
+routes = ApiRoutes()
 
 # --- Device API ----------------------------------------------------------------
 
@@ -43,6 +47,7 @@ class DeviceEndpoint(APIView):
         return self.request.user.device
 
 
+@routes.view("devices/register", name="device-register")
 class RegisterView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -88,6 +93,7 @@ class RegisterView(APIView):
         )
 
 
+@routes.view("devices/heartbeat", name="device-heartbeat")
 class HeartbeatView(DeviceEndpoint):
     @extend_schema(
         request=s.HeartbeatInput,
@@ -114,6 +120,7 @@ class HeartbeatView(DeviceEndpoint):
         )
 
 
+@routes.view("devices/config", name="device-config")
 class ConfigView(DeviceEndpoint):
     @extend_schema(
         tags=["device-api"],
@@ -137,6 +144,7 @@ def _sha256_digest_header(hex_digest: str) -> str:
     return "sha-256=:" + base64.b64encode(bytes.fromhex(hex_digest)).decode() + ":"
 
 
+@routes.view("devices/targets/<int:target_id>/bundle", name="device-target-bundle")
 class TargetBundleView(DeviceEndpoint):
     @extend_schema(tags=["device-api"], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, target_id: int):
@@ -157,6 +165,7 @@ class TargetBundleView(DeviceEndpoint):
         return response
 
 
+@routes.view("devices/targets/<int:target_id>/status", name="device-target-status")
 class TargetStatusView(DeviceEndpoint):
     @extend_schema(request=s.TargetStatusInput, tags=["device-api"], responses=OpenApiTypes.OBJECT)
     def post(self, request, target_id: int):
@@ -180,6 +189,7 @@ class StaffViewSet(viewsets.GenericViewSet):
     required_permissions = {"*": "manage_devices"}
 
 
+@routes.viewset("devices", basename="device")
 class DeviceViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -192,6 +202,7 @@ class DeviceViewSet(
     filterset_class = DeviceFilter
     search_fields = ["serial", "name"]
     ordering_fields = ["serial", "name", "last_heartbeat_at", "created_at"]
+    # Numeric ids only: "devices/groups", "devices/bundles" and the other staff prefixes never read as an id.
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
@@ -278,6 +289,7 @@ class DeviceViewSet(
         return Response(selectors.fleet_summary())
 
 
+@routes.viewset("devices/groups", basename="device-group")
 class DeviceGroupViewSet(viewsets.ModelViewSet):
     permission_classes = [RolePermission]
     required_permissions = {"*": "manage_devices"}
@@ -286,6 +298,7 @@ class DeviceGroupViewSet(viewsets.ModelViewSet):
     search_fields = ["name"]
 
 
+@routes.viewset("devices/registration-tokens", basename="device-token")
 class RegistrationTokenViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, StaffViewSet
 ):
@@ -309,6 +322,7 @@ class RegistrationTokenViewSet(
         return Response(s.RegistrationTokenSerializer(token).data)
 
 
+@routes.viewset("devices/bundles", basename="device-bundle")
 class BundleViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -346,6 +360,7 @@ def _deployment_move(name: str, service: Callable[..., object]):
     return extend_schema(request=None, responses=s.DeploymentSerializer)(action(detail=True, methods=["post"])(move))
 
 
+@routes.viewset("devices/deployments", basename="device-deployment")
 class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
     serializer_class = s.DeploymentSerializer
     filterset_class = DeploymentFilter

@@ -79,7 +79,8 @@ def main() -> int:
         html = response.content.decode()
         shown = re.search(r'<p class="paginator">(.*?)</p>', html, re.S)
         text = re.sub(r"<[^>]+>|\s+", " ", shown.group(1)).strip() if shown else "?"
-        text = re.sub(r"^(\d+ )+(… )?(\d+ )*", "", text)  # the page links
+        text = re.sub(r"\s+", " ", text).strip()
+        text = re.sub(r"^([\d…]+ )+", "", text)  # the page links before the count
         print(f"| {name} | {statistics.median(times):.0f} | {min(times):.0f} | {len(queries)} | {text[:80]} |")
     return 0
 

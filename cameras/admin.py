@@ -236,7 +236,7 @@ class UnknownFaceAdmin(RoleModelAdmin):
     @admin.display(description="class")
     def session_seen(self, obj) -> str:
         session = obj.sighting.session
-        return f"{session.section.course.code}-{session.section.code}" if session else "no class running"
+        return session.section.full_code if session else "no class running"
 
     @admin.display(description="")
     def review_link(self, obj) -> str:

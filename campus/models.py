@@ -133,8 +133,13 @@ class Section(TimeStampedModel):
             models.UniqueConstraint(fields=["course", "term", "code"], name="campus_section_unique_per_term"),
         ]
 
+    @property
+    def full_code(self) -> str:
+        """The section as people write it: its course's code, then its own ("CS101-A")."""
+        return f"{self.course.code}-{self.code}"
+
     def __str__(self) -> str:
-        return f"{self.course.code}-{self.code} ({self.term.name})"
+        return f"{self.full_code} ({self.term.name})"
 
 
 class StudentQuerySet(models.QuerySet["Student"]):

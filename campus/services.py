@@ -132,7 +132,7 @@ def _describe_slot(slot: TimetableSlot, *, room_id: int) -> dict[str, Any]:
         "id": slot.pk,
         "reason": "room" if slot.room_id == room_id else "section",
         "room": slot.room.code,
-        "section": f"{slot.section.course.code}-{slot.section.code}",
+        "section": slot.section.full_code,
         "weekday": slot.weekday,
         "start_time": slot.start_time.strftime("%H:%M"),
         "end_time": slot.end_time.strftime("%H:%M"),

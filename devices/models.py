@@ -42,25 +42,6 @@ def online_since(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(seconds=settings.DEVICE_ONLINE_WINDOW_SECONDS)
 
 
-# What the system and the device itself write: read-only for people, in the API and the admin.
-DEVICE_SYSTEM_FIELDS = (
-    "state",
-    "registered_at",
-    "disabled_at",
-    "last_heartbeat_at",
-    "last_ip",
-    "agent_version",
-    "bundle_version",
-    "hardware_info",
-    "uptime_seconds",
-    "cpu_percent",
-    "memory_percent",
-    "disk_percent",
-    "temperature_c",
-    "last_status",
-    "created_at",
-    "updated_at",
-)
 
 
 class Readings(models.Model):
@@ -74,6 +55,25 @@ class Readings(models.Model):
 
     class Meta:
         abstract = True
+
+
+READING_FIELDS = tuple(field.name for field in Readings._meta.fields)
+
+# What the system and the device itself write: read-only for people, in the API and the admin.
+DEVICE_SYSTEM_FIELDS = (
+    "state",
+    "registered_at",
+    "disabled_at",
+    "last_heartbeat_at",
+    "last_ip",
+    "agent_version",
+    "bundle_version",
+    "hardware_info",
+    *READING_FIELDS,
+    "last_status",
+    "created_at",
+    "updated_at",
+)
 
 
 class Device(Readings, TimeStampedModel):

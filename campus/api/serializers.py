@@ -22,11 +22,6 @@ class WallClockTimeField(serializers.TimeField):
         super().__init__(**kwargs)
 
 
-def section_code(section: models.Section) -> str:
-    """A section as people write it: its course's code, then its own ("CS101-A")."""
-    return f"{section.course.code}-{section.code}"
-
-
 class UserBriefSerializer(StrictModelSerializer):
     full_name = serializers.CharField(source="get_full_name", read_only=True)
 
@@ -165,7 +160,7 @@ class EnrolmentSerializer(TimeStampedSerializer):
         ]
 
     def get_section_label(self, obj: models.Enrolment) -> str:
-        return f"{section_code(obj.section)} ({obj.section.term.name})"
+        return str(obj.section)
 
 
 class TeacherSerializer(StrictModelSerializer):
@@ -209,7 +204,7 @@ class TimetableSlotSerializer(TimeStampedSerializer):
         ]
 
     def get_section_label(self, obj: models.TimetableSlot) -> str:
-        return section_code(obj.section)
+        return obj.section.full_code
 
     def validate(self, attrs):
         start = attrs.get("start_time", getattr(self.instance, "start_time", None))

@@ -15,7 +15,7 @@ from django.utils import timezone
 from config.ratelimits import Bucket, Outage, RateLimit
 
 from ..metrics import DEVICES_WENT_OFFLINE, HEARTBEATS_RECEIVED
-from ..models import DeploymentTarget, Device, Heartbeat, online_since
+from ..models import READING_FIELDS, DeploymentTarget, Device, Heartbeat, online_since
 from .config import config_version
 from .deployments import any_running_deployment, open_target_for
 
@@ -37,7 +37,6 @@ def check_heartbeat_rate(device: Device) -> None:
     )
 
 
-_HEARTBEAT_METRICS = ("uptime_seconds", "cpu_percent", "memory_percent", "disk_percent", "temperature_c")
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ def record_heartbeat(*, device: Device, ip: str | None = None, data: dict[str, A
     """
     check_heartbeat_rate(device)
     now = timezone.now()
-    values = {name: data.get(name) for name in _HEARTBEAT_METRICS}
+    values = {name: data.get(name) for name in READING_FIELDS}
     agent_version = data.get("agent_version") or device.agent_version
     bundle_version = data.get("bundle_version") or device.bundle_version
     with transaction.atomic():

@@ -400,14 +400,15 @@ def export_range_rows(
     export at the next block. `records` is what the user may see; it is filtered here.
     """
     yield CSV_HEADER
-    records = records_between(records, date_from, date_to)
+    # The range, the cancelled sessions, the section and the course bound the sessions; every block
+    # reads records of listed sessions only, so it filters on none of them again (each would join
+    # the sessions into every block's query).
     sessions = ClassSession.objects.filter(date__gte=date_from, date__lte=date_to).exclude(
         status=SessionStatus.CANCELLED
     )
     if section is not None:
-        records, sessions = records.filter(session__section=section), sessions.filter(section=section)
+        sessions = sessions.filter(section=section)
     if course is not None:
-        records = records.filter(session__section__course=course)
         sessions = sessions.filter(section__course=course)
     if student is not None:
         records = records.filter(student=student)

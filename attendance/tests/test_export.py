@@ -86,3 +86,30 @@ def test_once_the_client_has_gone_no_more_rows_are_read():
 
 def test_an_empty_export_is_the_header():
     assert list(_csv_chunks([["h"]])) == ["h\r\n"]
+
+
+def test_the_export_keeps_to_its_range_the_live_sessions_the_filters_and_what_the_user_sees(
+    client_for, teacher, section, room, students
+):
+    """The range, cancelled sessions and the section/course filters bound the sessions the blocks
+    read; the visibility rule and the student filter bound the records themselves."""
+    from attendance.choices import SessionStatus
+    from attendance.tests.factories import EnrolmentFactory
+
+    inside, cancelled = add_sessions(2, section, room)
+    [later] = add_sessions(1, section, room, start=40)  # after date_to
+    cancelled.status = SessionStatus.CANCELLED
+    cancelled.save()
+    # Another teacher's section in the same days: not the teacher's to see.
+    other_section = EnrolmentFactory(student=students[0]).section
+    [other] = add_sessions(1, other_section, room)
+    add_records([inside, cancelled, later], students, teacher)
+    add_records([other], students[:1], None)
+    client = client_for(teacher)
+
+    rows = _download(client)
+    assert {(r["date"], r["section"]) for r in rows} == {(inside.date.isoformat(), section.code)}
+    assert len(rows) == len(students)
+    assert len(_download(client, section=section.pk)) == len(students)
+    assert len(_download(client, course=section.course.pk)) == len(students)
+    assert [r["student_number"] for r in _download(client, student=students[1].pk)] == [students[1].student_number]

@@ -4,6 +4,8 @@ from django.db import models
 
 
 class SessionStatus(models.TextChoices):
+    """A class session's life: scheduled from the timetable, open while it runs, then closed or cancelled."""
+
     SCHEDULED = "scheduled"
     OPEN = "open"
     CLOSED = "closed"
@@ -20,6 +22,8 @@ SESSION_TRANSITIONS: dict[str, set[str]] = {
 
 
 class RecordStatus(models.TextChoices):
+    """One student's attendance in one session."""
+
     PRESENT = "present"
     LATE = "late"
     ABSENT = "absent"
@@ -37,6 +41,8 @@ COUNTED_STATUSES = [RecordStatus.PRESENT, RecordStatus.LATE, RecordStatus.ABSENT
 
 
 class RecordSource(models.TextChoices):
+    """Who or what wrote a record's status."""
+
     FACE = "face", "Face recognition"
     DEVICE = "device", "Edge device"
     MANUAL = "manual"
@@ -49,12 +55,16 @@ SIGHTING_SOURCES = [RecordSource.FACE, RecordSource.DEVICE, RecordSource.IMPORT]
 
 
 class ExcuseStatus(models.TextChoices):
+    """An excuse waits for staff to approve or refuse it."""
+
     PENDING = "pending"
     APPROVED = "approved"
     REFUSED = "refused"
 
 
 class MarkOutcome(models.TextChoices):
+    """What marking one student seen in one room did."""
+
     MARKED = "marked"
     UPDATED = "updated"
     NO_SESSION = "no_session", "No session"

@@ -4,6 +4,8 @@ from django.db import models
 
 
 class SourceKind(models.TextChoices):
+    """Where a camera's frames come from."""
+
     RTSP = "rtsp", "RTSP stream"
     HTTP_SNAPSHOT = "http_snapshot", "HTTP snapshot URL"
     MJPEG = "mjpeg", "MJPEG over HTTP"
@@ -16,12 +18,16 @@ PULL_KINDS = [SourceKind.RTSP, SourceKind.HTTP_SNAPSHOT, SourceKind.MJPEG, Sourc
 
 
 class CameraStatus(models.TextChoices):
+    """Whether frames are arriving: offline when a read fails or a pushing camera falls silent."""
+
     ONLINE = "online"
     OFFLINE = "offline"
     ERROR = "error"
 
 
 class FrameState(models.TextChoices):
+    """A stored frame's way through the pipeline."""
+
     PENDING = "pending"
     PROCESSING = "processing"
     DONE = "done"
@@ -42,6 +48,8 @@ FRAME_TRANSITIONS: dict[str, set[str]] = {
 
 
 class FrameSource(models.TextChoices):
+    """How a frame reached the server."""
+
     PUSH = "push", "Pushed"
     PULL = "pull", "Pulled"
     REPLAY = "replay", "Replayed (ingest_video)"
@@ -62,6 +70,8 @@ class SightingOutcome(models.TextChoices):
 
 
 class UnknownFaceStatus(models.TextChoices):
+    """A face no one matched, until staff assign or dismiss it."""
+
     PENDING = "pending", "Waiting for review"
     ASSIGNED = "assigned", "Assigned to a student"
     DISMISSED = "dismissed"

@@ -4,6 +4,8 @@ from django.db import models
 
 
 class DeviceKind(models.TextChoices):
+    """What an edge device is for."""
+
     EDGE = "edge", "Edge box"
     GATEWAY = "gateway", "Camera gateway"
     KIOSK = "kiosk"
@@ -11,24 +13,32 @@ class DeviceKind(models.TextChoices):
 
 
 class DeviceState(models.TextChoices):
+    """Pending until it registers or gets a credential, then active; a disabled device may do neither."""
+
     PENDING = "pending"
     ACTIVE = "active"
     DISABLED = "disabled"
 
 
 class BundleChannel(models.TextChoices):
+    """The release channel a bundle is published on."""
+
     STABLE = "stable"
     BETA = "beta"
     DEV = "dev", "Development"
 
 
 class TargetSelector(models.TextChoices):
+    """How a deployment chooses its devices."""
+
     LIST = "list", "Listed devices"
     GROUP = "group", "Device group"
     LABEL = "label"
 
 
 class DeploymentState(models.TextChoices):
+    """A rollout: drafted, run batch by batch, paused on failures, then completed, failed or cancelled."""
+
     DRAFT = "draft"
     RUNNING = "running"
     PAUSED = "paused"
@@ -38,6 +48,8 @@ class DeploymentState(models.TextChoices):
 
 
 class TargetState(models.TextChoices):
+    """One device's part in a deployment."""
+
     PENDING = "pending"
     DOWNLOADING = "downloading"
     INSTALLING = "installing"

@@ -39,14 +39,17 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 # The project's root, for config.percentiles here and the apps later (also in the load generator's process).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config.percentiles import percentile
+from config.percentiles import not_2xx, percentiles
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = BASE_DIR / "bench" / "out"
@@ -126,8 +129,7 @@ async def run_scenario(scenario: Scenario) -> Result:
 
     check_loopback(scenario.base_url)
     latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    errors = 0
+    statuses: Counter[str] = Counter()
     limits = httpx.Limits(max_connections=scenario.concurrency, max_keepalive_connections=scenario.concurrency)
     async with httpx.AsyncClient(base_url=scenario.base_url, timeout=30, limits=limits) as client:
         queue = list(scenario.requests)
@@ -140,7 +142,7 @@ async def run_scenario(scenario: Scenario) -> Result:
         deadline = time.perf_counter() + scenario.time_cap
 
         async def worker() -> None:
-            nonlocal position, errors
+            nonlocal position
             while position < len(queue) and time.perf_counter() < deadline:
                 req = queue[position]
                 position += 1
@@ -151,19 +153,16 @@ async def run_scenario(scenario: Scenario) -> Result:
                 except httpx.HTTPError as exc:
                     status = type(exc).__name__
                 latencies.append((time.perf_counter() - started) * 1000)
-                statuses[status] = statuses.get(status, 0) + 1
-                if not status.startswith("2"):
-                    errors += 1
+                statuses[status] += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(scenario.concurrency)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
+    p50_ms, p95_ms, p99_ms = percentiles(latencies, (0.50, 0.95, 0.99), digits=1)
     return Result(
-        name=scenario.name, available=True, note=scenario.note, requests=len(latencies), errors=errors,
-        statuses=statuses, seconds=round(elapsed, 2), rps=round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-        p50_ms=round(percentile(latencies, 0.50), 1), p95_ms=round(percentile(latencies, 0.95), 1),
-        p99_ms=round(percentile(latencies, 0.99), 1),
+        name=scenario.name, available=True, note=scenario.note, requests=len(latencies),
+        errors=sum(not_2xx(statuses).values()), statuses=dict(statuses), seconds=round(elapsed, 2),
+        rps=round(len(latencies) / elapsed, 1) if elapsed else 0.0, p50_ms=p50_ms, p95_ms=p95_ms, p99_ms=p99_ms,
     )
 
 
@@ -685,7 +684,7 @@ def table(results: list[Result]) -> str:
             rows.append(f"| {r.name} | - | not available | | | | | | {r.note} |")
             continue
         ratio = f"{r.ratio_to_ping:.2f}" if r.ratio_to_ping is not None else ""
-        bad = ", ".join(f"{k}: {v}" for k, v in sorted(r.statuses.items()) if not k.startswith("2"))
+        bad = ", ".join(f"{k}: {v}" for k, v in sorted(not_2xx(r.statuses).items()))
         rows.append(f"| {r.name} | {r.requests} | {r.rps:.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} "
                     f"| {ratio} | {r.errors}{' (' + bad + ')' if bad else ''} | {r.note} |")
     return "\n".join(rows)
@@ -879,7 +878,8 @@ def run(args) -> int:
     return 1 if args.quick and failed else 0
 
 
-if __name__ == "__main__":
+def run_script(main: Callable[[], int]) -> NoReturn:
+    """A bench's way out: main's status, 130 on Ctrl-C, 1 with the traceback on a crash (bench_fleet's too)."""
     try:
         sys.exit(main())
     except KeyboardInterrupt:
@@ -889,3 +889,7 @@ if __name__ == "__main__":
     except Exception:
         traceback.print_exc()
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run_script(main)

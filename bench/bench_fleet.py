@@ -52,7 +52,8 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -63,9 +64,10 @@ from bench.bench_api import (
     Gunicorn,
     check_loopback,
     manage,
+    run_script,
     scratch_database,
 )
-from config.percentiles import percentile
+from config.percentiles import not_2xx, percentile, percentiles
 from config.processes import stop_process
 
 FACES = BASE_DIR / "cameras/tests/fixtures/faces"
@@ -281,27 +283,59 @@ class FrameWorkers:
 # --- One step: N cameras for a while ----------------------------------------------------------
 
 @dataclass
-class Step:
-    cameras: int
-    workers: int
-    seconds: float = 0.0
+class Pushes:
+    """A step's frame pushes and the server's answers to them, by HTTP status (or a transport error's name)."""
+
     pushed: int = 0
     non_2xx: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class FrameFates:
+    """What became of a step's frames: queued past the motion gate or skipped at intake, then the queued
+    ones processed, failed, or still waiting after the drain."""
+
     queued: int = 0
     skipped: int = 0
     processed: int = 0
     failed: int = 0
     unprocessed: int = 0
-    push_p95_ms: float = 0.0
+
+
+@dataclass
+class RecordLatency:
+    """Push-to-record seconds (the push sent until the frame's `processed_at`) over the processed frames."""
+
     p50_s: float = 0.0
     p95_s: float = 0.0
     max_s: float = 0.0
+
+
+@dataclass
+class Step:
+    cameras: int
+    workers: int
+    seconds: float = 0.0
+    pushes: Pushes = field(default_factory=Pushes)
+    frames: FrameFates = field(default_factory=FrameFates)
+    push_p95_ms: float = 0.0
+    latency: RecordLatency = field(default_factory=RecordLatency)
     backlog_max: int = 0
     backlog_growth: float = 0.0
     faces_detected: int = 0
     sustained: bool = False
     load_average: str = ""
+
+    def as_json(self) -> dict:
+        """One flat object, as fleet.json and the step lines have always had it: the groups' figures in their place."""
+        flat: dict = {}
+        for name, value in asdict(self).items():
+            if is_dataclass(getattr(self, name)):
+                flat.update(value)
+            else:
+                flat[name] = value
+        return flat
 
 
 def backlog() -> int:
@@ -397,29 +431,26 @@ def run_step(base_url: str, workers: FrameWorkers, cameras: list[FleetCamera], s
     while backlog() and time.monotonic() < deadline and workers.alive():
         time.sleep(1)
 
-    step.pushed = len(pushes)
-    for push in pushes:
-        step.statuses[push["status"]] = step.statuses.get(push["status"], 0) + 1
-    step.non_2xx = sum(n for status, n in step.statuses.items() if not status.startswith("2"))
-    step.push_p95_ms = round(percentile(sorted((p["answered"] - p["sent"]) * 1000 for p in pushes), 0.95), 1)
+    statuses = Counter(p["status"] for p in pushes)
+    step.pushes = Pushes(pushed=len(pushes), non_2xx=sum(not_2xx(statuses).values()), statuses=dict(statuses))
+    step.push_p95_ms = round(percentile(((p["answered"] - p["sent"]) * 1000 for p in pushes), 0.95), 1)
     queued = {_frame_id(p["frame"]): p["sent"] for p in pushes
               if p["status"] == "202" and not p["duplicate"] and _frame_id(p["frame"]) is not None}
-    step.queued, step.skipped = len(queued), sum(1 for p in pushes if p["status"] == "200")
+    frames = step.frames
+    frames.queued, frames.skipped = len(queued), sum(1 for p in pushes if p["status"] == "200")
     rows = Frame.objects.filter(pk__in=list(queued)).values_list("pk", "state", "processed_at", "faces_detected")
     latencies = []
     for pk, state, processed_at, faces in rows:
         step.faces_detected += faces or 0
         if state == FrameState.FAILED:
-            step.failed += 1
+            frames.failed += 1
         elif processed_at is not None and state not in (FrameState.PENDING, FrameState.PROCESSING):
-            step.processed += 1
+            frames.processed += 1
             latencies.append(processed_at.timestamp() - queued[pk])
-    step.unprocessed = step.queued - step.processed - step.failed
-    latencies.sort()
+    frames.unprocessed = frames.queued - frames.processed - frames.failed
     if latencies:
-        step.p50_s = round(percentile(latencies, 0.5), 2)
-        step.p95_s = round(percentile(latencies, 0.95), 2)
-        step.max_s = round(latencies[-1], 2)
+        p50_s, p95_s = percentiles(latencies, (0.5, 0.95), digits=2)
+        step.latency = RecordLatency(p50_s=p50_s, p95_s=p95_s, max_s=round(max(latencies), 2))
     step.backlog_max = max((n for _, n in samples), default=0)
     step.backlog_growth = round(_growth(samples), 3)
     step.sustained = is_sustained(step, args)
@@ -431,10 +462,11 @@ def is_sustained(step: Step, args) -> bool:
     """p95 within the bound, nothing failed or left over, and a bounded backlog: one that does not
     grow, or that never held more than the frames of `--max-p95` seconds (a regression slope over a
     backlog of 0-2 frames is noise)."""
-    within = step.queued / step.seconds * args.max_p95 if step.seconds else 0.0
+    frames = step.frames
+    within = frames.queued / step.seconds * args.max_p95 if step.seconds else 0.0
     bounded = step.backlog_growth <= args.max_growth or step.backlog_max <= within
-    return (step.processed > 0 and step.p95_s <= args.max_p95 and bounded and step.unprocessed == 0
-            and step.non_2xx == 0 and step.failed == 0)
+    return (frames.processed > 0 and step.latency.p95_s <= args.max_p95 and bounded and frames.unprocessed == 0
+            and step.pushes.non_2xx == 0 and frames.failed == 0)
 
 
 def _growth(samples: list[tuple[float, int]]) -> float:
@@ -456,11 +488,13 @@ def table(steps: list[Step]) -> str:
             "| sustained | load |",
             "|" + " ---: |" * 14 + " --- | --- |"]
     for s in steps:
-        offered = s.pushed / s.seconds if s.seconds else 0
+        pushes, fates, latency = s.pushes, s.frames, s.latency
+        offered = pushes.pushed / s.seconds if s.seconds else 0
+        left = f" ({fates.failed} failed, {fates.unprocessed} left)" if fates.failed or fates.unprocessed else ""
         rows.append(
-            f"| {s.cameras} | {offered:.1f} | {s.pushed} | {s.non_2xx} | {s.queued} | {s.skipped} "
-            f"| {s.processed}{f' ({s.failed} failed, {s.unprocessed} left)' if s.failed or s.unprocessed else ''} "
-            f"| {s.faces_detected} | {s.p50_s:.2f} | {s.p95_s:.2f} | {s.max_s:.2f} | {s.backlog_max} "
+            f"| {s.cameras} | {offered:.1f} | {pushes.pushed} | {pushes.non_2xx} | {fates.queued} | {fates.skipped} "
+            f"| {fates.processed}{left} "
+            f"| {s.faces_detected} | {latency.p50_s:.2f} | {latency.p95_s:.2f} | {latency.max_s:.2f} | {s.backlog_max} "
             f"| {s.backlog_growth:+.2f} "
             f"| {s.cameras / s.workers:.1f} | {'yes' if s.sustained else 'no'} | {s.load_average} |"
         )
@@ -473,8 +507,9 @@ def main() -> int:
                         help="the N of each step, in order (comma-separated)")
     parser.add_argument("--workers", type=int, default=1, help="Celery frame worker processes (K, one core each)")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between a camera's frames")
-    parser.add_argument("--step-seconds", type=float, default=60.0)
-    parser.add_argument("--drain-seconds", type=float, default=90.0)
+    parser.add_argument("--step-seconds", type=float, default=60.0, help="how long each step's cameras push")
+    parser.add_argument("--drain-seconds", type=float, default=90.0,
+                        help="after a step, how long the backlog may take to empty (what is left counts unprocessed)")
     parser.add_argument("--mix", default="static=0.6,entering=0.3,classroom=0.1",
                         help="share of cameras per scene profile")
     parser.add_argument("--max-p95", type=float, default=3.0, help="seconds, push to record")
@@ -569,7 +604,7 @@ def run(args, sizes: list[int], shares: dict[str, float]) -> int:
                   f"{args.workers} worker(s), {args.step_seconds:.0f}s", flush=True)
             step = run_step(server.base_url, workers, cameras, streams, args, offset=index * frames_per_step)
             steps.append(step)
-            print("  " + json.dumps({k: v for k, v in asdict(step).items() if k != "statuses"}), flush=True)
+            print("  " + json.dumps({k: v for k, v in step.as_json().items() if k != "statuses"}), flush=True)
             if not workers.alive():
                 print("the Celery worker died; see " + str(logs / "celery.log"), flush=True)
                 break
@@ -595,15 +630,16 @@ def run(args, sizes: list[int], shares: dict[str, float]) -> int:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"meta": meta, "steps": [asdict(s) for s in steps]}, indent=2))
+    out.write_text(json.dumps({"meta": meta, "steps": [s.as_json() for s in steps]}, indent=2))
     print()
     for key, value in meta.items():
         print(f"{key}: {value}")
     print()
     print(table(steps))
     print(f"\nwritten to {out}")
-    errors = [f"{s.cameras} cameras: {s.non_2xx} pushes non-2xx {s.statuses}, {s.failed} failed, "
-              f"{s.unprocessed} unprocessed" for s in steps if s.non_2xx or s.failed or s.unprocessed]
+    errors = [f"{s.cameras} cameras: {s.pushes.non_2xx} pushes non-2xx {s.pushes.statuses}, {s.frames.failed} failed, "
+              f"{s.frames.unprocessed} unprocessed"
+              for s in steps if s.pushes.non_2xx or s.frames.failed or s.frames.unprocessed]
     if not worker_alive:
         errors.append("the Celery worker died")
     if len(steps) < len(sizes) and args.quick:
@@ -615,7 +651,4 @@ def run(args, sizes: list[int], shares: dict[str, float]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run_script(main)

@@ -30,6 +30,8 @@ logger = logging.getLogger("campus.attendance")
 
 @dataclass
 class CloseResult:
+    """What close_session did: `closed` is False if it was closed already; the counts are the records it marked."""
+
     session: ClassSession
     closed: bool
     absent: int = 0

@@ -21,6 +21,7 @@ import signal
 import statistics
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 from django.core.management.base import BaseCommand, CommandError
 
-from config.percentiles import percentile
+from config.percentiles import percentiles
 
 MAX_DEVICES = 5000
 MAX_DURATION = 3600
@@ -53,48 +54,43 @@ def loopback_url(url: str) -> str:
 @dataclass
 class Stats:
     started: float = field(default_factory=time.monotonic)
-    registered: int = 0
-    registration_failures: int = 0
-    heartbeats: int = 0
+    # Only ever counted up and reported, by the summary's names: registered, registration_failures, heartbeats,
+    # rate_limited, config_pulls, config_not_modified, deployments_succeeded/_failed, frames_pushed.
+    counts: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
     heartbeat_latencies_ms: list[float] = field(default_factory=list)
     heartbeat_times: list[float] = field(default_factory=list)
     steady_from: float = 0.0  # after the ramp-up: the window for the sustained rate
-    rate_limited: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    config_pulls: int = 0
-    config_not_modified: int = 0
-    deployments_succeeded: int = 0
-    deployments_failed: int = 0
-    frames_pushed: int = 0
     cancelled_at_deadline: int = 0
 
     def error(self, what: str) -> None:
-        self.errors[what] = self.errors.get(what, 0) + 1
+        self.errors[what] += 1
 
     def summary(self, elapsed: float, deadline: float) -> dict:
-        latencies = self.heartbeat_latencies_ms
+        latencies, counts = self.heartbeat_latencies_ms, self.counts
         steady_start = self.started + self.steady_from
         steady_seconds = min(self.started + elapsed, deadline) - steady_start
         steady = sum(1 for t in self.heartbeat_times if t >= steady_start)
+        p50_ms, p99_ms = percentiles(latencies, (0.50, 0.99), digits=2)
         return {
             "elapsed_seconds": round(elapsed, 2),
-            "registered": self.registered,
-            "registration_failures": self.registration_failures,
-            "heartbeats": self.heartbeats,
-            "heartbeats_per_second": round(self.heartbeats / elapsed, 1) if elapsed else 0.0,
+            "registered": counts["registered"],
+            "registration_failures": counts["registration_failures"],
+            "heartbeats": counts["heartbeats"],
+            "heartbeats_per_second": round(counts["heartbeats"] / elapsed, 1) if elapsed else 0.0,
             "sustained_seconds": round(steady_seconds, 2),
             "sustained_heartbeats_per_second": round(steady / steady_seconds, 1) if steady_seconds > 0 else 0.0,
-            "heartbeat_p50_ms": round(percentile(latencies, 0.50), 2),
-            "heartbeat_p99_ms": round(percentile(latencies, 0.99), 2),
+            "heartbeat_p50_ms": p50_ms,
+            "heartbeat_p99_ms": p99_ms,
             "heartbeat_mean_ms": round(statistics.fmean(latencies), 2) if latencies else 0.0,
-            "rate_limited": self.rate_limited,
-            "config_pulls": self.config_pulls,
-            "config_not_modified": self.config_not_modified,
-            "deployments_succeeded": self.deployments_succeeded,
-            "deployments_failed": self.deployments_failed,
-            "frames_pushed": self.frames_pushed,
+            "rate_limited": counts["rate_limited"],
+            "config_pulls": counts["config_pulls"],
+            "config_not_modified": counts["config_not_modified"],
+            "deployments_succeeded": counts["deployments_succeeded"],
+            "deployments_failed": counts["deployments_failed"],
+            "frames_pushed": counts["frames_pushed"],
             "devices_cancelled_at_deadline": self.cancelled_at_deadline,
-            "errors": self.errors,
+            "errors": dict(self.errors),
         }
 
 
@@ -141,7 +137,7 @@ class SimulatedDevice:
             credential = self.options["provisioned"].get(self.serial)
             if credential:
                 self.headers = {"Authorization": f"Device {credential}"}
-                self.stats.registered += 1
+                self.stats.counts["registered"] += 1
                 return True
         body = {
             "token": self.options["token"],
@@ -161,14 +157,14 @@ class SimulatedDevice:
                 continue
             if response.status_code in (200, 201):
                 self.headers = {"Authorization": f"Device {response.json()['credential']}"}
-                self.stats.registered += 1
+                self.stats.counts["registered"] += 1
                 return True
             if response.status_code in (429, 503):
                 await self.sleep(float(response.headers.get("Retry-After", 1 + attempt)))
                 continue
             self.stats.error(f"register:{response.status_code}")
             break
-        self.stats.registration_failures += 1
+        self.stats.counts["registration_failures"] += 1
         return False
 
     async def pull_config(self) -> None:
@@ -177,9 +173,9 @@ class SimulatedDevice:
             headers["If-None-Match"] = self.etag
         response = await self.client.get(f"{self.base}/api/v1/devices/config", headers=headers)
         if response.status_code == 304:
-            self.stats.config_not_modified += 1
+            self.stats.counts["config_not_modified"] += 1
         elif response.status_code == 200:
-            self.stats.config_pulls += 1
+            self.stats.counts["config_pulls"] += 1
             body = response.json()
             self.config, self.config_version, self.etag = body["config"], body["version"], response.headers.get("ETag")
         else:
@@ -208,10 +204,10 @@ class SimulatedDevice:
                 digest.update(chunk)
         if digest.hexdigest() != offer["bundle"]["sha256"]:
             await self.report(target_id, "failed", "checksum mismatch")
-            self.stats.deployments_failed += 1
+            self.stats.counts["deployments_failed"] += 1
             return
         if await self.report(target_id, "installing") and await self.report(target_id, "succeeded"):
-            self.stats.deployments_succeeded += 1
+            self.stats.counts["deployments_succeeded"] += 1
 
     async def heartbeat(self) -> dict | None:
         body = {
@@ -227,12 +223,12 @@ class SimulatedDevice:
         response = await self.client.post(f"{self.base}/api/v1/devices/heartbeat", json=body, headers=self.headers)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if response.status_code == 200:
-            self.stats.heartbeats += 1
+            self.stats.counts["heartbeats"] += 1
             self.stats.heartbeat_latencies_ms.append(elapsed_ms)
             self.stats.heartbeat_times.append(time.monotonic())
             return response.json()
         if response.status_code == 429:
-            self.stats.rate_limited += 1
+            self.stats.counts["rate_limited"] += 1
         else:
             self.stats.error(f"heartbeat:{response.status_code}")
         return None
@@ -249,7 +245,7 @@ class SimulatedDevice:
                 f"{self.base}/api/v1/cameras/{camera_id}/frames", files=files, headers=self.headers
             )
             if response.status_code in (200, 202):  # 200: the scene had not changed (motion gate)
-                self.stats.frames_pushed += 1
+                self.stats.counts["frames_pushed"] += 1
             else:
                 self.stats.error(f"frame:{response.status_code}")
 
@@ -389,6 +385,7 @@ class Command(BaseCommand):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=5)
             self.stderr.write(
-                f"[{time.monotonic() - stats.started:6.1f}s] registered {stats.registered}, heartbeats "
-                f"{stats.heartbeats}, rate-limited {stats.rate_limited}, errors {sum(stats.errors.values())}"
+                f"[{time.monotonic() - stats.started:6.1f}s] registered {stats.counts['registered']}, heartbeats "
+                f"{stats.counts['heartbeats']}, rate-limited {stats.counts['rate_limited']}, "
+                f"errors {sum(stats.errors.values())}"
             )

@@ -156,11 +156,6 @@ class Frame(TimeStampedModel):
 
     class Meta:
         ordering = ["camera_id", "captured_at"]
-        constraints = [
-            # The same bytes from the same camera are one frame, processed once.
-            models.UniqueConstraint(fields=["camera", "sha256"], name="cameras_frame_unique_bytes"),
-            choice_check("state", FrameState, name="cameras_frame_state_valid"),
-        ]
         indexes = [
             models.Index(
                 fields=["claimed_at"],
@@ -168,6 +163,11 @@ class Frame(TimeStampedModel):
                 condition=Q(state__in=[FrameState.PENDING, FrameState.PROCESSING]),
             ),
             models.Index(fields=["camera", "captured_at"], name="cameras_frame_camera_time"),
+        ]
+        constraints = [
+            # The same bytes from the same camera are one frame, processed once.
+            models.UniqueConstraint(fields=["camera", "sha256"], name="cameras_frame_unique_bytes"),
+            choice_check("state", FrameState, name="cameras_frame_state_valid"),
         ]
 
     def __str__(self) -> str:

@@ -30,11 +30,22 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(required=False, help_text="Check the file and report; write nothing.")
 
 
-class CampusModelAdmin(RolePermissionsMixin, admin.ModelAdmin):
+class CampusPermissions(RolePermissionsMixin):
     """The catalogue and timetable: anyone with view_campus reads them, manage_campus edits them."""
 
     view_permission = "view_campus"
     change_permission = add_permission = delete_permission = "manage_campus"
+
+
+class StudentPermissions(RolePermissionsMixin):
+    """Students and their enrolments: view_students reads them, manage_students edits them."""
+
+    view_permission = "view_students"
+    change_permission = add_permission = delete_permission = "manage_students"
+
+
+class CampusModelAdmin(CampusPermissions, admin.ModelAdmin):
+    """An admin for the campus models, under the campus permissions unless it mixes in others."""
 
 
 class ImportableAdmin(CampusModelAdmin):
@@ -77,16 +88,28 @@ class ImportableAdmin(CampusModelAdmin):
                                  required_columns=spec.required, optional_columns=spec.optional)
 
 
-@admin.register(models.Building)
-class BuildingAdmin(ImportableAdmin):
-    import_kind = "buildings"
-    list_display = ["code", "name", "room_count", "updated_at"]
-    search_fields = ["code", "name"]
+class CountingAdmin(ImportableAdmin):
+    """Lists how many related rows each entry has. `counted` is (annotation, related name, column heading): the
+    list's one query annotates the Count under `annotation`, and `annotation` is a sortable column to list."""
 
-    room_count = count_column("room_count", "rooms")
+    counted: tuple[str, str, str]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        annotation, _related, heading = cls.counted
+        setattr(cls, annotation, count_column(annotation, heading))
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(room_count=Count("rooms"))
+        annotation, related, _heading = self.counted
+        return super().get_queryset(request).annotate(**{annotation: Count(related)})
+
+
+@admin.register(models.Building)
+class BuildingAdmin(CountingAdmin):
+    import_kind = "buildings"
+    counted = ("room_count", "rooms", "rooms")
+    list_display = ["code", "name", "room_count", "updated_at"]
+    search_fields = ["code", "name"]
 
 
 @admin.register(models.Room)
@@ -100,15 +123,11 @@ class RoomAdmin(ImportableAdmin):
 
 
 @admin.register(models.Department)
-class DepartmentAdmin(ImportableAdmin):
+class DepartmentAdmin(CountingAdmin):
     import_kind = "departments"
+    counted = ("course_count", "courses", "courses")
     list_display = ["code", "name", "course_count"]
     search_fields = ["code", "name"]
-
-    course_count = count_column("course_count", "courses")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(course_count=Count("courses"))
 
 
 @admin.register(models.Course)
@@ -129,9 +148,7 @@ class TermAdmin(ImportableAdmin):
     date_hierarchy = "start_date"
 
 
-class EnrolmentInline(RolePermissionsMixin, admin.TabularInline):
-    view_permission = "view_students"
-    change_permission = add_permission = delete_permission = "manage_students"
+class EnrolmentInline(StudentPermissions, admin.TabularInline):
     model = models.Enrolment
     extra = 0
     autocomplete_fields = ["student"]
@@ -139,9 +156,7 @@ class EnrolmentInline(RolePermissionsMixin, admin.TabularInline):
     show_change_link = True
 
 
-class TimetableSlotInline(RolePermissionsMixin, admin.TabularInline):
-    view_permission = "view_campus"
-    change_permission = add_permission = delete_permission = "manage_campus"
+class TimetableSlotInline(CampusPermissions, admin.TabularInline):
     model = models.TimetableSlot
     extra = 0
     autocomplete_fields = ["room"]
@@ -181,18 +196,15 @@ TimetableSlotInline.form = TimetableSlotAdminForm
 
 
 @admin.register(models.Section)
-class SectionAdmin(ImportableAdmin):
+class SectionAdmin(CountingAdmin):
     import_kind = "sections"
+    counted = ("student_count", "enrolments", "students")
     list_display = ["__str__", "course", "term", "code", "student_count"]
     list_filter = ["term", "course__department"]
     list_select_related = ["course", "term"]
     search_fields = ["code", "course__code", "course__title", "term__name"]
     autocomplete_fields = ["course", "term", "teachers"]
     inlines = [EnrolmentInline, TimetableSlotInline]
-    student_count = count_column("student_count", "students")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(student_count=Count("enrolments"))
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "teachers":
@@ -210,10 +222,8 @@ class FaceConsentFilter(YesNoFilter):
 
 
 @admin.register(models.Student)
-class StudentAdmin(ImportableAdmin):
+class StudentAdmin(StudentPermissions, ImportableAdmin):
     import_kind = "students"
-    view_permission = "view_students"
-    change_permission = add_permission = delete_permission = "manage_students"
     list_display = ["student_number", "full_name", "status", "has_face_consent", "user"]
     list_display_links = ["student_number", "full_name"]
     list_filter = ["status", FaceConsentFilter]
@@ -263,10 +273,8 @@ class StudentAdmin(ImportableAdmin):
 
 
 @admin.register(models.Enrolment)
-class EnrolmentAdmin(ImportableAdmin):
+class EnrolmentAdmin(StudentPermissions, ImportableAdmin):
     import_kind = "enrolments"
-    view_permission = "view_students"
-    change_permission = add_permission = delete_permission = "manage_students"
     list_display = ["student", "section", "enrolled_on", "left_on"]
     list_filter = ["section__term", ("left_on", admin.EmptyFieldListFilter)]
     list_select_related = ["student", "section__course", "section__term"]

@@ -7,7 +7,10 @@ needs is declared in `required_permissions` (see accounts.permissions).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from typing import Any, ClassVar
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from accounts.permissions import RolePermission, user_has
@@ -42,7 +46,20 @@ STUDENT_PERMISSIONS = {
     "*": "manage_students",
 }
 
-class CampusModelViewSet(viewsets.ModelViewSet):
+class ListedByFilterset:
+    """`search_fields` and `ordering_fields` come from `filterset_class`, declared with its filters."""
+
+    search_fields: ClassVar[list[str]]
+    ordering_fields: ClassVar[list[str]]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        filterset = getattr(cls, "filterset_class", None)
+        if filterset is not None:
+            cls.search_fields = filterset.search_fields
+            cls.ordering_fields = filterset.ordering_fields
+
+class CampusModelViewSet(ListedByFilterset, viewsets.ModelViewSet):
     """CRUD through `services.save_record` / `delete_record`; reads through `visible_to`."""
 
     permission_classes = [IsAuthenticated, RolePermission]
@@ -80,53 +97,41 @@ class CampusModelViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         services.delete_record(instance=instance, actor=self.request.user, request=self.request)
 
-@routes.viewset("buildings", basename="building")
-class BuildingViewSet(CampusModelViewSet):
-    queryset = models.Building.objects.all()
-    serializer_class = serializers.BuildingSerializer
-    filterset_class = filters.BuildingFilter
-    search_fields = ["code", "name"]
-    ordering_fields = ["code", "name", "created_at"]
+class ScopedViewSet(ListedByFilterset, viewsets.GenericViewSet):
+    """Rows that depend on who asks, from `visible_to(user)` (a selector): no class-wide queryset."""
 
-@routes.viewset("rooms", basename="room")
-class RoomViewSet(CampusModelViewSet):
-    queryset = selectors.room_list()
-    serializer_class = serializers.RoomSerializer
-    filterset_class = filters.RoomFilter
-    search_fields = ["code", "name", "building__code", "building__name"]
-    ordering_fields = ["code", "name", "capacity", "created_at"]
+    permission_classes = [IsAuthenticated, RolePermission]
+    visible_to: Callable[[Any], QuerySet]
 
-@routes.viewset("departments", basename="department")
-class DepartmentViewSet(CampusModelViewSet):
-    queryset = models.Department.objects.all()
-    serializer_class = serializers.DepartmentSerializer
-    filterset_class = filters.DepartmentFilter
-    search_fields = ["code", "name"]
-    ordering_fields = ["code", "name"]
+    def get_queryset(self):
+        return self.visible_to(self.request.user)
 
-@routes.viewset("courses", basename="course")
-class CourseViewSet(CampusModelViewSet):
-    queryset = selectors.course_list()
-    serializer_class = serializers.CourseSerializer
-    filterset_class = filters.CourseFilter
-    search_fields = ["code", "title", "department__code"]
-    ordering_fields = ["code", "title"]
+def crud_viewsets(*resources: tuple[str, QuerySet, type[Serializer], type[filters.ListFilter]]) -> list[type]:
+    """Route a viewset for each (prefix, rows, serializer, filterset): a resource that is CRUD and
+    nothing of its own is a line here, not a class restating those three names."""
+    routed = []
+    for prefix, queryset, serializer_class, filterset_class in resources:
+        model = queryset.model
+        attrs = {"queryset": queryset, "serializer_class": serializer_class, "filterset_class": filterset_class}
+        viewset = type(f"{model.__name__}ViewSet", (CampusModelViewSet,), {"__module__": __name__, **attrs})
+        routed.append(routes.viewset(prefix, basename=model._meta.model_name)(viewset))
+    return routed
 
-@routes.viewset("terms", basename="term")
-class TermViewSet(CampusModelViewSet):
-    queryset = models.Term.objects.all()
-    serializer_class = serializers.TermSerializer
-    filterset_class = filters.TermFilter
-    search_fields = ["name"]
-    ordering_fields = ["name", "start_date", "end_date"]
+# One with an action or a rule of its own is a class below.
+CRUD_VIEWSETS = crud_viewsets(
+    ("buildings", models.Building.objects.all(), serializers.BuildingSerializer, filters.BuildingFilter),
+    ("rooms", selectors.room_list(), serializers.RoomSerializer, filters.RoomFilter),
+    ("departments", models.Department.objects.all(), serializers.DepartmentSerializer, filters.DepartmentFilter),
+    ("courses", selectors.course_list(), serializers.CourseSerializer, filters.CourseFilter),
+    ("terms", models.Term.objects.all(), serializers.TermSerializer, filters.TermFilter),
+    ("teachers", selectors.teacher_list(), serializers.TeacherSerializer, filters.TeacherFilter),
+)
 
 @routes.viewset("sections", basename="section")
 class SectionViewSet(CampusModelViewSet):
     queryset = selectors.section_list()
     serializer_class = serializers.SectionSerializer
     filterset_class = filters.SectionFilter
-    search_fields = ["code", "course__code", "course__title", "term__name"]
-    ordering_fields = ["code", "course__code", "term__start_date", "created_at"]
     m2m_fields = ("teachers",)
     required_permissions = {**CATALOGUE_PERMISSIONS, "roster": "view_campus"}
 
@@ -150,8 +155,6 @@ class StudentViewSet(CampusModelViewSet):
     queryset = models.Student.objects.all()
     serializer_class = serializers.StudentSerializer
     filterset_class = filters.StudentFilter
-    search_fields = ["student_number", "first_name", "last_name", "email"]
-    ordering_fields = ["student_number", "last_name", "first_name", "created_at"]
     required_permissions = STUDENT_PERMISSIONS
 
     @extend_schema(request=serializers.FaceConsentSerializer, responses=serializers.StudentSerializer)
@@ -170,26 +173,14 @@ class EnrolmentViewSet(CampusModelViewSet):
     queryset = selectors.enrolment_list()
     serializer_class = serializers.EnrolmentSerializer
     filterset_class = filters.EnrolmentFilter
-    search_fields = ["student__student_number", "student__last_name", "section__course__code"]
-    ordering_fields = ["enrolled_on", "left_on", "created_at"]
     ordering = ["section_id", "student__last_name"]
     required_permissions = STUDENT_PERMISSIONS
-
-@routes.viewset("teachers", basename="teacher")
-class TeacherViewSet(CampusModelViewSet):
-    queryset = selectors.teacher_list()
-    serializer_class = serializers.TeacherSerializer
-    filterset_class = filters.TeacherFilter
-    search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
-    ordering_fields = ["staff_number", "user__last_name"]
 
 @routes.viewset("timetable-slots", basename="timetableslot")
 class TimetableSlotViewSet(CampusModelViewSet):
     queryset = selectors.timetable_slot_list()
     serializer_class = serializers.TimetableSlotSerializer
     filterset_class = filters.TimetableSlotFilter
-    search_fields = ["room__code", "section__course__code", "section__course__title"]
-    ordering_fields = ["weekday", "start_time", "valid_from", "room__code"]
     ordering = ["weekday", "start_time", "room__code"]
 
     def save_instance(self, instance, m2m: dict):
@@ -203,11 +194,10 @@ class ComplaintViewSet(
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    ScopedViewSet,
 ):
     """Students file and follow their own complaints; handlers see all, assign and move them."""
 
-    permission_classes = [IsAuthenticated, RolePermission]
     required_permissions = {
         "list": "file_complaint",
         "retrieve": "file_complaint",
@@ -221,12 +211,8 @@ class ComplaintViewSet(
     }
     serializer_class = serializers.ComplaintSerializer
     filterset_class = filters.ComplaintFilter
-    search_fields = ["title", "description", "author__username", "room__code"]
-    ordering_fields = ["created_at", "updated_at", "priority", "status"]
     ordering = ["-created_at", "-id"]
-
-    def get_queryset(self):
-        return selectors.complaints_visible_to(self.request.user)
+    visible_to = staticmethod(selectors.complaints_visible_to)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -245,6 +231,10 @@ class ComplaintViewSet(
     def perform_destroy(self, instance):
         services.delete_record(instance=instance, actor=self.request.user, request=self.request)
 
+    def _complaint_and_body(self, request, body_serializer) -> tuple[models.Complaint, dict]:
+        """For an action on one complaint: the complaint (its 404 or 403 comes first), then the body."""
+        return self.get_object(), validated_body(body_serializer, request)
+
     def _fresh(self, complaint: models.Complaint) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
 
@@ -252,8 +242,7 @@ class ComplaintViewSet(
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
         """Move the complaint: {"status": "in_progress" | "resolved" | "rejected", "note": "..."}."""
-        complaint = self.get_object()
-        body = validated_body(serializers.ComplaintTransitionSerializer, request)
+        complaint, body = self._complaint_and_body(request, serializers.ComplaintTransitionSerializer)
         complaint = services.change_complaint_status(
             complaint=complaint, to_status=body["status"], note=body["note"], actor=request.user, request=request
         )
@@ -262,8 +251,7 @@ class ComplaintViewSet(
     @extend_schema(request=serializers.ComplaintAssignSerializer, responses=serializers.ComplaintSerializer)
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
-        complaint = self.get_object()
-        body = validated_body(serializers.ComplaintAssignSerializer, request)
+        complaint, body = self._complaint_and_body(request, serializers.ComplaintAssignSerializer)
         complaint = services.assign_complaint(
             complaint=complaint, assignee=body["assignee"], actor=request.user, request=request
         )
@@ -289,19 +277,12 @@ class ComplaintViewSet(
         return self.get_paginated_response(serializers.ComplaintCommentSerializer(page, many=True).data)
 
 @routes.viewset("complaint-comments", basename="complaintcomment")
-class ComplaintCommentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
-):
-    permission_classes = [IsAuthenticated, RolePermission]
+class ComplaintCommentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ScopedViewSet):
     required_permissions = {"*": "file_complaint"}
     serializer_class = serializers.ComplaintCommentSerializer
     filterset_class = filters.ComplaintCommentFilter
-    search_fields = ["body"]
-    ordering_fields = ["created_at"]
     ordering = ["created_at", "id"]
-
-    def get_queryset(self):
-        return selectors.complaint_comments_visible_to(self.request.user)
+    visible_to = staticmethod(selectors.complaint_comments_visible_to)
 
     def perform_create(self, serializer):
         complaint = serializer.validated_data["complaint"]

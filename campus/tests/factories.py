@@ -6,13 +6,21 @@ from accounts.tests.factories import UserFactory
 from campus import models
 from campus.choices import ComplaintStatus, StudentStatus
 
+# The default term's first and last days: its enrolments start on the first, its slots run for all of it.
+TERM_DAYS = (datetime.date(2026, 9, 1), datetime.date(2027, 1, 31))
 
-class BuildingFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = models.Building
 
-    code = factory.Sequence(lambda n: f"B{n}")
-    name = factory.Sequence(lambda n: f"Building {n}")
+def code_and_name_factory(model, *, code: str, name: str) -> type[factory.django.DjangoModelFactory]:
+    """A factory for a catalogue entry that is only a numbered code and name (buildings, departments)."""
+    return factory.make_factory(
+        model,
+        FACTORY_CLASS=factory.django.DjangoModelFactory,
+        code=factory.Sequence(code.format),
+        name=factory.Sequence(name.format),
+    )
+
+
+BuildingFactory = code_and_name_factory(models.Building, code="B{}", name="Building {}")
 
 
 class RoomFactory(factory.django.DjangoModelFactory):
@@ -25,12 +33,7 @@ class RoomFactory(factory.django.DjangoModelFactory):
     capacity = 30
 
 
-class DepartmentFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = models.Department
-
-    code = factory.Sequence(lambda n: f"D{n}")
-    name = factory.Sequence(lambda n: f"Department {n}")
+DepartmentFactory = code_and_name_factory(models.Department, code="D{}", name="Department {}")
 
 
 class CourseFactory(factory.django.DjangoModelFactory):
@@ -47,8 +50,7 @@ class TermFactory(factory.django.DjangoModelFactory):
         model = models.Term
 
     name = factory.Sequence(lambda n: f"Term {n}")
-    start_date = datetime.date(2026, 9, 1)
-    end_date = datetime.date(2027, 1, 31)
+    start_date, end_date = TERM_DAYS
 
 
 class SectionFactory(factory.django.DjangoModelFactory):
@@ -83,7 +85,7 @@ class EnrolmentFactory(factory.django.DjangoModelFactory):
 
     section = factory.SubFactory(SectionFactory)
     student = factory.SubFactory(StudentFactory)
-    enrolled_on = datetime.date(2026, 9, 1)
+    enrolled_on = TERM_DAYS[0]
 
 
 class TeacherFactory(factory.django.DjangoModelFactory):
@@ -104,8 +106,7 @@ class TimetableSlotFactory(factory.django.DjangoModelFactory):
     weekday = 0
     start_time = datetime.time(9, 0)
     end_time = datetime.time(10, 30)
-    valid_from = datetime.date(2026, 9, 1)
-    valid_until = datetime.date(2027, 1, 31)
+    valid_from, valid_until = TERM_DAYS
 
 
 class ComplaintFactory(factory.django.DjangoModelFactory):

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.exceptions import Conflict, InvalidInput, PayloadTooLarge
-from config.ratelimits import Bucket, Outage, RateLimit
+from config.ratelimits import Outage, RateLimit
 
 from . import frames, gate, metrics, tasks
 from .choices import CameraStatus, FrameSource, FrameState, SourceKind
@@ -71,11 +71,8 @@ def check_push_rate(camera: Camera) -> None:
     limit = settings.FRAME_PUSH_PER_MINUTE
     if limit <= 0:
         return
-    PUSH_LIMIT.enforce(
-        [Bucket("cameras.push", f"camera:{camera.pk}", f"{limit}/m")],
-        message=f"Camera {camera.pk} sent more than {limit} frames this minute.",
-        details={"limit_per_minute": limit},
-    )
+    message = f"Camera {camera.pk} sent more than {limit} frames this minute."
+    PUSH_LIMIT.enforce_per_minute("cameras.push", f"camera:{camera.pk}", limit, message=message)
 
 
 @dataclass(frozen=True)

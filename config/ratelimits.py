@@ -92,6 +92,10 @@ class RateLimit:
         if wait:
             raise RateLimited(message or self.message, retry_after=wait, details=details)
 
+    def enforce_per_minute(self, group: str, value: str, limit: int, *, message: str) -> None:
+        """`enforce` with one bucket of `limit` a minute; the 429's details carry `limit_per_minute`."""
+        self.enforce([Bucket(group, value, f"{limit}/m")], message=message, details={"limit_per_minute": limit})
+
 
 def _count(bucket: Bucket, request: HttpRequest | None) -> dict | None:
     """django-ratelimit's usage of `bucket` after one more request; None when rate limiting is switched off."""

@@ -27,6 +27,16 @@ def test_the_request_over_the_rate_is_refused_with_the_seconds_left_in_the_windo
     assert 1 <= refused.value.retry_after <= 60
 
 
+def test_a_per_minute_limit_refuses_past_its_count_and_names_the_limit():
+    with time_machine.travel(1_800_000_000, tick=False):
+        OPEN.enforce_per_minute("test.per_minute", "x", 1, message="One a minute.")
+        with pytest.raises(RateLimited) as refused:
+            OPEN.enforce_per_minute("test.per_minute", "x", 1, message="One a minute.")
+
+    assert (refused.value.message, refused.value.details) == ("One a minute.", {"limit_per_minute": 1})
+    assert 1 <= refused.value.retry_after <= 60
+
+
 def test_another_value_has_its_own_allowance():
     with time_machine.travel(1_800_000_000, tick=False):
         OPEN.enforce([Bucket("test.values", "a", "1/m")])

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.ratelimits import Bucket, Outage, RateLimit
+from config.ratelimits import Outage, RateLimit
 
 from ..metrics import DEVICES_WENT_OFFLINE, HEARTBEATS_RECEIVED
 from ..models import READING_FIELDS, DeploymentTarget, Device, Heartbeat, online_since
@@ -30,11 +30,8 @@ HEARTBEAT_LIMIT = RateLimit(name="heartbeat", on_outage=Outage.FAIL_OPEN)
 def check_heartbeat_rate(device: Device) -> None:
     """At most DEVICE_HEARTBEAT_MAX_PER_MINUTE per device per minute; 429 with Retry-After beyond it."""
     limit = settings.DEVICE_HEARTBEAT_MAX_PER_MINUTE
-    HEARTBEAT_LIMIT.enforce(
-        [Bucket("devices.heartbeat", f"device:{device.pk}", f"{limit}/m")],
-        message=f"At most {limit} heartbeats a minute per device.",
-        details={"limit_per_minute": limit},
-    )
+    message = f"At most {limit} heartbeats a minute per device."
+    HEARTBEAT_LIMIT.enforce_per_minute("devices.heartbeat", f"device:{device.pk}", limit, message=message)
 
 
 

@@ -219,12 +219,9 @@ def rotate_credential(*, device: Device, actor: User | None = None, request: Htt
 def revoke_credentials(*, device: Device, actor: User | None = None, request: HttpRequest | None = None) -> int:
     count = DeviceCredential.objects.filter(device=device, revoked_at__isnull=True).update(revoked_at=timezone.now())
     record_audit_event(
-        action="devices.credential_revoked",
-        actor=actor,
-        target=f"device:{device.pk}",
-        request=request,
+        action="devices.credential_revoked", actor=actor, target=f"device:{device.pk}", request=request,
         details={"revoked": count},
-    )
+    )  # fmt: skip
     return count
 
 

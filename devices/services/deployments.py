@@ -156,16 +156,10 @@ def create_deployment(
     if not devices:
         raise InvalidInput("The deployment selects no (enabled) devices.", code="no_targets")
     deployment = Deployment(
-        bundle=bundle,
-        selector=selector,
-        group=group,
-        label=label,
-        name=name,
-        batch_size=batch_size,
-        failure_threshold_percent=failure_threshold_percent,
-        max_attempts=max_attempts,
+        bundle=bundle, selector=selector, group=group, label=label, name=name, batch_size=batch_size,
+        failure_threshold_percent=failure_threshold_percent, max_attempts=max_attempts,
         created_by=actor if actor is not None and actor.pk else None,
-    )
+    )  # fmt: skip
     deployment.full_clean()
     deployment.save()
     DeploymentTarget.objects.bulk_create(
@@ -173,12 +167,9 @@ def create_deployment(
         for index, device_id in enumerate(devices)
     )
     record_audit_event(
-        action="devices.deployment_created",
-        actor=actor,
-        target=f"deployment:{deployment.pk}",
-        request=request,
+        action="devices.deployment_created", actor=actor, target=f"deployment:{deployment.pk}", request=request,
         details={"bundle": str(bundle), "targets": len(devices), "selector": selector},
-    )
+    )  # fmt: skip
     return deployment
 
 
@@ -208,18 +199,20 @@ def _audited_move(
     return locked
 
 
+def _release(
+    deployment: Deployment, only_from: str, action: str, actor: User | None, request: HttpRequest | None
+) -> Deployment:
+    """Start (from draft) and resume (from paused): to running, which releases the next batch."""
+    return _audited_move(
+        deployment, DeploymentState.RUNNING, action=action, actor=actor, request=request, only_from=only_from
+    )
+
+
 def start_deployment(
     *, deployment: Deployment, actor: User | None = None, request: HttpRequest | None = None
 ) -> Deployment:
     """Draft -> running: releases the first batch."""
-    return _audited_move(
-        deployment,
-        DeploymentState.RUNNING,
-        action="devices.deployment_started",
-        actor=actor,
-        request=request,
-        only_from=DeploymentState.DRAFT,
-    )
+    return _release(deployment, DeploymentState.DRAFT, "devices.deployment_started", actor, request)
 
 
 def pause_deployment(
@@ -230,40 +223,25 @@ def pause_deployment(
     reason: str = "paused by staff",
 ) -> Deployment:
     return _audited_move(
-        deployment,
-        DeploymentState.PAUSED,
-        action="devices.deployment_paused",
-        actor=actor,
-        request=request,
+        deployment, DeploymentState.PAUSED, action="devices.deployment_paused", actor=actor, request=request,
         reason=reason,
-    )
+    )  # fmt: skip
 
 
 def resume_deployment(
     *, deployment: Deployment, actor: User | None = None, request: HttpRequest | None = None
 ) -> Deployment:
     """Paused -> running; pauses again at once if failures are still over the threshold."""
-    return _audited_move(
-        deployment,
-        DeploymentState.RUNNING,
-        action="devices.deployment_resumed",
-        actor=actor,
-        request=request,
-        only_from=DeploymentState.PAUSED,
-    )
+    return _release(deployment, DeploymentState.PAUSED, "devices.deployment_resumed", actor, request)
 
 
 def cancel_deployment(
     *, deployment: Deployment, actor: User | None = None, request: HttpRequest | None = None
 ) -> Deployment:
     return _audited_move(
-        deployment,
-        DeploymentState.CANCELLED,
-        action="devices.deployment_cancelled",
-        actor=actor,
-        request=request,
+        deployment, DeploymentState.CANCELLED, action="devices.deployment_cancelled", actor=actor, request=request,
         reason="cancelled by staff",
-    )
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -283,12 +261,9 @@ def retry_failed_targets(
         transition_deployment(deployment=locked, to=DeploymentState.RUNNING, reason=f"retrying {count} targets")
     advance_rollout(locked)
     record_audit_event(
-        action="devices.deployment_retried",
-        actor=actor,
-        target=f"deployment:{locked.pk}",
-        request=request,
+        action="devices.deployment_retried", actor=actor, target=f"deployment:{locked.pk}", request=request,
         details={"targets": count},
-    )
+    )  # fmt: skip
     return count
 
 

@@ -320,15 +320,10 @@ class Command(BaseCommand):
                     continue
                 services.save_timetable_slot(
                     slot=TimetableSlot(
-                        section=section,
-                        room=room,
-                        weekday=day,
-                        start_time=start,
-                        end_time=end,
-                        valid_from=monday,
-                        valid_until=term.end_date,
+                        section=section, room=room, weekday=day, start_time=start, end_time=end,
+                        valid_from=monday, valid_until=term.end_date,
                     )
-                )
+                )  # fmt: skip
                 taken_rooms.add((room.pk, day, start))
                 busy_teachers |= {(t, day, start) for t in teacher_ids}
                 days_used.add(day)

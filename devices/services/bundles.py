@@ -62,7 +62,7 @@ def create_bundle(
     bundle = Bundle(
         name=name, version=version, channel=channel, notes=notes, min_agent_version=min_agent_version,
         size_bytes=0, sha256="0" * 64, uploaded_by=actor if actor is not None and actor.pk else None,
-    )  # fmt: skip
+    )
     hashing = _HashingFile(upload, name=upload.name)
     bundle.file.save(f"{name}-{version}.bundle", hashing, save=False)
     bundle.size_bytes = hashing.bytes_read

@@ -221,7 +221,7 @@ def revoke_credentials(*, device: Device, actor: User | None = None, request: Ht
     record_audit_event(
         action="devices.credential_revoked", actor=actor, target=f"device:{device.pk}", request=request,
         details={"revoked": count},
-    )  # fmt: skip
+    )
     return count
 
 

@@ -159,7 +159,7 @@ def create_deployment(
         bundle=bundle, selector=selector, group=group, label=label, name=name, batch_size=batch_size,
         failure_threshold_percent=failure_threshold_percent, max_attempts=max_attempts,
         created_by=actor if actor is not None and actor.pk else None,
-    )  # fmt: skip
+    )
     deployment.full_clean()
     deployment.save()
     DeploymentTarget.objects.bulk_create(
@@ -169,7 +169,7 @@ def create_deployment(
     record_audit_event(
         action="devices.deployment_created", actor=actor, target=f"deployment:{deployment.pk}", request=request,
         details={"bundle": str(bundle), "targets": len(devices), "selector": selector},
-    )  # fmt: skip
+    )
     return deployment
 
 
@@ -225,7 +225,7 @@ def pause_deployment(
     return _audited_move(
         deployment, DeploymentState.PAUSED, action="devices.deployment_paused", actor=actor, request=request,
         reason=reason,
-    )  # fmt: skip
+    )
 
 
 def resume_deployment(
@@ -241,7 +241,7 @@ def cancel_deployment(
     return _audited_move(
         deployment, DeploymentState.CANCELLED, action="devices.deployment_cancelled", actor=actor, request=request,
         reason="cancelled by staff",
-    )  # fmt: skip
+    )
 
 
 @transaction.atomic
@@ -263,7 +263,7 @@ def retry_failed_targets(
     record_audit_event(
         action="devices.deployment_retried", actor=actor, target=f"deployment:{locked.pk}", request=request,
         details={"targets": count},
-    )  # fmt: skip
+    )
     return count
 
 

@@ -323,7 +323,7 @@ class Command(BaseCommand):
                         section=section, room=room, weekday=day, start_time=start, end_time=end,
                         valid_from=monday, valid_until=term.end_date,
                     )
-                )  # fmt: skip
+                )
                 taken_rooms.add((room.pk, day, start))
                 busy_teachers |= {(t, day, start) for t in teacher_ids}
                 days_used.add(day)
